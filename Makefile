@@ -1,0 +1,38 @@
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export HF_HUB_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: setup run test ingest eval bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# CPU torch first so that nothing pulls the CUDA build.
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q torch==2.13.0 -e '.[test]'
+	touch $(STAMP)
+
+ingest: setup
+	$(VENV)/bin/renkei ingest corpus/sample
+
+run: ingest
+	$(VENV)/bin/renkei serve --host $(HOST) --port $(PORT)
+
+test: setup
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+eval: setup
+	$(VENV)/bin/renkei eval tests/dev.yaml
+
+bench: setup
+	$(VENV)/bin/renkei bench --json
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,48 @@
+"""The one settings class shared by every package (environment prefix ``RENKEI_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RENKEI_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    corpus_dirs: list[Path] = Field(default_factory=lambda: [Path("./corpus")])
+    database_url: str | None = None  # default: SQLite file in data_dir
+    chroma_url: str | None = None  # default: embedded PersistentClient in data_dir
+    collection: str = "renkei_chunks"
+    embedding_model: str | None = None  # a sentence-transformers model dir; default: converted e5-small
+    embedding_batch_size: int = 16
+    admin_token: str | None = None
+    llm_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: str | None = None
+    max_message_chars: int = 2000
+    rate_limit_per_minute: int = 120
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'renkei.sqlite3').resolve()}"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def lexical_dir(self) -> Path:
+        return self.data_dir / "lexical"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
