@@ -31,7 +31,7 @@ from typing import Any, Union
 import bm25s
 import numpy as np
 
-from knowledge.tokenizer import TOKENIZER_VERSION, JapaneseTokenizer, default_tokenizer
+from knowledge.tokenizer import TOKENIZER_VERSION, JapaneseTokenizer, Word, default_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -202,11 +202,11 @@ class LexicalIndex:
         """
         if k <= 0:
             return []
-        terms = self.tokenizer.tokenize(query)
+        words = self.tokenizer.words(query)
         snapshot = self._current_snapshot()
-        if snapshot.bm25 is None or not terms:
+        if snapshot.bm25 is None or not words:
             return []
-        term_ids = self._term_ids(terms, snapshot.vocab_size)
+        term_ids = self._query_term_ids(words, snapshot.vocab_size)
         if term_ids.size == 0:
             return []
         rows = snapshot.rows_matching(where) if where else None
@@ -216,10 +216,20 @@ class LexicalIndex:
         best_rows, best_scores = _top_k(scores, rows, k)
         return [(snapshot.ids[row], float(score)) for row, score in zip(best_rows, best_scores)]
 
-    def _term_ids(self, terms: list[str], vocab_size: int) -> np.ndarray:
+    def _query_term_ids(self, words: list[Word], vocab_size: int) -> np.ndarray:
+        """Each query word once: the whole word if the corpus has it, else its parts.
+
+        (Passages index both, so a compound in the query would otherwise count two or three times.)
+        """
+        ids: set[int] = set()
         with self._lock:
-            ids = {self._vocab.get(term, -1) for term in terms}
-        return np.fromiter(sorted(i for i in ids if 0 <= i < vocab_size), dtype=np.int32)
+            for word in words:
+                whole = self._vocab.get(word.term, vocab_size)
+                if whole < vocab_size or not word.parts:
+                    ids.add(whole)
+                else:
+                    ids.update(self._vocab.get(part, vocab_size) for part in word.parts)
+        return np.fromiter(sorted(i for i in ids if i < vocab_size), dtype=np.int32)
 
     def _current_snapshot(self) -> _Snapshot:
         with self._lock:
