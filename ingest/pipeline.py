@@ -1,0 +1,291 @@
+"""The ingest run: files → parse → chunk → (Chroma, BM25, catalog) and record files → SQL records.
+
+Write order, which is what makes a ``kill -9`` at any moment safe:
+1. new chunks are ADDED to Chroma and to the lexical index (nothing is removed yet);
+2. the catalog commits, in one transaction, which chunks each changed document now has;
+3. chunks no longer in the catalog are removed from Chroma and the lexical index.
+Retrieval only returns chunks the catalog lists, so readers see either the old or the new version of a
+document, never a mix; a killed run leaves extra chunks that step 3 of the next run removes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from ingest.chunking import chunk_document
+from ingest.discovery import Discovery, discover, sidecar_of
+from ingest.locking import ingest_lock
+from ingest.metadata import document_id_for, infer_metadata
+from ingest.parsers import ParseError, UnsupportedFileType, parse_file
+from ingest.report import FileOutcome, IngestReport, NoProgress, Progress
+from knowledge.base import KnowledgeBase, ward_flags
+from knowledge.types import Chunk, DocumentInfo
+from knowledge.lexical import LexicalIndex
+from knowledge.vectorstore import chunk_metadata, chroma_client
+
+BATCH_DOCUMENTS = 32
+
+
+@dataclass
+class PreparedDocument:
+    path: Path
+    info: DocumentInfo
+    chunks: list[Chunk]
+    status: str  # added | updated
+
+
+def checkpoint(stage: str) -> None:
+    """Fault-injection point for the kill tests: pause here when RENKEI_TEST_PAUSE_AT names this stage."""
+    if os.environ.get("RENKEI_TEST_PAUSE_AT") == stage:
+        marker = os.environ.get("RENKEI_TEST_PAUSE_MARKER")
+        if marker:
+            Path(marker).write_text(stage)
+        time.sleep(120)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    sidecar = sidecar_of(path)
+    if sidecar.is_file():
+        digest.update(sidecar.read_bytes())
+    return digest.hexdigest()
+
+
+def read_sidecar(path: Path) -> dict[str, str]:
+    sidecar = sidecar_of(path)
+    if not sidecar.is_file():
+        return {}
+    data = yaml.safe_load(sidecar.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ParseError(f"sidecar {sidecar.name} must be a YAML mapping", stage="metadata")
+    return {str(key): str(value) for key, value in data.items()}
+
+
+def prepare_document(path: Path, root: Path, sha256: str) -> tuple[DocumentInfo, list[Chunk]]:
+    document_id = document_id_for(path, root)
+    parsed = parse_file(path)
+    text = parsed.text
+    if not text.strip():
+        raise ParseError("the document has no text", stage="parse")
+    front_matter = {**parsed.front_matter, **read_sidecar(path)}
+    meta = infer_metadata(document_id, text, front_matter)
+    info = DocumentInfo(
+        document_id=document_id,
+        title=parsed.title or meta.title,
+        doc_type=meta.doc_type,
+        sha256=sha256,
+        text=text,
+        fiscal_year=meta.fiscal_year,
+        wards=tuple(meta.wards),
+        source_path=str(path),
+    )
+    chunks = chunk_document(document_id, text, parsed.pages)
+    return info, chunks
+
+
+def _vector_metadata(info: DocumentInfo, chunk: Chunk) -> dict[str, object]:
+    from ingest.metadata import wards_mentioned
+
+    chunk_wards = wards_mentioned(chunk.text)
+    return chunk_metadata(
+        chunk,
+        {
+            "doc_type": info.doc_type,
+            "fiscal_year": info.fiscal_year,
+            "section": chunk.section,
+            "wards": ",".join(chunk_wards),
+            **ward_flags(chunk_wards),
+        },
+    )
+
+
+class IngestRun:
+    def __init__(self, kb: KnowledgeBase, progress: Progress | None = None) -> None:
+        self.kb = kb
+        self.progress = progress or NoProgress()
+
+    def run(
+        self,
+        paths: Sequence[Path] | None = None,
+        *,
+        full: bool = False,
+        dry_run: bool = False,
+        rebuild: bool = False,
+    ) -> IngestReport:
+        started = time.perf_counter()
+        settings = self.kb.settings
+        report = IngestReport(run_id=uuid.uuid4().hex[:12], dry_run=dry_run)
+        lock_path = str(settings.data_dir / "ingest.lock")
+        with ingest_lock(lock_path, self.kb.catalog.engine):
+            if rebuild and not dry_run:
+                self._wipe()
+            for discovery in self._discoveries(paths or settings.corpus_dirs):
+                self._ingest_documents(discovery, report, full=full or rebuild, dry_run=dry_run)
+                self._sync_records(discovery, report, full=full or rebuild, dry_run=dry_run)
+            if not dry_run:
+                report.chunks_removed += self._remove_orphans()
+                self.kb.catalog.set_state("last_ingest", datetime.now(UTC).isoformat(timespec="seconds"))
+        report.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    # --- discovery -----------------------------------------------------------------------------
+    @staticmethod
+    def _discoveries(paths: Sequence[Path]) -> list[Discovery]:
+        by_root: dict[Path, list[Path] | None] = {}
+        for path in paths:
+            if not path.exists():
+                raise FileNotFoundError(f"no such file or directory: {path}")
+            if path.is_dir():
+                by_root[path.resolve()] = None
+            else:
+                files = by_root.setdefault(path.parent.resolve(), [])
+                if files is not None:
+                    files.append(path)
+        return [discover(root, only) for root, only in by_root.items()]
+
+    # --- documents -----------------------------------------------------------------------------
+    def _ingest_documents(self, discovery: Discovery, report: IngestReport, *, full: bool, dry_run: bool) -> None:
+        for skipped in discovery.skipped:
+            report.add(FileOutcome(str(skipped.path), "skipped", reason=skipped.reason, stage="discover"))
+        known = self.kb.catalog.document_hashes()
+        seen: set[str] = set()
+        pending: list[PreparedDocument] = []
+        self.progress.stage("parse", len(discovery.documents))
+        for path in discovery.documents:
+            self.progress.advance()
+            outcome = FileOutcome(str(path), "unchanged")
+            try:
+                outcome.document_id = document_id_for(path, discovery.root)
+                seen.add(outcome.document_id)
+                sha256 = file_sha256(path)
+                if known.get(outcome.document_id) == sha256:
+                    report.add(outcome)
+                    continue
+                checkpoint("parse")
+                info, chunks = prepare_document(path, discovery.root, sha256)
+            except UnsupportedFileType as exc:
+                report.add(FileOutcome(str(path), "skipped", outcome.document_id, stage=exc.stage, reason=exc.reason))
+                continue
+            except ParseError as exc:
+                report.add(FileOutcome(str(path), "failed", outcome.document_id, stage=exc.stage, reason=exc.reason))
+                continue
+            except (OSError, ValueError, UnicodeError, yaml.YAMLError) as exc:
+                report.add(FileOutcome(str(path), "failed", outcome.document_id, stage="parse", reason=str(exc)))
+                continue
+            status = "updated" if outcome.document_id in known else "added"
+            pending.append(PreparedDocument(path, info, chunks, status))
+            report.add(FileOutcome(str(path), status, info.document_id, chunks=len(chunks)))  # type: ignore[arg-type]
+            if len(pending) >= BATCH_DOCUMENTS and not dry_run:
+                self._write(pending, (), report)
+                pending = []
+        deletions = sorted(set(known) - seen) if full else []
+        for document_id in deletions:
+            report.add(FileOutcome(document_id, "deleted", document_id))
+        if not dry_run and (pending or deletions):
+            self._write(pending, deletions, report)
+
+    def _write(self, prepared: Sequence[PreparedDocument], deletions: Sequence[str], report: IngestReport) -> None:
+        vectors = self.kb.vectors
+        existing_vectors = vectors.ids()
+        existing_lexical = self.kb.lexical.chunk_ids()
+        new_chunks: list[tuple[DocumentInfo, Chunk]] = [
+            (doc.info, chunk) for doc in prepared for chunk in doc.chunks
+        ]
+        to_embed = [(info, chunk) for info, chunk in new_chunks if chunk.chunk_id not in existing_vectors]
+        self.progress.stage("embed", len(to_embed))
+        checkpoint("embed")
+        batch = 64
+        for offset in range(0, len(to_embed), batch):
+            part = to_embed[offset : offset + batch]
+            vectors.add([chunk for _, chunk in part], [_vector_metadata(info, chunk) for info, chunk in part])
+            report.chunks_embedded += len(part)
+            self.progress.advance(len(part))
+            checkpoint("vector_write")
+        lexical_items = [
+            (chunk.chunk_id, chunk.text, _vector_metadata(info, chunk))
+            for info, chunk in new_chunks
+            if chunk.chunk_id not in existing_lexical
+        ]
+        if lexical_items:
+            self.progress.stage("lexical", len(lexical_items))
+            self.kb.lexical.upsert(lexical_items)
+            self.kb.lexical.save()
+            self.progress.advance(len(lexical_items))
+        checkpoint("catalog")
+        self.kb.catalog.commit(((doc.info, doc.chunks) for doc in prepared), deletions)
+
+    def _remove_orphans(self) -> int:
+        """Remove chunks the catalog no longer lists (replaced, deleted, or left by a killed run)."""
+        live = self.kb.catalog.live_chunk_ids()
+        vector_orphans = sorted(self.kb.vectors.ids() - live)
+        lexical_orphans = sorted(self.kb.lexical.chunk_ids() - live)
+        if vector_orphans:
+            self.kb.vectors.delete(vector_orphans)
+        if lexical_orphans:
+            self.kb.lexical.delete(lexical_orphans)
+            self.kb.lexical.save()
+        self._restore_missing(live)
+        self.kb.refresh(force=True)
+        return len(vector_orphans)
+
+    def _restore_missing(self, live: set[str]) -> None:
+        """Re-add live chunks missing from either index (e.g. an index directory removed by hand)."""
+        missing_vectors = live - self.kb.vectors.ids()
+        missing_lexical = live - self.kb.lexical.chunk_ids()
+        if not missing_vectors and not missing_lexical:
+            return
+        chunks = self.kb.chunks(sorted(missing_vectors | missing_lexical))
+        infos = {doc_id: self.kb.document(doc_id) for doc_id in {c.document_id for c in chunks.values()}}
+        if missing_vectors:
+            part = [chunks[cid] for cid in sorted(missing_vectors) if cid in chunks]
+            self.kb.vectors.add(part, [_vector_metadata(infos[c.document_id], c) for c in part])  # type: ignore[arg-type]
+        if missing_lexical:
+            self.kb.lexical.upsert(
+                (cid, chunks[cid].text, _vector_metadata(infos[chunks[cid].document_id], chunks[cid]))  # type: ignore[arg-type]
+                for cid in sorted(missing_lexical)
+                if cid in chunks
+            )
+            self.kb.lexical.save()
+
+    def _wipe(self) -> None:
+        """Drop every index (used by ``--rebuild``, e.g. after changing the embedding model)."""
+        client = chroma_client(self.kb.settings)
+        if self.kb.settings.collection in [c.name for c in client.list_collections()]:
+            client.delete_collection(self.kb.settings.collection)
+        self.kb.__dict__.pop("vectors", None)  # reopen with the configured model on next use
+        shutil.rmtree(self.kb.settings.lexical_dir, ignore_errors=True)
+        self.kb.lexical = LexicalIndex.load(self.kb.settings.lexical_dir)
+        self.kb.catalog.drop_all()
+
+    # --- records -------------------------------------------------------------------------------
+    def _sync_records(self, discovery: Discovery, report: IngestReport, *, full: bool, dry_run: bool) -> None:
+        from records.db import open_database
+        from records.loader import sync_record_files
+
+        if not discovery.record_files and not full:
+            return
+        checkpoint("records")
+        engine = open_database(self.kb.settings.resolved_database_url)
+        result = sync_record_files(engine, discovery.record_files, discovery.root, full=full, dry_run=dry_run)
+        for item in result.files:
+            failed = item.status == "failed"
+            report.add(
+                FileOutcome(
+                    item.path, item.status, kind="records", stage="records" if failed else None,
+                    reason="; ".join(item.reasons) or None,
+                )
+            )

@@ -1,0 +1,65 @@
+"""What an ingest run tells its caller: per-file outcomes and a summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+
+Status = Literal["added", "updated", "unchanged", "deleted", "failed", "skipped"]
+STATUSES: tuple[Status, ...] = ("added", "updated", "unchanged", "deleted", "failed", "skipped")
+
+
+@dataclass
+class FileOutcome:
+    path: str
+    status: Status
+    document_id: str | None = None
+    kind: Literal["document", "records"] = "document"
+    stage: str | None = None
+    reason: str | None = None
+    chunks: int = 0
+
+
+@dataclass
+class IngestReport:
+    run_id: str
+    dry_run: bool = False
+    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    finished_at: str | None = None
+    files: list[FileOutcome] = field(default_factory=list)
+    chunks_embedded: int = 0
+    chunks_removed: int = 0
+    seconds: float = 0.0
+
+    def add(self, outcome: FileOutcome) -> None:
+        self.files.append(outcome)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = Counter(outcome.status for outcome in self.files)
+        return {status: counts.get(status, 0) for status in STATUSES}
+
+    @property
+    def failed(self) -> list[FileOutcome]:
+        return [outcome for outcome in self.files if outcome.status == "failed"]
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["summary"] = self.summary
+        return data
+
+
+class Progress(Protocol):
+    def stage(self, name: str, total: int) -> None: ...
+
+    def advance(self, amount: int = 1) -> None: ...
+
+
+class NoProgress:
+    def stage(self, name: str, total: int) -> None:
+        pass
+
+    def advance(self, amount: int = 1) -> None:
+        pass

@@ -1,0 +1,105 @@
+"""The knowledge base: catalog (SQL) + dense index (Chroma) + lexical index (BM25), kept in step."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+
+from knowledge.catalog import Catalog, make_engine
+from knowledge.embedders import load_embeddings, model_identity
+from knowledge.lexical import LexicalIndex
+from knowledge.settings import Settings
+from knowledge.types import Chunk, DocumentInfo
+from knowledge.vectorstore import VectorIndex
+
+FILTER_KEYS = ("doc_type", "fiscal_year", "document_id", "ward")
+
+
+class KnowledgeBase:
+    """One per process. Readers call :meth:`refresh` (cheap) to pick up commits made by an ingest elsewhere."""
+
+    def __init__(self, settings: Settings, embeddings: Embeddings | None = None) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.catalog = Catalog(make_engine(settings.resolved_database_url))
+        self._embeddings = embeddings
+        self._lock = threading.Lock()
+        self._generation = -1
+        self._live: frozenset[str] = frozenset()
+        self.lexical = LexicalIndex.load(settings.lexical_dir)
+
+    @property
+    def embeddings(self) -> Embeddings:
+        if self._embeddings is None:
+            self._embeddings = load_embeddings(self.settings)
+        return self._embeddings
+
+    @cached_property
+    def vectors(self) -> VectorIndex:
+        name, dimension = model_identity(self.embeddings)
+        return VectorIndex(self.settings, self.embeddings, name, dimension)
+
+    @property
+    def model_name(self) -> str:
+        return model_identity(self.embeddings)[0] if self._embeddings else (self.settings.embedding_model or "multilingual-e5-small")
+
+    # --- freshness -----------------------------------------------------------------------------
+    def refresh(self, *, force: bool = False) -> None:
+        generation = self.catalog.generation()
+        if generation == self._generation and not force:
+            return
+        with self._lock:
+            if generation == self._generation and not force:
+                return
+            live = frozenset(self.catalog.live_chunk_ids())
+            lexical = LexicalIndex.load(self.settings.lexical_dir)
+            self._live, self.lexical, self._generation = live, lexical, generation
+
+    @property
+    def live_chunk_ids(self) -> frozenset[str]:
+        return self._live
+
+    # --- search --------------------------------------------------------------------------------
+    def dense_search(self, query: str, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+        if not query.strip() or not self._live:
+            return []
+        vector = self.embeddings.embed_query(query)
+        hits = self.vectors.search(vector, k=k + 10, where=_chroma_where(where))
+        return [(chunk_id, score) for chunk_id, score in hits if chunk_id in self._live][:k]
+
+    def lexical_search(self, query: str, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+        hits = self.lexical.search(query, k=k + 10, where=where or None)
+        return [(chunk_id, score) for chunk_id, score in hits if chunk_id in self._live and score > 0][:k]
+
+    # --- look-up -------------------------------------------------------------------------------
+    def chunks(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
+        return self.catalog.load_chunks(chunk_ids)
+
+    def document(self, document_id: str) -> DocumentInfo | None:
+        return self.catalog.document(document_id)
+
+    def chunks_of(self, document_id: str) -> list[Chunk]:
+        return self.catalog.chunks_of(document_id)
+
+    def counts(self) -> dict[str, int]:
+        return self.catalog.counts()
+
+
+def _chroma_where(where: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Translate our filters to Chroma's: a ward is stored as a boolean flag per mentioned ward."""
+    if not where:
+        return None
+    clauses: list[dict[str, Any]] = []
+    for key, value in where.items():
+        if key not in FILTER_KEYS:
+            raise ValueError(f"unknown filter {key!r}; use one of {', '.join(FILTER_KEYS)}")
+        clauses.append({f"ward:{value}": True} if key == "ward" else {key: value})
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def ward_flags(wards: Sequence[str]) -> dict[str, bool]:
+    return {f"ward:{ward}": True for ward in wards}

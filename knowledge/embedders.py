@@ -1,0 +1,38 @@
+"""Chooses the embedding implementation the settings ask for; each is loaded once per process."""
+
+from __future__ import annotations
+
+import threading
+
+from langchain_core.embeddings import Embeddings
+
+from knowledge.settings import Settings
+
+HASHING = "hashing"
+
+_loaded: dict[tuple[str | None, str], Embeddings] = {}
+_lock = threading.Lock()
+
+
+def load_embeddings(settings: Settings) -> Embeddings:
+    key = (settings.embedding_model, str(settings.model_cache_dir.resolve()))
+    with _lock:
+        if key not in _loaded:
+            if settings.embedding_model == HASHING:
+                from knowledge.hashing_embeddings import HashingEmbeddings
+
+                _loaded[key] = HashingEmbeddings()
+            else:
+                from knowledge.embeddings import get_embeddings  # imports sentence-transformers: slow
+
+                _loaded[key] = get_embeddings(settings)
+        return _loaded[key]
+
+
+def model_identity(embeddings: Embeddings) -> tuple[str, int]:
+    """(model name, dimension) recorded on the Chroma collection."""
+    name = str(getattr(embeddings, "model_name", type(embeddings).__name__))
+    dimension = getattr(embeddings, "dimension", None)
+    if dimension is None:
+        dimension = len(embeddings.embed_query("次元"))
+    return name, int(dimension)

@@ -1,0 +1,122 @@
+"""Dense side: Chroma (embedded or server) behind LangChain's ``VectorStore``, always with our embeddings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlparse
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+from langchain_chroma import Chroma
+from langchain_core.embeddings import Embeddings
+
+from knowledge.settings import Settings
+from knowledge.types import Chunk
+
+REBUILD_HINT = "run `renkei ingest --rebuild` to rebuild the index with the configured model"
+
+
+class EmbeddingModelMismatch(RuntimeError):
+    pass
+
+
+def chroma_client(settings: Settings) -> chromadb.ClientAPI:
+    client_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        return chromadb.HttpClient(
+            host=url.hostname or "127.0.0.1",
+            port=url.port or 8000,
+            ssl=url.scheme == "https",
+            settings=client_settings,
+        )
+    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=client_settings)
+
+
+def chunk_metadata(chunk: Chunk, doc_metadata: dict[str, Any]) -> dict[str, str | int | float | bool]:
+    """Filterable metadata stored beside a vector; ``None`` is not allowed in Chroma."""
+    merged = {"document_id": chunk.document_id, **doc_metadata}
+    return {key: value for key, value in merged.items() if value is not None}
+
+
+class VectorIndex:
+    def __init__(self, settings: Settings, embeddings: Embeddings, model_name: str, dimension: int) -> None:
+        self.client = chroma_client(settings)
+        self.model_name = model_name
+        self.dimension = dimension
+        self.store = Chroma(
+            collection_name=settings.collection,
+            embedding_function=embeddings,
+            client=self.client,
+            collection_metadata={"embedding_model": model_name, "dimension": dimension},
+            collection_configuration={"hnsw": {"space": "cosine"}},
+        )
+        self._check_model()
+
+    @property
+    def collection(self) -> Any:
+        return self.store._collection  # noqa: SLF001 - langchain-chroma exposes no public accessor
+
+    def _check_model(self) -> None:
+        metadata = self.collection.metadata or {}
+        built_with = metadata.get("embedding_model")
+        dimension = metadata.get("dimension")
+        if built_with is not None and (built_with != self.model_name or dimension != self.dimension):
+            raise EmbeddingModelMismatch(
+                f"the vector index was built with {built_with!r} ({dimension} dimensions) but the configured "
+                f"embedding model is {self.model_name!r} ({self.dimension} dimensions); {REBUILD_HINT}"
+            )
+
+    def ids(self) -> set[str]:
+        return set(self.collection.get(include=[])["ids"])
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def add(self, chunks: Sequence[Chunk], metadatas: Sequence[dict[str, Any]]) -> None:
+        batch = max(1, min(1000, self.client.get_max_batch_size()))
+        for offset in range(0, len(chunks), batch):
+            part = chunks[offset : offset + batch]
+            self.store.add_texts(
+                texts=[chunk.text for chunk in part],
+                metadatas=list(metadatas[offset : offset + batch]),
+                ids=[chunk.chunk_id for chunk in part],
+            )
+
+    def add_vectors(
+        self, ids: Sequence[str], vectors: Sequence[Sequence[float]], texts: Sequence[str], metadatas: Sequence[dict[str, Any]]
+    ) -> None:
+        """Add precomputed vectors (benchmarks synthesise chunks this way)."""
+        batch = max(1, min(5000, self.client.get_max_batch_size()))
+        for offset in range(0, len(ids), batch):
+            end = offset + batch
+            self.collection.upsert(
+                ids=list(ids[offset:end]),
+                embeddings=[list(v) for v in vectors[offset:end]],
+                documents=list(texts[offset:end]),
+                metadatas=list(metadatas[offset:end]),
+            )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        batch = max(1, self.client.get_max_batch_size())
+        for offset in range(0, len(ids), batch):
+            self.store.delete(ids=list(ids[offset : offset + batch]))
+
+    def search(
+        self, vector: Sequence[float], k: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[str, float]]:
+        """Chunk ids with cosine similarity, best first."""
+        if self.count() == 0:
+            return []
+        result = self.collection.query(
+            query_embeddings=[list(vector)], n_results=k, where=where or None, include=["distances"]
+        )
+        return [
+            (chunk_id, 1.0 - float(distance))
+            for chunk_id, distance in zip(result["ids"][0], result["distances"][0], strict=True)
+        ]
+
+    def reset(self) -> None:
+        self.store.reset_collection()
