@@ -300,6 +300,12 @@ def _common_prefix(paths: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
     return prefix
 
 
+def _section_path(units: Sequence[_Unit]) -> tuple[str, ...]:
+    """The deepest section holding all of the chunk's body text (leading ancestor headings aside)."""
+    body = [unit.path for unit in units if unit.heading_level is None]
+    return _common_prefix(body or [unit.path for unit in units])
+
+
 def _page_for(offset: int, pages: Sequence[PageSpan], starts: list[int]) -> int | None:
     index = bisect.bisect_right(starts, offset) - 1
     if index >= 0 and offset < pages[index].end:
@@ -326,7 +332,7 @@ def _make_chunks(
     chunks: list[Chunk] = []
     for ordinal, (first, last) in enumerate(groups):
         start, end = units[first].start, units[last].end
-        section_path = _common_prefix([unit.path for unit in units[first: last + 1]])
+        section_path = _section_path(units[first: last + 1])
         chunk_text = text[start:end]
         section = " > ".join(section_path)
         occurrence = seen[(section, chunk_text)]
