@@ -13,6 +13,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+import yaml
+
+from ingest.parsers import flatten_value
 from records.reference import OSAKA_WARDS
 
 DOC_TYPES: tuple[str, ...] = ("program_document", "ward_finding", "training_writeup", "other")
@@ -27,7 +30,7 @@ _WARD_RE = re.compile("|".join(sorted(OSAKA_WARDS, key=len, reverse=True)))
 
 # keyword → weight per document type; path and title hits count three times
 _TYPE_KEYWORDS: dict[str, tuple[str, ...]] = {
-    "program_document": ("事業", "進捗", "取組み", "取組", "計画", "評価指標", "progress", "program", "plan"),
+    "program_document": ("事業", "進捗", "取組", "計画", "評価指標", "progress", "program", "plan"),
     "training_writeup": ("研修", "アンケート", "講師", "受講", "感想", "training", "seminar", "survey"),
     "ward_finding": ("課題", "現状", "困っていること", "finding", "ward"),
 }
@@ -40,6 +43,22 @@ class DocMeta:
     doc_type: str
     fiscal_year: int | None
     wards: tuple[str, ...]
+
+
+def read_sidecar(document_path: Path) -> dict[str, str]:
+    """The ``<file>.meta.yaml`` next to a document, flattened like front matter; {} when absent."""
+    sidecar = document_path.with_name(document_path.name + ".meta.yaml")
+    if not sidecar.is_file():
+        return {}
+    try:
+        loaded = yaml.safe_load(sidecar.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{sidecar.name}: not valid UTF-8 YAML: {exc}") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{sidecar.name}: expected a mapping of metadata fields")
+    return {str(key): flatten_value(value) for key, value in loaded.items()}
 
 
 def document_id_for(path: Path, corpus_root: Path) -> str:

@@ -14,10 +14,16 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from ingest.normalize import clean_text
+
+if TYPE_CHECKING:
+    from bs4 import Tag
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
 
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset({".txt", ".md", ".pdf", ".docx", ".html", ".htm"})
 
@@ -165,14 +171,15 @@ def split_front_matter(text: str) -> tuple[dict[str, str], str]:
         return {}, text
     if not isinstance(loaded, dict):
         return {}, text
-    return {str(key): _flatten(value) for key, value in loaded.items()}, text[match.end():]
+    return {str(key): flatten_value(value) for key, value in loaded.items()}, text[match.end():]
 
 
-def _flatten(value: object) -> str:
+def flatten_value(value: object) -> str:
+    """A front-matter value as text: lists joined with ', ', None as ''."""
     if value is None:
         return ""
     if isinstance(value, (list, tuple)):
-        return ", ".join(_flatten(item) for item in value)
+        return ", ".join(flatten_value(item) for item in value)
     return str(value).strip()
 
 
@@ -191,8 +198,10 @@ def _parse_pdf(path: Path) -> ParsedDocument:
         meta_title = reader.metadata.title if reader.metadata else None
     except ParseError:
         raise
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+    except PyPdfError as exc:
         raise ParseError(f"corrupt or unreadable PDF: {exc}", stage="parse") from exc
+    except Exception as exc:  # a damaged file can break pypdf in many ways (KeyError, zlib.error, ...)
+        raise ParseError(f"corrupt or unreadable PDF ({type(exc).__name__}: {exc})", stage="parse") from exc
     text, spans = _join_pages(page_texts)
     if not text.strip():
         raise ParseError("PDF has no text layer; OCR is not supported", stage="parse")
@@ -232,8 +241,8 @@ def _clean_pdf_title(title: object) -> str | None:
 def _parse_docx(path: Path, *, max_uncompressed: int) -> ParsedDocument:
     _check_docx_archive(path, max_uncompressed=max_uncompressed)
     import docx
-    from docx.table import Table
-    from docx.text.paragraph import Paragraph
+    from docx.table import Table as DocxTable
+    from docx.text.paragraph import Paragraph as DocxParagraph
 
     try:
         document = docx.Document(str(path))
@@ -242,12 +251,12 @@ def _parse_docx(path: Path, *, max_uncompressed: int) -> ParsedDocument:
     lines: list[str] = []
     heading_title: str | None = None
     for block in document.iter_inner_content():
-        if isinstance(block, Paragraph):
+        if isinstance(block, DocxParagraph):
             line, level = _docx_paragraph_line(block)
             if level == 1 and heading_title is None:
                 heading_title = block.text.strip()
             lines.append(line)
-        elif isinstance(block, Table):
+        elif isinstance(block, DocxTable):
             lines.extend(_docx_table_lines(block))
     core_title = (document.core_properties.title or "").strip()
     text = clean_text("\n".join(lines), join_broken_lines=False)
@@ -279,9 +288,9 @@ def _check_docx_archive(path: Path, *, max_uncompressed: int) -> None:
             )
 
 
-def _docx_paragraph_line(paragraph: object) -> tuple[str, int | None]:
-    text = paragraph.text.strip()  # type: ignore[attr-defined]
-    style_name = (paragraph.style.name if paragraph.style is not None else "") or ""  # type: ignore[attr-defined]
+def _docx_paragraph_line(paragraph: Paragraph) -> tuple[str, int | None]:
+    text = paragraph.text.strip()
+    style_name = (paragraph.style.name if paragraph.style is not None else "") or ""
     level = _heading_level(style_name)
     if level is not None and text:
         return f"{'#' * level} {text}", level
@@ -295,9 +304,9 @@ def _heading_level(style_name: str) -> int | None:
     return min(int(match.group(1)), 6) if match else None
 
 
-def _docx_table_lines(table: object) -> list[str]:
+def _docx_table_lines(table: Table) -> list[str]:
     lines: list[str] = []
-    for row in table.rows:  # type: ignore[attr-defined]
+    for row in table.rows:
         cells: list[str] = []
         previous = None
         for cell in row.cells:
@@ -352,10 +361,10 @@ def _decode_html(data: bytes) -> str:
     return decode_bytes(data)
 
 
-def _html_walk(node: object, parts: list[str]) -> None:
+def _html_walk(node: Tag, parts: list[str]) -> None:
     from bs4 import Comment, NavigableString, Tag
 
-    for child in node.children:  # type: ignore[attr-defined]
+    for child in node.children:
         if isinstance(child, Comment):
             continue
         if isinstance(child, NavigableString):

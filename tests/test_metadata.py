@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.metadata import DocMeta, document_id_for, fiscal_year_from, infer_metadata, wards_mentioned
+from ingest.metadata import DocMeta, document_id_for, fiscal_year_from, infer_metadata, read_sidecar, wards_mentioned
 from ingest.parsers import parse_file
 from records.reference import OSAKA_WARDS
 
@@ -128,3 +128,26 @@ def test_document_id_outside_the_root_and_symlinks(tmp_path: Path) -> None:
     inside.write_text("y", encoding="utf-8")
     (root / "alias.txt").symlink_to(inside)
     assert document_id_for(root / "alias.txt", root) == "real.txt"
+
+
+# --- sidecar ---------------------------------------------------------------------------------
+
+
+def test_sidecar_metadata_is_read_and_flattened(tmp_path: Path) -> None:
+    document = tmp_path / "report.pdf"
+    document.write_bytes(b"%PDF")
+    assert read_sidecar(document) == {}
+    (tmp_path / "report.pdf.meta.yaml").write_text(
+        "title: 令和5年度 進捗報告\ndoc_type: program_document\nwards: [北区, 港区]\nfiscal_year: 令和5\n", encoding="utf-8"
+    )
+    sidecar = read_sidecar(document)
+    assert sidecar == {"title": "令和5年度 進捗報告", "doc_type": "program_document", "wards": "北区, 港区", "fiscal_year": "令和5"}
+    meta = infer_metadata("report.pdf", "本文", sidecar)
+    assert (meta.title, meta.doc_type, meta.fiscal_year, meta.wards) == ("令和5年度 進捗報告", "program_document", 2023, ("北区", "港区"))
+
+
+def test_sidecar_that_is_not_a_mapping(tmp_path: Path) -> None:
+    document = tmp_path / "a.txt"
+    (tmp_path / "a.txt.meta.yaml").write_text("- just\n- a list\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="a.txt.meta.yaml"):
+        read_sidecar(document)
