@@ -211,7 +211,7 @@ def _load_sentence_transformer(path: Path) -> SentenceTransformer:
 
 # ---------------------------------------------------------------------- process-wide instance
 
-_cache: dict[Path, E5Embeddings] = {}
+_cache: dict[tuple[Path, str, int], E5Embeddings] = {}
 _lock = threading.Lock()
 
 
@@ -238,10 +238,11 @@ def get_embeddings(settings: Settings | None = None) -> E5Embeddings:
     settings = settings or get_settings()
     with _lock:
         path = resolve_model_dir(settings)
-        if path not in _cache:
-            name = MODEL_DIR_NAME if not settings.embedding_model else path.name
-            _cache[path] = E5Embeddings(path, batch_size=settings.embedding_batch_size, model_name=name)
-        return _cache[path]
+        name = MODEL_DIR_NAME if not settings.embedding_model else path.name
+        key = (path, name, settings.embedding_batch_size)
+        if key not in _cache:
+            _cache[key] = E5Embeddings(path, batch_size=settings.embedding_batch_size, model_name=name)
+        return _cache[key]
 
 
 def _progress(message: str) -> None:
