@@ -1,0 +1,168 @@
+"""The FastAPI application: ``create_app(settings)`` (also a uvicorn factory)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.deps import AppState
+from api.errors import error_response, install_error_handlers
+from api.routes import admin, chat, health, records, sources
+from knowledge.settings import Settings, get_settings
+
+log = logging.getLogger("renkei.api")
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+MAX_BODY_BYTES = 64 * 1024
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+PAGE_SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    ),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+DESCRIPTION = """
+大阪市 在宅医療・介護連携推進事業の資料に、引用付きで答えるアシスタントの API です。
+
+* `POST /api/chat` — 質問に答える（回答中の `[n]` はすべて `citations` に対応）
+* `POST /api/chat/stream` — 同じ回答を Server-Sent Events で（`delta` → `citations` → `records` → `done`）
+* `GET /api/sources/{document_id}?chunk=` — 引用元の箇所と前後の文
+* `GET /api/records/...` — 研修・説明会などの記録、区・ブロック、アンケート
+* `POST /api/admin/ingest` — 取り込み（`Authorization: Bearer $RENKEI_ADMIN_TOKEN`）
+
+エラーはすべて `{"error": {"code", "message"}}` の JSON です。
+"""
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+class BodyGuard:
+    """Pure ASGI middleware for ``/api`` requests with a body: at most 64 KB (413), JSON only (415).
+
+    The body is read here (it is small by construction) and replayed to the app; later ``receive`` calls go
+    to the server, so the app still sees a client disconnect.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in BODY_METHODS or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await self._too_large(scope, receive, send)
+            return
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body.extend(message.get("body", b""))
+            more = message.get("more_body", False)
+            if len(body) > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+        if body and not _is_json(headers.get("content-type", "")):
+            response = error_response(
+                415, "unsupported_media_type",
+                "Content-Type は application/json にしてください。 / The request body must be application/json.",
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, _replay(bytes(body), receive), send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(
+            413, "payload_too_large",
+            f"リクエスト本文が大きすぎます（上限 {self.max_bytes // 1024} KB）。"
+            f" / The request body is larger than {self.max_bytes // 1024} KB.",
+            headers={"Connection": "close"},
+        )
+        await response(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
+class PageSecurityHeaders:
+    """A strict Content-Security-Policy on the chat page and its static files (defence in depth against XSS)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not (path == "/" or path.startswith("/static/")):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *PAGE_SECURITY_HEADERS]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app. The knowledge base, records engine and assistant are built at start-up (lifespan)."""
+    resolved = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = AppState(resolved)
+        app.state.renkei = state
+        state.warm_up()
+        log.info("renkei ready: %s", state.kb.counts())
+        try:
+            yield
+        finally:
+            state.close()
+
+    app = FastAPI(
+        title="renkei API",
+        summary="在宅医療・介護連携 ナレッジアシスタント",
+        description=DESCRIPTION,
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (chat, sources, records, admin, health):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html; charset=utf-8")
+
+    app.add_middleware(BodyGuard)
+    app.add_middleware(PageSecurityHeaders)
+    return app

@@ -1,0 +1,29 @@
+"""``GET /api/health``: is the service up, and what does it hold."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy.orm import Session
+
+from api.deps import StateDep
+from api.schemas import Health
+from records.queries import count_records
+
+router = APIRouter(prefix="/api", tags=["health"])
+
+
+@router.get("/health", response_model=Health, summary="稼働状況と件数 / status and counts")
+def health(state: StateDep) -> Health:
+    state.kb.refresh()
+    with Session(state.records_engine) as session:
+        records_total = count_records(session)["total"]
+    counts = state.kb.counts()
+    return Health(
+        status="ok",
+        documents=counts.get("documents", 0),
+        chunks=counts.get("chunks", 0),
+        records=records_total,
+        embedding_model=state.kb.model_name,
+        last_ingest=state.kb.catalog.state("last_ingest"),
+    )
+

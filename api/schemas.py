@@ -1,0 +1,91 @@
+"""Response models of the endpoints that are not the assistant's own (those live in ``assistant.schemas``)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["message_too_long"])
+    message: str = Field(examples=["メッセージは2,000文字以内で入力してください。"])
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class SourcePassage(BaseModel):
+    """A passage of a stored document with its surroundings, for the citation viewer."""
+
+    document_id: str
+    title: str
+    section: str
+    page: int | None = None
+    chunk_id: str | None = None
+    passage: str
+    before: str = Field(description="up to ~300 characters of the document before the passage")
+    after: str = Field(description="up to ~300 characters of the document after the passage")
+    start: int = Field(description="offset of the passage in the stored document text")
+    end: int
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    documents: int
+    chunks: int
+    records: int
+    embedding_model: str
+    last_ingest: str | None = None
+
+
+class RecordList(BaseModel):
+    count: int
+    items: list[dict[str, Any]]
+
+
+class IngestRequest(BaseModel):
+    full: bool = Field(default=False, description="also remove documents and records no longer in the corpus")
+
+
+class IngestStarted(BaseModel):
+    run_id: str
+    status: Literal["running", "succeeded", "failed"]
+
+
+class IngestProgress(BaseModel):
+    stage: str | None = None
+    done: int = 0
+    total: int = 0
+
+
+class IngestStatus(BaseModel):
+    run_id: str
+    status: Literal["running", "succeeded", "failed"]
+    full: bool
+    started_at: str
+    finished_at: str | None = None
+    progress: IngestProgress
+    summary: dict[str, int] | None = None
+    report: dict[str, Any] | None = None
+    error: str | None = None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in {
+        400: "不正なリクエスト / bad request",
+        404: "見つかりません / not found",
+        413: "本文が大きすぎます (64 KB まで) / body too large",
+        415: "Content-Type は application/json / unsupported media type",
+        422: "入力エラー（文字数・日付・区名など） / invalid input",
+        429: "リクエストが多すぎます / rate limited",
+    }.items()
+}
+ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "トークンがない・正しくない / missing or invalid token"},
+    403: {"model": ErrorResponse, "description": "RENKEI_ADMIN_TOKEN 未設定で無効 / admin disabled"},
+    404: {"model": ErrorResponse, "description": "見つかりません / not found"},
+    409: {"model": ErrorResponse, "description": "取り込み実行中 / an ingest is already running"},
+}
