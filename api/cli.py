@@ -38,7 +38,7 @@ def ingest(
     from api.progress import RichProgress
     from ingest.locking import IngestAlreadyRunning
     from ingest.pipeline import IngestRun
-    from knowledge.base import KnowledgeBase
+    from knowledge.base import IndexUnreadable, KnowledgeBase
     from knowledge.vectorstore import EmbeddingModelMismatch
 
     settings = get_settings()
@@ -46,7 +46,7 @@ def ingest(
         kb = KnowledgeBase(settings)
         with RichProgress(console) if not as_json else _null_progress() as progress:
             report = IngestRun(kb, progress).run(paths, full=full, dry_run=dry_run, rebuild=rebuild)
-    except (IngestAlreadyRunning, EmbeddingModelMismatch, FileNotFoundError) as exc:
+    except (IngestAlreadyRunning, EmbeddingModelMismatch, IndexUnreadable, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
     if as_json:
         _print_json(report.to_dict())
@@ -119,3 +119,82 @@ try:
     _mount_subcommands()
 except ImportError:  # pragma: no cover - during development a sub-app may not exist yet
     pass
+
+
+def _assistant():  # type: ignore[no-untyped-def]
+    from assistant.service import Assistant
+    from knowledge.base import KnowledgeBase
+    from records.db import open_database
+
+    settings = get_settings()
+    kb = KnowledgeBase(settings)
+    return Assistant(kb, open_database(settings.resolved_database_url), settings)
+
+
+@app.command()
+def ask(
+    question: str,
+    ward: Annotated[str | None, typer.Option(help="the asker's ward (for 私の区)")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD (default: today)")] = None,
+    conversation: Annotated[str | None, typer.Option(help="conversation id for follow-ups")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Ask a question and print the answer with its citations."""
+    from pydantic import ValidationError
+
+    from assistant.errors import InvalidRequest
+    from assistant.schemas import ChatRequest
+
+    try:
+        request = ChatRequest(message=question, ward=ward, as_of=as_of, conversation_id=conversation)
+        answer = _assistant().answer(request)
+    except ValidationError as exc:
+        raise _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), 2) from None
+    except InvalidRequest as exc:
+        raise _fail(str(exc), 2) from None
+    if as_json:
+        _print_json(answer.model_dump(mode="json"))
+        return
+    out = Console()
+    out.print(answer.answer, markup=False)
+    for citation in answer.citations:
+        out.print(f"[dim][{citation.n}] {citation.document_id} — {citation.section}[/dim]")
+
+
+@app.command(name="eval")
+def evaluate(
+    questions: Path,
+    retrieval: Annotated[bool, typer.Option("--retrieval", help="score retrieval (recall@k, MRR) instead of answers")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    min_pass: Annotated[float, typer.Option(help="exit non-zero below this answer pass rate")] = 0.9,
+) -> None:
+    """Score answers (pass rate, citation validity, refusals, latency) or retrieval on a question file."""
+    from assistant.evaluation import evaluate_answers, evaluate_retrieval, load_questions
+
+    items = load_questions(questions)
+    assistant = _assistant()
+    if retrieval:
+        report = evaluate_retrieval(assistant.kb, items)
+        if as_json:
+            _print_json(report)
+            return
+        table = Table("mode", "recall@1", "recall@3", "recall@5", "MRR", "read 1000", "p95 ms", title="retrieval")
+        for mode in ("dense", "lexical", "hybrid"):
+            row = report[mode]
+            table.add_row(mode, *(str(row[key]) for key in ("recall@1", "recall@3", "recall@5", "mrr", "read_1000_chars", "p95_ms")))
+        Console().print(table)
+        return
+    report = evaluate_answers(assistant, items)
+    if as_json:
+        _print_json(report)
+    else:
+        out = Console()
+        table = Table("metric", "value", title=f"eval {questions}")
+        for key in ("questions", "passed", "pass_rate", "citation_validity", "refusal_rate", "by_kind", "by_persona",
+                    "answer_chars_mean", "latency_p50_ms", "latency_p95_ms"):
+            table.add_row(key, str(report[key]))
+        out.print(table)
+        for failure in report["failures"]:
+            out.print(f"[red]FAIL {failure['id']}[/red] {failure['reasons']}\n  {failure['answer']}", markup=True)
+    failed = report["pass_rate"] < min_pass or report["citation_validity"] < 1.0
+    raise typer.Exit(1 if failed else 0)

@@ -11,10 +11,10 @@ from langchain_core.embeddings import Embeddings
 
 from knowledge.catalog import Catalog, make_engine
 from knowledge.embedders import load_embeddings, model_identity
-from knowledge.lexical import LexicalIndex
+from knowledge.lexical import LexicalIndex, LexicalIndexError
 from knowledge.settings import Settings
 from knowledge.types import Chunk, DocumentInfo
-from knowledge.vectorstore import VectorIndex
+from knowledge.vectorstore import REBUILD_HINT, VectorIndex
 
 FILTER_KEYS = ("doc_type", "fiscal_year", "document_id", "ward")
 
@@ -30,7 +30,17 @@ class KnowledgeBase:
         self._lock = threading.Lock()
         self._generation = -1
         self._live: frozenset[str] = frozenset()
-        self.lexical = LexicalIndex.load(settings.lexical_dir)
+        self._lexical: LexicalIndex | None = None
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        if self._lexical is None:
+            self._lexical = _load_lexical(self.settings)
+        return self._lexical
+
+    @lexical.setter
+    def lexical(self, index: LexicalIndex) -> None:
+        self._lexical = index
 
     @property
     def embeddings(self) -> Embeddings:
@@ -56,8 +66,8 @@ class KnowledgeBase:
             if generation == self._generation and not force:
                 return
             live = frozenset(self.catalog.live_chunk_ids())
-            lexical = LexicalIndex.load(self.settings.lexical_dir)
-            self._live, self.lexical, self._generation = live, lexical, generation
+            lexical = _load_lexical(self.settings)
+            self._live, self._lexical, self._generation = live, lexical, generation
 
     @property
     def live_chunk_ids(self) -> frozenset[str]:
@@ -87,6 +97,17 @@ class KnowledgeBase:
 
     def counts(self) -> dict[str, int]:
         return self.catalog.counts()
+
+
+class IndexUnreadable(RuntimeError):
+    pass
+
+
+def _load_lexical(settings: Settings) -> LexicalIndex:
+    try:
+        return LexicalIndex.load(settings.lexical_dir)
+    except (LexicalIndexError, OSError, ValueError) as exc:
+        raise IndexUnreadable(f"the lexical index in {settings.lexical_dir} cannot be read ({exc}); {REBUILD_HINT}") from exc
 
 
 def _chroma_where(where: dict[str, Any] | None) -> dict[str, Any] | None:

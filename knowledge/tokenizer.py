@@ -124,6 +124,17 @@ class JapaneseTokenizer:
                     words.append(word)
         return words
 
+    def nouns(self, text: str) -> list[str]:
+        """The nouns of ``text`` (normalised long units, numerals excluded): what a question is about."""
+        normalized = _SPACE_INSIDE_JAPANESE.sub("", unicodedata.normalize("NFKC", text))
+        sudachi = self._sudachi()
+        nouns: list[str] = []
+        for piece in split_for_sudachi(normalized) if normalized.strip() else []:
+            for morpheme in sudachi.tokenize(piece):
+                pos = morpheme.part_of_speech()
+                if pos[0] == "名詞" and pos[1] != "数詞" and (term := _term(morpheme)):
+                    nouns.append(term)
+        return nouns
 
 def _word(morpheme: Morpheme) -> Word | None:
     if not _keep(morpheme):

@@ -1,0 +1,189 @@
+"""Scoring the assistant (and the retriever) on a question file in the format of ``tests/dev.yaml``."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field, field_validator
+
+from assistant.evidence import compact
+from assistant.schemas import ChatAnswer, ChatRequest
+from assistant.service import Assistant
+from knowledge.base import KnowledgeBase
+from knowledge.retriever import hybrid_search
+
+MAX_ANSWER_CHARS = 600
+READ_BUDGET_CHARS = 1000
+CITATION_MARK = re.compile(r"\[(\d+)\]")
+
+
+class Question(BaseModel):
+    id: str
+    persona: str = "staff"
+    kind: str
+    question: str
+    ward: str | None = None
+    as_of: date | None = None
+    must: list[list[str]] = Field(default_factory=list)
+    must_not: list[str] = Field(default_factory=list)
+
+    @field_validator("must", mode="before")
+    @classmethod
+    def _texts(cls, groups: list[list[object]]) -> list[list[str]]:
+        return [[str(alternative) for alternative in group] for group in groups]
+
+    @field_validator("must_not", mode="before")
+    @classmethod
+    def _forbidden_texts(cls, values: list[object]) -> list[str]:
+        return [str(value) for value in values]
+    source: str | None = None
+
+
+def load_questions(path: Path) -> list[Question]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    return [Question.model_validate(item) for item in data]
+
+
+def matches_group(text: str, group: list[str]) -> bool:
+    haystack = compact(text)
+    return any(compact(alternative) in haystack for alternative in group)
+
+
+def citations_valid(answer: ChatAnswer, kb: KnowledgeBase) -> tuple[bool, str]:
+    marks = {int(m) for m in CITATION_MARK.findall(answer.answer)}
+    numbers = {c.n for c in answer.citations}
+    if marks != numbers:
+        return False, f"markers {sorted(marks)} but citations {sorted(numbers)}"
+    for citation in answer.citations:
+        document = kb.document(citation.document_id)
+        if document is None or document.text[citation.start : citation.end] != citation.snippet:
+            return False, f"citation [{citation.n}] is not an exact passage of {citation.document_id}"
+    return True, ""
+
+
+@dataclass
+class QuestionResult:
+    id: str
+    kind: str
+    persona: str
+    passed: bool
+    citations_valid: bool
+    answer: str
+    reasons: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    chars: int = 0
+
+
+def score_answer(q: Question, answer: ChatAnswer, kb: KnowledgeBase) -> tuple[bool, bool, list[str]]:
+    reasons: list[str] = []
+    for group in q.must:
+        if not matches_group(answer.answer, group):
+            reasons.append(f"missing one of {group}")
+    for forbidden in q.must_not:
+        if compact(forbidden) in compact(answer.answer):
+            reasons.append(f"contains forbidden {forbidden!r}")
+    valid, why = citations_valid(answer, kb)
+    if not valid:
+        reasons.append(why)
+    if q.kind == "none":
+        if answer.grounded or answer.citations:
+            reasons.append("answered a question the documents do not cover")
+    elif not answer.citations:
+        reasons.append("no citation")
+    if q.source and not any(q.source in c.snippet or q.source in c.section for c in answer.citations):
+        reasons.append(f"no citation holds the source phrase {q.source!r}")
+    if len(answer.answer) > MAX_ANSWER_CHARS:
+        reasons.append(f"answer too long ({len(answer.answer)} chars)")
+    return not reasons, valid, reasons
+
+
+def evaluate_answers(assistant: Assistant, questions: list[Question]) -> dict[str, Any]:
+    results: list[QuestionResult] = []
+    for q in questions:
+        started = time.perf_counter()
+        answer = assistant.answer(ChatRequest(message=q.question, ward=q.ward, as_of=q.as_of))
+        seconds = time.perf_counter() - started
+        passed, valid, reasons = score_answer(q, answer, assistant.kb)
+        results.append(
+            QuestionResult(q.id, q.kind, q.persona, passed, valid, answer.answer, reasons, round(seconds, 4), len(answer.answer))
+        )
+    return summarise(results)
+
+
+def _rate(items: list[QuestionResult]) -> float:
+    return round(sum(r.passed for r in items) / len(items), 4) if items else 0.0
+
+
+def summarise(results: list[QuestionResult]) -> dict[str, Any]:
+    by_kind: dict[str, list[QuestionResult]] = defaultdict(list)
+    by_persona: dict[str, list[QuestionResult]] = defaultdict(list)
+    for r in results:
+        by_kind[r.kind].append(r)
+        by_persona[r.persona].append(r)
+    latencies = sorted(r.seconds for r in results)
+    refusals = by_kind.get("none", [])
+    return {
+        "questions": len(results),
+        "pass_rate": _rate(results),
+        "passed": sum(r.passed for r in results),
+        "citation_validity": round(sum(r.citations_valid for r in results) / len(results), 4) if results else 0.0,
+        "refusal_rate": _rate(refusals) if refusals else None,
+        "by_kind": {kind: _rate(items) for kind, items in sorted(by_kind.items())},
+        "by_persona": {persona: _rate(items) for persona, items in sorted(by_persona.items())},
+        "answer_chars_mean": round(statistics.mean(r.chars for r in results), 1) if results else 0,
+        "latency_p50_ms": round(1000 * _percentile(latencies, 0.5), 1),
+        "latency_p95_ms": round(1000 * _percentile(latencies, 0.95), 1),
+        "failures": [asdict(r) for r in results if not r.passed],
+        "results": [asdict(r) for r in results],
+    }
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+# --- retrieval ---------------------------------------------------------------------------------
+def expected_hit(q: Question, text: str) -> bool:
+    if q.source:
+        return compact(q.source) in compact(text)
+    return all(matches_group(text, group) for group in q.must)
+
+
+def evaluate_retrieval(kb: KnowledgeBase, questions: list[Question], k: int = 5) -> dict[str, Any]:
+    """recall@1/3/5 and MRR per mode, plus the chunk-size-independent 1,000-character read test."""
+    scored = [q for q in questions if q.kind in ("rag", "record")]
+    report: dict[str, Any] = {"questions": len(scored)}
+    for mode in ("dense", "lexical", "hybrid"):
+        ranks: list[int | None] = []
+        read_hits = 0
+        latencies: list[float] = []
+        for q in scored:
+            started = time.perf_counter()
+            results = hybrid_search(kb, q.question, k=max(k, 10), mode=mode)  # type: ignore[arg-type]
+            latencies.append(time.perf_counter() - started)
+            texts = [r.chunk.text for r in results]
+            ranks.append(next((i + 1 for i, t in enumerate(texts) if expected_hit(q, t)), None))
+            read = "".join(texts)[:READ_BUDGET_CHARS]
+            read_hits += all(matches_group(read, group) for group in q.must)
+        n = len(scored) or 1
+        report[mode] = {
+            "recall@1": round(sum(1 for r in ranks if r and r <= 1) / n, 4),
+            "recall@3": round(sum(1 for r in ranks if r and r <= 3) / n, 4),
+            "recall@5": round(sum(1 for r in ranks if r and r <= 5) / n, 4),
+            "mrr": round(sum(1 / r for r in ranks if r) / n, 4),
+            "read_1000_chars": f"{read_hits}/{len(scored)}",
+            "p95_ms": round(1000 * _percentile(sorted(latencies), 0.95), 1),
+            "misses": [q.id for q, r in zip(scored, ranks, strict=True) if not r or r > 5],
+        }
+    return report

@@ -1,0 +1,85 @@
+"""Conversation memory in SQL, keyed by ``conversation_id``: follow-ups resolve against earlier turns."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Integer, String, Text, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+MAX_TURNS_KEPT = 20
+
+
+class MemoryBase(DeclarativeBase):
+    pass
+
+
+class Conversation(MemoryBase):
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=lambda: datetime.now(UTC))
+
+
+class Turn(MemoryBase):
+    __tablename__ = "conversation_turns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    message: Mapped[str] = mapped_column(Text)
+    resolved: Mapped[str] = mapped_column(Text)  # the message with what it left implicit filled in
+    intent: Mapped[str] = mapped_column(String(32))
+    entities: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+    answer: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=lambda: datetime.now(UTC))
+
+
+@dataclass
+class PreviousTurn:
+    message: str
+    resolved: str
+    intent: str
+    entities: dict[str, Any] = field(default_factory=dict)
+
+
+class ConversationMemory:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        MemoryBase.metadata.create_all(engine)
+
+    @staticmethod
+    def new_id() -> str:
+        return uuid.uuid4().hex
+
+    def last_turn(self, conversation_id: str) -> PreviousTurn | None:
+        with Session(self.engine) as session:
+            turn = session.scalars(
+                select(Turn).where(Turn.conversation_id == conversation_id).order_by(Turn.id.desc()).limit(1)
+            ).first()
+            if turn is None:
+                return None
+            return PreviousTurn(turn.message, turn.resolved, turn.intent, json.loads(turn.entities or "{}"))
+
+    def append(
+        self, conversation_id: str, message: str, resolved: str, intent: str, entities: dict[str, Any], answer: str
+    ) -> None:
+        with Session(self.engine) as session, session.begin():
+            if session.get(Conversation, conversation_id) is None:
+                session.add(Conversation(id=conversation_id))
+                session.flush()
+            session.add(
+                Turn(
+                    conversation_id=conversation_id, message=message, resolved=resolved, intent=intent,
+                    entities=json.dumps(entities, ensure_ascii=False, default=str), answer=answer,
+                )
+            )
+            old = session.scalars(
+                select(Turn.id).where(Turn.conversation_id == conversation_id).order_by(Turn.id.desc()).offset(MAX_TURNS_KEPT)
+            ).all()
+            for turn_id in old:
+                session.delete(session.get(Turn, turn_id))

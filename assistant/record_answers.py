@@ -1,0 +1,114 @@
+"""Answers looked up in the SQL records, rendered with templates, each citing the record's source passage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from assistant.citations import Citations
+from assistant.understanding import Understanding
+from records import queries
+from records.dates import format_era_date, format_time_range
+from records.models import EVENT_KINDS, Block, Event
+
+
+@dataclass
+class RecordAnswer:
+    text: str
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+
+def answer_from_records(
+    engine: Engine, u: Understanding, *, ward: str | None, as_of: date, citations: Citations
+) -> RecordAnswer | None:
+    """A templated answer, or None when the records do not cover the question (passages take over)."""
+    with Session(engine) as session:
+        if "members" in u.attributes and (u.blocks or u.wards) and not u.wants_next:
+            return _membership(session, u, citations)
+        if u.event_kind is None:
+            return None
+        asker_ward = u.wards[0] if u.wards else (ward if u.my_ward or not u.blocks else None)
+        block = _block(session, u, asker_ward)
+        if block is None and u.my_ward and ward is None:
+            return RecordAnswer("お住まいの区（または担当の区）が分からないため、ブロックを特定できません。画面で区を選ぶか、区名を添えて質問してください。")
+        if u.wants_next:
+            return _next_event(session, u.event_kind, block, as_of, citations)
+        events = queries.list_events(session, kind=u.event_kind, block=block.name if block else None)
+        return _render_events(events, as_of, citations, u)
+
+
+def _block(session: Session, u: Understanding, ward: str | None) -> Block | None:
+    if u.blocks:
+        return queries.resolve_block(session, u.blocks[0])
+    if ward:
+        return queries.block_of_ward(session, ward)
+    return None
+
+
+def _membership(session: Session, u: Understanding, citations: Citations) -> RecordAnswer | None:
+    if u.blocks:
+        block = queries.resolve_block(session, u.blocks[0])
+        n = citations.cite_quote(block.document_id, block.quote)
+        if n is None:
+            return None
+        return RecordAnswer(f"{block.name}には、{'、'.join(block.ward_names)}が含まれます [{n}]", [block.to_dict()])
+    ward = u.wards[0]
+    block = queries.block_of_ward(session, ward)
+    if block is None:
+        return None
+    n = citations.cite_quote(block.document_id, block.quote)
+    if n is None:
+        return None
+    return RecordAnswer(f"{ward}は{block.name}です（{'、'.join(block.ward_names)}） [{n}]", [block.to_dict()])
+
+
+def _next_event(session: Session, kind: str, block: Block | None, as_of: date, citations: Citations) -> RecordAnswer | None:
+    result = queries.next_event(session, kind=kind, block=block.name if block else None, as_of=as_of)
+    label = EVENT_KINDS.get(kind, kind)
+    where = f"{block.name}の" if block else ""
+    if result.upcoming is not None:
+        line = _event_line(result.upcoming, as_of, citations)
+        if line is None:
+            return None
+        return RecordAnswer(f"{format_era_date(as_of)}時点で次の{where}{label}は、{line}", [result.upcoming.to_dict()])
+    if result.most_recent_past is None:
+        return RecordAnswer(f"{where}{label}の予定は資料に見つかりません。")
+    line = _event_line(result.most_recent_past, as_of, citations)
+    if line is None:
+        return None
+    return RecordAnswer(
+        f"{format_era_date(as_of)}以降に予定されている{where}{label}は、資料には見つかりません（予定されていた回は終了しています）。"
+        f"直近に開催されたのは、{line}",
+        [result.most_recent_past.to_dict()],
+    )
+
+
+def _render_events(events: list[Event], as_of: date, citations: Citations, u: Understanding) -> RecordAnswer | None:
+    if not events:
+        return None
+    lines: list[str] = []
+    for event in events[:6]:
+        line = _event_line(event, as_of, citations)
+        if line is None:
+            return None
+        lines.append(line)
+    return RecordAnswer("\n".join(lines), [event.to_dict() for event in events[:6]])
+
+
+def _event_line(event: Event, as_of: date, citations: Citations) -> str | None:
+    n = citations.cite_quote(event.document_id, event.quote)
+    if n is None:
+        return None
+    who = " ".join(part for part in (event.lecturer_affiliation, event.lecturer_title, event.lecturer_name) if part)
+    when = format_era_date(event.date, weekday=True) if event.date else "日付未定"
+    time_range = format_time_range(event.start_time, event.end_time) if event.start_time else ""
+    held = "開催されました" if event.date and event.date < as_of else "開催されます"
+    subject = "・".join(event.block_names) or event.title
+    text = f"{subject}：{when} {time_range}、{event.venue or '会場未定'}で{held}。".replace("  ", " ")
+    if who:
+        text += f"講師は{who}先生です。" if event.lecturer_name else f"講師：{who}。"
+    return f"{text} [{n}]"

@@ -1,0 +1,135 @@
+"""Turning a message into a grounded answer: understand → (records | passages) → compose → cite."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Engine
+
+from assistant.citations import Citations
+from assistant.errors import UnknownWardError
+from assistant.extractive import select
+from assistant.grounding import judge
+from assistant.memory import ConversationMemory
+from assistant.schemas import ChatAnswer, ChatRequest, StreamEvent
+from assistant.understanding import Understanding, is_follow_up, understand
+from knowledge.base import KnowledgeBase
+from knowledge.retriever import hybrid_search
+from knowledge.settings import Settings
+from records.reference import canonical_ward_name, close_ward_names
+
+if TYPE_CHECKING:
+    from assistant.record_answers import RecordAnswer
+
+RETRIEVAL_K = 5
+GREETING_ANSWER = (
+    "こんにちは。在宅医療・介護連携推進事業の資料についてお答えします。"
+    "例えば「次のブロック別多職種研修会はいつ？」「新任コーディネーターへの支援の流れは？」のように聞いてください。"
+)
+DELTA_PATTERN = re.compile(r"(?<=[。\n])")
+
+
+class Assistant:
+    def __init__(self, kb: KnowledgeBase, records_engine: Engine, settings: Settings | None = None) -> None:
+        self.kb = kb
+        self.records_engine = records_engine
+        self.settings = settings or kb.settings
+        self.memory = ConversationMemory(records_engine)
+
+    # --- public --------------------------------------------------------------------------------
+    def answer(self, request: ChatRequest) -> ChatAnswer:
+        ward = self._resolve_ward(request.ward)
+        as_of = request.as_of or date.today()
+        conversation_id = request.conversation_id or self.memory.new_id()
+        previous = self.memory.last_turn(conversation_id) if request.conversation_id else None
+        u = understand(request.message, ward=ward, as_of=as_of)
+        resolved = request.message
+        if previous is not None and is_follow_up(request.message, u):
+            resolved = f"{previous.resolved} {request.message}"
+            u = _inherit(understand(resolved, ward=ward, as_of=as_of), u)
+        answer = self._compose(u, resolved, ward, as_of)
+        answer.conversation_id = conversation_id
+        self.memory.append(conversation_id, request.message, resolved, answer.intent, u.entities(), answer.answer)
+        return answer
+
+    def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
+        answer = self.answer(request)
+        for piece in DELTA_PATTERN.split(answer.answer):
+            if piece:
+                yield StreamEvent(event="delta", data={"text": piece})
+        yield StreamEvent(event="citations", data=[c.model_dump() for c in answer.citations])
+        yield StreamEvent(event="records", data=answer.records)
+        yield StreamEvent(
+            event="done",
+            data={"conversation_id": answer.conversation_id, "intent": answer.intent, "grounded": answer.grounded},
+        )
+
+    # --- steps ---------------------------------------------------------------------------------
+    @staticmethod
+    def _resolve_ward(name: str | None) -> str | None:
+        if name is None or not name.strip():
+            return None
+        ward = canonical_ward_name(name)
+        if ward is None:
+            raise UnknownWardError(name, close_ward_names(name))
+        return ward
+
+    def _compose(self, u: Understanding, question: str, ward: str | None, as_of: date) -> ChatAnswer:
+        if u.intent == "greeting":
+            return ChatAnswer(conversation_id="", answer=GREETING_ANSWER, intent="greeting", grounded=False)
+        citations = Citations(self.kb)
+        if u.intent == "record":
+            from assistant.record_answers import answer_from_records
+
+            found = answer_from_records(self.records_engine, u, ward=ward, as_of=as_of, citations=citations)
+            if found is not None:
+                return _record_chat_answer(found, citations)
+        return self._passage_answer(u, question, citations)
+
+    def _passage_answer(self, u: Understanding, question: str, citations: Citations) -> ChatAnswer:
+        results = hybrid_search(self.kb, question, k=RETRIEVAL_K)
+        selection = select(question, results)
+        verdict = judge(self.kb, question, selection)
+        if not verdict.grounded or selection is None:
+            return ChatAnswer(
+                conversation_id="", answer=refusal(verdict.missing_terms, [r.chunk.section_path for r in results]),
+                intent="out_of_scope", grounded=False,
+            )
+        lines: list[str] = []
+        by_chunk: dict[str, list] = {}
+        for unit in selection.units:
+            by_chunk.setdefault(unit.chunk.chunk_id, []).append(unit)
+        for units in by_chunk.values():
+            chunk = units[0].chunk
+            scored = next(r for r in results if r.chunk.chunk_id == chunk.chunk_id)
+            n = citations.cite(chunk, units[0].start, units[-1].end, scored.score)
+            for i, unit in enumerate(units):
+                lines.append(unit.text + (f" [{n}]" if i == len(units) - 1 else ""))
+        intent = "peer_practice" if u.intent == "peer_practice" else "how_to"
+        return ChatAnswer(
+            conversation_id="", answer="\n".join(lines), intent=intent, grounded=True, citations=citations.items
+        )
+
+
+def refusal(missing_terms: tuple[str, ...], sections: list[tuple[str, ...]]) -> str:
+    subject = f"「{'・'.join(missing_terms[:3])}」について" if missing_terms else "ご質問の内容について"
+    covered = list(dict.fromkeys(path[0] for path in sections if path))[:3]
+    hint = f"資料で扱っているのは、{'、'.join(covered)} などです。" if covered else ""
+    return f"{subject}、取り込まれた資料には記載が見つかりません。{hint}"
+
+
+def _inherit(resolved: Understanding, current: Understanding) -> Understanding:
+    """A follow-up keeps what it says itself and takes the rest from the previous turn."""
+    if current.attributes:
+        resolved.attributes = current.attributes
+    return resolved
+
+
+def _record_chat_answer(found: "RecordAnswer", citations: Citations) -> ChatAnswer:
+    return ChatAnswer(
+        conversation_id="", answer=found.text, intent="record", grounded=True,
+        citations=citations.items, records=found.records,
+    )
