@@ -1,0 +1,50 @@
+"""The Alembic migrations build exactly the schema the models describe, on every backend."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, inspect, select
+from sqlalchemy.orm import Session
+
+from records.db import alembic_config, migrate, open_database
+from records.models import Base, Ward
+from records.reference import OSAKA_WARDS
+from tests.test_records_fixtures import engine  # noqa: F401  (fixture)
+
+
+def test_migrated_schema_matches_the_models(engine: Engine) -> None:  # noqa: F811
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+        assert context.get_current_revision() == "0001_initial"
+
+
+def test_wards_are_seeded_in_official_order(engine: Engine) -> None:  # noqa: F811
+    with Session(engine) as session:
+        assert tuple(session.scalars(select(Ward.name).order_by(Ward.id))) == OSAKA_WARDS
+
+
+def test_upgrade_is_idempotent_and_downgrade_reverses_it(engine: Engine) -> None:  # noqa: F811
+    migrate(engine)
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    migrate(engine)
+    assert "events" in inspect(engine).get_table_names()
+
+
+def test_open_database_works_outside_the_repository(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'nested' / 'dir' / 'renkei.sqlite3'}"
+    code = f"from records.db import open_database; open_database({url!r}).dispose()"
+    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, timeout=60)
+    engine = open_database(url)
+    assert "wards" in inspect(engine).get_table_names()
+    engine.dispose()
