@@ -192,7 +192,7 @@ def test_a_crashed_save_leaves_the_previous_index(index: LexicalIndex, tokenizer
     (staging / "vocab.json").write_text('["研修会"', encoding="utf-8")
     orphan = tmp_path / "v-99999999999999999999-deadbeef"
     orphan.mkdir()
-    (orphan / "chunks.jsonl").write_text('{"id": "x"', encoding="utf-8")
+    (orphan / "chunks.json").write_text('{"ids": ["x"', encoding="utf-8")
     loaded = LexicalIndex.load(tmp_path, tokenizer=tokenizer)
     assert loaded.chunk_ids() == index.chunk_ids()
     assert_same_hits(loaded.search("研修会"), before)
