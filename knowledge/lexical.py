@@ -368,8 +368,8 @@ class LexicalIndex:
     def load(cls, directory: Path, tokenizer: JapaneseTokenizer | None = None) -> LexicalIndex:
         """The index saved in ``directory``; empty if nothing was saved there yet.
 
-        An index written by another tokenizer version loads empty (with a warning): its chunks must
-        be upserted again (compare :meth:`chunk_ids` with what should be there).
+        An index written in another format or by another tokenizer version loads empty (with a
+        warning): its chunks must be upserted again (compare :meth:`chunk_ids` with what should be).
         """
         for attempt in range(_LOAD_ATTEMPTS):
             index = cls(directory, tokenizer)
@@ -475,11 +475,10 @@ def _read_version(path: Path, index: LexicalIndex) -> None:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise LexicalIndexError(f"{path}/manifest.json is corrupt: {error}") from error
-    if manifest.get("format") != FORMAT_VERSION:
-        raise LexicalIndexError(f"{path}: unsupported lexical index format {manifest.get('format')!r}")
-    if manifest.get("tokenizer") != TOKENIZER_VERSION:
-        log.warning("lexical index %s was built by tokenizer %r, not %r: starting empty",
-                    path, manifest.get("tokenizer"), TOKENIZER_VERSION)
+    built_by = (manifest.get("format"), manifest.get("tokenizer"))
+    if built_by != (FORMAT_VERSION, TOKENIZER_VERSION):
+        log.warning("lexical index %s has format/tokenizer %r, not %r: starting empty",
+                    path, built_by, (FORMAT_VERSION, TOKENIZER_VERSION))
         return
     terms: list[str] = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
     flat = np.load(path / "tokens.npy", mmap_mode="r").view(np.ndarray)  # plain views slice fast

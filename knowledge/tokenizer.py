@@ -112,29 +112,26 @@ class JapaneseTokenizer:
 
     def words(self, text: str) -> list[Word]:
         """The content words of ``text`` in order (queries use these: see ``LexicalIndex.search``)."""
-        normalized = _SPACE_INSIDE_JAPANESE.sub("", unicodedata.normalize("NFKC", text))
-        if not normalized.strip():
-            return []
-        sudachi = self._sudachi()
-        words: list[Word] = []
-        for piece in split_for_sudachi(normalized):
-            for morpheme in sudachi.tokenize(piece):
-                word = _word(morpheme)
-                if word is not None:
-                    words.append(word)
-        return words
+        return [word for word in map(_word, self._morphemes(text)) if word is not None]
 
     def nouns(self, text: str) -> list[str]:
         """The nouns of ``text`` (normalised long units, numerals excluded): what a question is about."""
-        normalized = _SPACE_INSIDE_JAPANESE.sub("", unicodedata.normalize("NFKC", text))
-        sudachi = self._sudachi()
         nouns: list[str] = []
-        for piece in split_for_sudachi(normalized) if normalized.strip() else []:
-            for morpheme in sudachi.tokenize(piece):
-                pos = morpheme.part_of_speech()
-                if pos[0] == "名詞" and pos[1] != "数詞" and (term := _term(morpheme)):
-                    nouns.append(term)
+        for morpheme in self._morphemes(text):
+            pos = morpheme.part_of_speech()
+            if pos[0] == "名詞" and pos[1] != "数詞" and (term := _term(morpheme)):
+                nouns.append(term)
         return nouns
+
+    def _morphemes(self, text: str) -> Iterator[Morpheme]:
+        """Sudachi's long units of ``text`` after NFKC and joining PDF-split Japanese."""
+        normalized = _SPACE_INSIDE_JAPANESE.sub("", unicodedata.normalize("NFKC", text))
+        if not normalized.strip():
+            return
+        sudachi = self._sudachi()
+        for piece in split_for_sudachi(normalized):
+            yield from sudachi.tokenize(piece)
+
 
 def _word(morpheme: Morpheme) -> Word | None:
     if not _keep(morpheme):

@@ -73,6 +73,13 @@ def test_query_compound_matches_whole_when_the_corpus_has_it_else_its_parts(toke
     assert ids(index.search("研修会")) == ["whole"]  # known: the whole word alone, not counted thrice
 
 
+def test_has_term_is_whole_terms_of_live_chunks(index: LexicalIndex) -> None:
+    assert index.has_term("研修会") and index.has_term("研修") and index.has_term("acp")
+    assert not index.has_term("札幌")
+    index.delete(["r2"])
+    assert not index.has_term("acp")
+
+
 def test_zero_score_hits_are_dropped(index: LexicalIndex) -> None:
     assert index.search("札幌") == []
     assert index.search("の は が を") == []
@@ -204,10 +211,11 @@ def test_corrupt_pointer_is_a_clear_error(tmp_path: Path) -> None:
         LexicalIndex.load(tmp_path)
 
 
-def test_index_from_another_tokenizer_version_loads_empty(index: LexicalIndex, tmp_path: Path) -> None:
+@pytest.mark.parametrize("field, value", [("tokenizer", "some-older-tokenizer"), ("format", 1)])
+def test_index_from_another_tokenizer_or_format_loads_empty(index: LexicalIndex, tmp_path: Path, field: str, value: object) -> None:
     version_dir = index.save(tmp_path)
     manifest = json.loads((version_dir / "manifest.json").read_text())
-    manifest["tokenizer"] = "some-older-tokenizer"
+    manifest[field] = value
     (version_dir / "manifest.json").write_text(json.dumps(manifest))
     assert len(LexicalIndex.load(tmp_path)) == 0
 

@@ -110,3 +110,10 @@ def test_threads_get_the_same_terms(tokenizer: JapaneseTokenizer) -> None:
         thread.join()
     assert not errors
     assert results == [expected] * 4
+
+
+def test_nouns_are_the_long_unit_nouns_without_numerals(tokenizer: JapaneseTokenizer) -> None:
+    nouns = tokenizer.nouns("札幌市の多職種研修会の講師は2名ですか")
+    assert {"札幌市", "研修会", "講師"} <= set(nouns)
+    assert not {"2", "の", "は", "です", "か", "研修"} & set(nouns)
+    assert tokenizer.nouns("？") == []
