@@ -38,6 +38,10 @@ def answer_from_records(
         if u.wants_next:
             return _next_event(session, u.event_kind, block, as_of, citations)
         events = queries.list_events(session, kind=u.event_kind, block=block.name if block else None)
+        if u.part:
+            events = [event for event in events if event.part == u.part]
+        elif any(event.parent_id is None for event in events) and "participants" not in u.attributes:
+            events = [event for event in events if event.parent_id is None]
         return _render_events(events, as_of, citations, u)
 
 
@@ -95,6 +99,11 @@ def _render_events(events: list[Event], as_of: date, citations: Citations, u: Un
         line = _event_line(event, as_of, citations)
         if line is None:
             return None
+        if "participants" in u.attributes and event.counts:
+            participants = _participants_line(event, citations)
+            if participants is None:
+                return None
+            line += "\n" + participants
         lines.append(line)
     return RecordAnswer("\n".join(lines), [event.to_dict() for event in events[:6]])
 
@@ -112,3 +121,15 @@ def _event_line(event: Event, as_of: date, citations: Citations) -> str | None:
     if who:
         text += f"講師は{who}先生です。" if event.lecturer_name else f"講師：{who}。"
     return f"{text} [{n}]"
+
+
+def _participants_line(event: Event, citations: Citations) -> str | None:
+    """参加者：区担当者43名（うち新任者30名） — every figure cited from the passage it was transcribed from."""
+    parts: list[str] = []
+    for count in event.counts:
+        n = citations.cite_quote(event.document_id, count.quote or event.quote)
+        if n is None:
+            return None
+        figure = f"{count.group}{count.count}{count.unit}"
+        parts.append(f"（うち{figure}） [{n}]" if count.subset_of else f"{figure} [{n}]")
+    return "参加者：" + "、".join(parts).replace("、（うち", "（うち")

@@ -112,8 +112,11 @@ def classify(u: Understanding) -> str:
         return "peer_practice"
     if "members" in u.attributes and (u.blocks or u.wards):
         return "record"
+    event_facts = {"date", "venue", "lecturer", "affiliation", "participants"}
+    if u.event_kind and u.event_kind != "block_training" and set(u.attributes) & event_facts:
+        return "record"
     if u.event_kind == "block_training" and (u.blocks or u.wards or u.my_ward or u.wants_next) and (
-        set(u.attributes) & {"date", "venue", "lecturer", "affiliation", "participants", "theme"} or u.wants_next
+        set(u.attributes) & (event_facts | {"theme"}) or u.wants_next
         or u.my_ward
     ):
         return "record"
