@@ -1,5 +1,5 @@
 """Shared fixtures for the records tests: a fresh database per test on SQLite and, when
-``RENKEI_TEST_POSTGRES_URL`` is set, on PostgreSQL (a new database per test, dropped afterwards)."""
+``RENKEI_TEST_POSTGRES_URL`` is set, on PostgreSQL (a new schema per test, dropped afterwards)."""
 
 from __future__ import annotations
 
@@ -33,15 +33,18 @@ def fresh_database_url(backend: str, directory: Path) -> Iterator[str]:
     base = os.environ.get(POSTGRES_ENV)
     if not base:
         pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:54329/postgres)")
-    name = f"renkei_test_{uuid.uuid4().hex[:12]}"
+    schema = f"renkei_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+            connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        # a fresh schema per test, made the default through the connection's search_path
+        yield make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
     finally:
         with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         admin.dispose()
 
 
