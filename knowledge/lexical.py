@@ -221,7 +221,8 @@ class LexicalIndex:
     def __init__(self, directory: Path | None = None, tokenizer: JapaneseTokenizer | None = None) -> None:
         self.directory = directory
         self._tokenizer = tokenizer
-        self._lock = threading.Lock()  # guards the mutable state below
+        self._lock = threading.Lock()  # guards the entries and the generation
+        self._vocab_lock = threading.Lock()  # guards the vocabulary (append-only)
         self._build_lock = threading.Lock()  # one snapshot build at a time
         self._save_lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
@@ -288,8 +289,9 @@ class LexicalIndex:
             with self._lock:
                 if self._snapshot.generation >= wanted:
                     return self._snapshot
-                generation, vocab = self._generation, list(self._terms)
-                items = list(self._entries.items())
+                generation, items = self._generation, list(self._entries.items())
+            with self._vocab_lock:  # copied after the entries, so it has every id they use
+                vocab = list(self._terms)
             snapshot = _make_snapshot(generation, items, vocab)
             with self._lock:
                 if snapshot.generation > self._snapshot.generation:
@@ -309,12 +311,13 @@ class LexicalIndex:
         prepared = [(chunk_id, list(terms), _clean_metadata(metadata)) for chunk_id, terms, metadata in items]
         if not prepared:
             return 0
+        with self._vocab_lock:  # searches never take this one
+            entries = [(chunk_id, _Entry(self._ids_for(terms), metadata)) for chunk_id, terms, metadata in prepared]
         with self._lock:
-            for chunk_id, terms, metadata in prepared:
+            for chunk_id, entry in entries:
                 self._remove(chunk_id)
-                entry = _Entry(tokens=self._ids_for(terms), metadata=metadata)
                 self._entries[chunk_id] = entry
-                document_id = metadata.get("document_id")
+                document_id = entry.metadata.get("document_id")
                 if document_id is not None:
                     self._by_document.setdefault(str(document_id), set()).add(chunk_id)
             self._generation += 1
@@ -341,14 +344,12 @@ class LexicalIndex:
             self._generation += 1
 
     def _ids_for(self, terms: list[str]) -> np.ndarray:
-        ids = np.empty(len(terms), dtype=np.int32)
-        for position, term in enumerate(terms):
-            term_id = self._vocab.get(term)
-            if term_id is None:
-                term_id = self._vocab[term] = len(self._terms)
+        """Vocabulary ids of ``terms``, adding new terms (caller holds the vocabulary lock)."""
+        for term in dict.fromkeys(terms):
+            if term not in self._vocab:
+                self._vocab[term] = len(self._terms)
                 self._terms.append(term)
-            ids[position] = term_id
-        return ids
+        return np.fromiter(map(self._vocab.__getitem__, terms), dtype=np.int32, count=len(terms))
 
     def _remove(self, chunk_id: str) -> bool:
         entry = self._entries.pop(chunk_id, None)
@@ -506,7 +507,7 @@ def _read_version(path: Path, index: LexicalIndex) -> None:
         term_ids=np.arange(len(terms), dtype=np.int32),
         bm25=bm25,
     )
-    with index._lock:
+    with index._vocab_lock, index._lock:
         index._terms, index._vocab = terms, {term: i for i, term in enumerate(terms)}
         index._entries, index._by_document = entries, by_document
         index._generation, index._snapshot = 1, snapshot
