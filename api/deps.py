@@ -1,8 +1,8 @@
 """Application state and the typed dependencies the routes use (``AssistantDep`` etc.).
 
 The state is built once per process by the app's lifespan: the knowledge base, the records engine, the
-assistant (built lazily on first use when it was not ready at start-up), the admin ingest jobs and
-the per-client rate limiter.
+assistant, the admin ingest jobs and the per-client rate limiter. An admin ingest runs in a thread with
+its own KnowledgeBase instance; readers pick up its commit through ``KnowledgeBase.refresh``.
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api.errors import ApiError
+from assistant.service import Assistant
 from knowledge.base import KnowledgeBase
 from knowledge.settings import Settings
-
-from assistant.service import Assistant
 
 log = logging.getLogger("renkei.api")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,6 +157,13 @@ def test_a_client_leaving_mid_stream_does_not_break_the_server(sample_server: Se
             first = next(response.iter_lines())
             assert first.startswith("event: delta")
         # leaving the block closes the connection before the stream ends
+    payload = json.dumps(body).encode()
+    for _ in range(3):  # a client that sends the request and hangs up at once
+        with socket.create_connection(("127.0.0.1", sample_server.port), timeout=10) as sock:
+            sock.sendall(
+                b"POST /api/chat/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                + f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload
+            )
     with sample_server.client() as http:
         assert http.get("/api/health").status_code == 200
         with http.stream("POST", "/api/chat/stream", json=body) as response:
@@ -359,6 +367,26 @@ NEW_DOCUMENT = """# 訪問歯科との連携メモ
 ## 連絡方法
 訪問歯科診療の依頼は、区の在宅医療・介護連携相談支援室が受け付け、歯科医師会の窓口へ取り次ぎます。
 """
+
+
+def test_admin_ingest_of_a_new_document_is_served_without_a_restart(
+    sample_deployment: Deployment, tmp_path: Path
+) -> None:
+    deployment = sample_deployment.copy_to(tmp_path)
+    server = start_server(deployment, RENKEI_ADMIN_TOKEN=ADMIN_TOKEN)
+    try:
+        with server.client() as http:
+            (deployment.corpus / "dental_memo.md").write_text(NEW_DOCUMENT, encoding="utf-8")
+            started = http.post("/api/admin/ingest", headers=AUTH, json={"full": True})
+            assert started.status_code == 202
+            status = wait_for_run(http, started.json()["run_id"])
+            assert status.status == "succeeded", status.error
+            assert status.summary is not None and status.summary["added"] == 1
+            assert http.get("/api/health").json()["documents"] == 2
+            answer = ChatAnswer.model_validate(http.post("/api/chat", json={"message": "訪問歯科診療の依頼はどこが受け付けますか"}).json())
+            assert "dental_memo.md" in {citation.document_id for citation in answer.citations}, answer.answer
+    finally:
+        server.stop()
 
 
 def test_chat_keeps_answering_from_the_previous_index_while_an_ingest_runs(
