@@ -311,7 +311,7 @@ class LexicalIndex:
         prepared = [(chunk_id, list(terms), _clean_metadata(metadata)) for chunk_id, terms, metadata in items]
         if not prepared:
             return 0
-        with self._vocab_lock:  # searches never take this one
+        with self._vocab_lock:  # not the entries lock: searches meanwhile go on with the last snapshot
             entries = [(chunk_id, _Entry(self._ids_for(terms), metadata)) for chunk_id, terms, metadata in prepared]
         with self._lock:
             for chunk_id, entry in entries:

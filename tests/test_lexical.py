@@ -21,12 +21,14 @@ from knowledge.tokenizer import JapaneseTokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 
+REPORT_2023 = {"document_id": "report", "doc_type": "report", "fiscal_year": 2023}
+MINUTES_2022 = {"document_id": "minutes", "doc_type": "minutes", "fiscal_year": 2022}
 PASSAGES = {
-    "r1": ("大阪市在宅医療・介護連携推進事業の進捗管理について報告する。", {"document_id": "report", "doc_type": "report", "fiscal_year": 2023, "wards": ""}),
-    "r2": ("説明会では淀川区・港区のACPの取組みを報告した。", {"document_id": "report", "doc_type": "report", "fiscal_year": 2023, "wards": "淀川区,港区"}),
-    "r3": ("合同研修会のアンケート回収率は91.5%で、回収数は62件であった。", {"document_id": "report", "doc_type": "report", "fiscal_year": 2023, "wards": ""}),
-    "m1": ("北ブロックの多職種研修会は9月19日に中央区民センターで開催する。", {"document_id": "minutes", "doc_type": "minutes", "fiscal_year": 2022, "wards": "北区,都島区,淀川区"}),
-    "m2": ("区役所への個別支援では困りごとを聞き取り、コーディネーターとの連携を促す。", {"document_id": "minutes", "doc_type": "minutes", "fiscal_year": 2022, "wards": "北区"}),
+    "r1": ("大阪市在宅医療・介護連携推進事業の進捗管理について報告する。", {**REPORT_2023, "wards": ""}),
+    "r2": ("説明会では淀川区・港区のACPの取組みを報告した。", {**REPORT_2023, "wards": "淀川区,港区"}),
+    "r3": ("合同研修会のアンケート回収率は91.5%で、回収数は62件であった。", {**REPORT_2023, "wards": ""}),
+    "m1": ("北ブロックの多職種研修会は9月19日に中央区民センターで開催する。", {**MINUTES_2022, "wards": "北区,都島区,淀川区"}),
+    "m2": ("区役所への個別支援では困りごとを聞き取り、コーディネーターとの連携を促す。", {**MINUTES_2022, "wards": "北区"}),
 }
 
 
@@ -190,7 +192,9 @@ def test_saves_keep_only_recent_versions(index: LexicalIndex, tmp_path: Path) ->
     assert (tmp_path / POINTER).read_text().strip() in {p.name for p in versions}
 
 
-def test_a_crashed_save_leaves_the_previous_index(index: LexicalIndex, tokenizer: JapaneseTokenizer, tmp_path: Path) -> None:
+def test_a_crashed_save_leaves_the_previous_index(
+    index: LexicalIndex, tokenizer: JapaneseTokenizer, tmp_path: Path
+) -> None:
     index.save(tmp_path)
     before = index.search("研修会")
     # a save that died half-way: staging dir with some files, and a renamed version without its pointer
@@ -212,7 +216,9 @@ def test_corrupt_pointer_is_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("field, value", [("tokenizer", "some-older-tokenizer"), ("format", 1)])
-def test_index_from_another_tokenizer_or_format_loads_empty(index: LexicalIndex, tmp_path: Path, field: str, value: object) -> None:
+def test_index_from_another_tokenizer_or_format_loads_empty(
+    index: LexicalIndex, tmp_path: Path, field: str, value: object
+) -> None:
     version_dir = index.save(tmp_path)
     manifest = json.loads((version_dir / "manifest.json").read_text())
     manifest[field] = value
