@@ -38,6 +38,8 @@ def answer_from_records(
         if u.wants_next:
             return _next_event(session, u.event_kind, block, as_of, citations)
         events = queries.list_events(session, kind=u.event_kind, block=block.name if block else None)
+        if "which_wards" in u.attributes and not u.blocks:
+            return _presenting_wards(events, citations)
         if u.part:
             events = [event for event in events if event.part == u.part]
         elif any(event.parent_id is None for event in events) and "participants" not in u.attributes:
@@ -133,3 +135,20 @@ def _participants_line(event: Event, citations: Citations) -> str | None:
         figure = f"{count.group}{count.count}{count.unit}"
         parts.append(f"（うち{figure}） [{n}]" if count.subset_of else f"{figure} [{n}]")
     return "参加者：" + "、".join(parts).replace("、（うち", "（うち")
+
+
+def _presenting_wards(events: list[Event], citations: Citations) -> RecordAnswer | None:
+    """「…を報告した区はどこ？」: the wards that presented at an event (None when no event records any)."""
+    lines: list[str] = []
+    shown: list[Event] = []
+    for event in events:
+        wards = event.ward_names("presenter")
+        if not wards:
+            continue
+        n = citations.cite_quote(event.document_id, event.quote)
+        if n is None:
+            return None
+        topic = f"（{event.theme}）" if event.theme else ""
+        lines.append(f"{event.title}{event.part or ''}{topic}では、{'・'.join(wards)}が報告しました。 [{n}]")
+        shown.append(event)
+    return RecordAnswer("\n".join(lines), [event.to_dict() for event in shown]) if lines else None

@@ -24,7 +24,7 @@ from records.reference import canonical_ward_name, close_ward_names
 if TYPE_CHECKING:
     from assistant.record_answers import RecordAnswer
 
-RETRIEVAL_K = 5
+RETRIEVAL_K = 8
 GREETING_ANSWER = (
     "こんにちは。在宅医療・介護連携推進事業の資料についてお答えします。"
     "例えば「次のブロック別多職種研修会はいつ？」「新任コーディネーターへの支援の流れは？」のように聞いてください。"

@@ -28,6 +28,7 @@ ATTRIBUTE_WORDS: dict[str, tuple[str, ...]] = {
     "theme": ("テーマ", "内容", "演題", "プログラム"),
     "members": ("どの区", "どこの区", "何区", "含まれ", "構成", "属する", "所属する区", "どのブロック", "何ブロック"),
     "survey": ("回収率", "回収数", "アンケート", "回答数"),
+    "which_wards": ("区はどこ", "どの区", "どこの区", "何区", "区は何"),
 }
 NEXT_WORDS = ("次", "今後", "この後", "これから", "予定", "来月", "今月", "直近", "upcoming")
 MY_WARD_WORDS = ("私の区", "わたしの区", "うちの区", "自分の区", "当区", "我が区", "私の所属", "うちの")
@@ -112,7 +113,7 @@ def classify(u: Understanding) -> str:
         return "peer_practice"
     if "members" in u.attributes and (u.blocks or u.wards):
         return "record"
-    event_facts = {"date", "venue", "lecturer", "affiliation", "participants"}
+    event_facts = {"date", "venue", "lecturer", "affiliation", "participants", "which_wards"}
     if u.event_kind and u.event_kind != "block_training" and set(u.attributes) & event_facts:
         return "record"
     if u.event_kind == "block_training" and (u.blocks or u.wards or u.my_ward or u.wants_next) and (
