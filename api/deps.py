@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from api.errors import ApiError
 from assistant.service import Assistant
+from ingest.locking import IngestAlreadyRunning, ingest_lock
 from knowledge.base import KnowledgeBase
 from knowledge.settings import Settings
 
@@ -98,8 +99,15 @@ class _JobProgress:
 class IngestJobs:
     """Runs at most one ingest at a time in a background thread; remembers recent runs."""
 
-    def __init__(self, kb_factory: Callable[[], KnowledgeBase], on_finished: Callable[[], None], keep: int = 20) -> None:
+    def __init__(
+        self,
+        kb_factory: Callable[[], KnowledgeBase],
+        on_finished: Callable[[], None],
+        lock_probe: Callable[[], None] = lambda: None,
+        keep: int = 20,
+    ) -> None:
         self._kb_factory = kb_factory
+        self._lock_probe = lock_probe
         self._on_finished = on_finished
         self._keep = keep
         self._jobs: dict[str, IngestJob] = {}
@@ -118,6 +126,10 @@ class IngestJobs:
                     409, "ingest_running",
                     f"取り込みは実行中です（run_id={current.run_id}）。 / An ingest is already running (run_id={current.run_id}).",
                 )
+            try:
+                self._lock_probe()
+            except IngestAlreadyRunning as exc:
+                raise ApiError(409, "ingest_running", f"取り込みは別のプロセスで実行中です。 / {exc}") from None
             job = IngestJob(run_id=uuid.uuid4().hex[:12], full=full)
             self._jobs[job.run_id] = job
             for old in list(self._jobs)[: max(0, len(self._jobs) - self._keep)]:
@@ -157,8 +169,13 @@ class AppState:
         self.kb = KnowledgeBase(settings)
         self.records_engine: Engine = open_database(settings.resolved_database_url)
         self.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
-        self.ingest_jobs = IngestJobs(self._ingest_knowledge_base, self.kb.refresh)
+        self.ingest_jobs = IngestJobs(self._ingest_knowledge_base, self.kb.refresh, self._probe_ingest_lock)
         self.assistant = Assistant(self.kb, self.records_engine, settings)
+
+    def _probe_ingest_lock(self) -> None:
+        """Raise IngestAlreadyRunning when another process (e.g. ``renkei ingest``) holds the ingest lock."""
+        with ingest_lock(str(self.settings.data_dir / "ingest.lock"), self.kb.catalog.engine):
+            pass
 
     def _ingest_knowledge_base(self) -> KnowledgeBase:
         """A separate instance for the ingest thread (sharing the loaded model), so readers keep theirs."""

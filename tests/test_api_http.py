@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from filelock import FileLock
 
 from api.schemas import Health, IngestStatus, RecordList, SourcePassage
 from assistant.schemas import ChatAnswer
@@ -376,6 +377,8 @@ def test_admin_ingest_of_a_new_document_is_served_without_a_restart(
     server = start_server(deployment, RENKEI_ADMIN_TOKEN=ADMIN_TOKEN)
     try:
         with server.client() as http:
+            with FileLock(deployment.data / "ingest.lock"):  # as if `renkei ingest` were running
+                assert_error(http.post("/api/admin/ingest", headers=AUTH), 409, "ingest_running")
             (deployment.corpus / "dental_memo.md").write_text(NEW_DOCUMENT, encoding="utf-8")
             started = http.post("/api/admin/ingest", headers=AUTH, json={"full": True})
             assert started.status_code == 202
