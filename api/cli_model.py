@@ -21,7 +21,8 @@ def _group() -> None:
 @app.command()
 def build(
     out: Annotated[
-        Path | None, typer.Option("--out", help="target directory (default: RENKEI_DATA_DIR/models/multilingual-e5-small)")
+        Path | None,
+        typer.Option("--out", help="target directory (default: RENKEI_DATA_DIR/models/multilingual-e5-small)"),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="rebuild even if the model directory is complete")] = False,
 ) -> None:

