@@ -110,15 +110,14 @@ def search(
 def _mount_subcommands() -> None:
     from api.cli_model import app as model_app
     from api.cli_records import app as records_app
+    from api.cli_serve import serve
 
     app.add_typer(model_app, name="model", help="build or inspect the embedding model")
     app.add_typer(records_app, name="records", help="structured records")
+    app.command(help="serve the chat page and API (uvicorn)")(serve)
 
 
-try:
-    _mount_subcommands()
-except ImportError:  # pragma: no cover - during development a sub-app may not exist yet
-    pass
+_mount_subcommands()
 
 
 def _assistant():  # type: ignore[no-untyped-def]
@@ -198,3 +197,7 @@ def evaluate(
             out.print(f"[red]FAIL {failure['id']}[/red] {failure['reasons']}\n  {failure['answer']}", markup=True)
     failed = report["pass_rate"] < min_pass or report["citation_validity"] < 1.0
     raise typer.Exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    app()
