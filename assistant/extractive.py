@@ -51,10 +51,17 @@ def focus_term(question: str) -> str | None:
             after = words[index + 1] if index + 1 < len(words) else None
             if after and after not in QUESTION_WORDS:
                 return after
-            before = [w for w in words[:index] if w not in QUESTION_WORDS]
-            return before[-1] if before else None
-    content = [w for w in words if w not in QUESTION_WORDS]
-    return content[-1] if content else None
+            return _head([w for w in words[:index] if w not in QUESTION_WORDS])
+    return _head([w for w in words if w not in QUESTION_WORDS])
+
+
+def _head(words: list[str]) -> str | None:
+    """The last word, or the one before it when the last is a one-character suffix (回収|率, 参加|者)."""
+    if not words:
+        return None
+    if len(words[-1]) == 1 and len(words) > 1:
+        return words[-2]
+    return words[-1]
 
 
 def _weights(
