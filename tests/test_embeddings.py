@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +82,7 @@ def test_default_model_is_built_on_first_use(tmp_path, capsys):
     assert path == (tmp_path / "models" / "multilingual-e5-small").resolve()
     assert (path / "model.safetensors").is_file()
     assert "Building the embedding model" in capsys.readouterr().err
+    shutil.rmtree(path)  # 480 MB: don't keep it among pytest's retained temp dirs
 
 
 def test_unknown_model_directory_is_a_clear_error(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -76,6 +77,7 @@ def test_conversion_is_deterministic_and_existing_model_is_kept(e5_model_dir, tm
     stamp = (second / "model.safetensors").stat().st_mtime_ns
     assert build_model(second) == second
     assert (second / "model.safetensors").stat().st_mtime_ns == stamp
+    shutil.rmtree(second)  # 480 MB: don't keep it among pytest's retained temp dirs
 
 
 def test_dequantize_q4_0_matches_the_engine_layout():
