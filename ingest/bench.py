@@ -1,0 +1,96 @@
+"""Ingest benchmark: N near-copies of the sample report, full ingest then a no-op re-ingest.
+
+Numbers for ``renkei bench ingest``, not for tests. Everything happens in a temporary data dir.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ingest.pipeline import IngestRun
+from knowledge.base import KnowledgeBase
+from knowledge.embedders import HASHING
+from knowledge.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DIR = REPO_ROOT / "corpus" / "sample"
+SAMPLE_REPORT = SAMPLE_DIR / "osaka_r5_zaitaku_renkei_progress.txt"
+DEV_QUESTIONS = REPO_ROOT / "tests" / "dev.yaml"
+NOOP_TARGET = 0.02
+
+
+def machine_info() -> dict[str, Any]:
+    return {
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def embedding_setting(model: str | None) -> str | None:
+    """``"hashing"`` stays as is; otherwise the real model's directory (built once under ./var if missing)."""
+    if model == HASHING:
+        return HASHING
+    if model:
+        return model
+    from knowledge.embeddings import resolve_model_dir
+
+    return str(resolve_model_dir(Settings()))
+
+
+def bench_settings(root: Path, model: str | None, corpus: Path | None = None) -> Settings:
+    """Settings confined to ``root`` (a temporary directory); ``model`` as from :func:`embedding_setting`."""
+    return Settings(
+        data_dir=root / "data",
+        corpus_dirs=[corpus or root / "corpus"],
+        database_url=None,
+        chroma_url=None,
+        embedding_model=model,
+    )
+
+
+def write_copies(target: Path, docs: int, source: Path = SAMPLE_REPORT) -> list[Path]:
+    """``docs`` copies of ``source``, each with its copy number prefixed to the first line so contents differ."""
+    target.mkdir(parents=True, exist_ok=True)
+    lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
+    paths = []
+    for number in range(docs):
+        path = target / f"copy_{number:04d}.txt"
+        path.write_text(f"【写し{number + 1}】{lines[0]}" + "".join(lines[1:]), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def run_ingest_benchmark(docs: int = 200, model: str | None = None) -> dict[str, Any]:
+    """Full ingest of ``docs`` copies, then a no-op re-ingest; times exclude the model load (reported apart)."""
+    setting = embedding_setting(model)
+    with tempfile.TemporaryDirectory(prefix="renkei-bench-ingest-") as tmp:
+        root = Path(tmp)
+        write_copies(root / "corpus", docs)
+        settings = bench_settings(root, setting)
+        kb = KnowledgeBase(settings)
+        started = time.perf_counter()
+        kb.embeddings.embed_query("読み込み")
+        load_seconds = time.perf_counter() - started
+        full = IngestRun(kb).run()
+        noop = IngestRun(kb).run()
+        full_s, noop_s = max(full.seconds, 1e-9), noop.seconds
+        return {
+            "model": kb.model_name,
+            "docs": docs,
+            "chunks": full.chunks_embedded,
+            "model_load_seconds": round(load_seconds, 3),
+            "full_seconds": round(full.seconds, 3),
+            "chunks_per_second": round(full.chunks_embedded / full_s, 1),
+            "docs_per_second": round(docs / full_s, 2),
+            "noop_seconds": round(noop_s, 3),
+            "noop_chunks_embedded": noop.chunks_embedded,
+            "noop_ratio": round(noop_s / full_s, 4),
+            "noop_target": NOOP_TARGET,
+            "noop_within_target": noop_s / full_s <= NOOP_TARGET,
+        }
