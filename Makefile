@@ -6,6 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
+export RENKEI_CORPUS_DIRS ?= ["corpus/sample"]
 
 .PHONY: setup run test ingest eval bench clean
 
@@ -20,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ingest: setup
-	$(VENV)/bin/renkei ingest corpus/sample
+	$(VENV)/bin/renkei ingest
 
 run: ingest
 	$(VENV)/bin/renkei serve --host $(HOST) --port $(PORT)

@@ -25,7 +25,7 @@ import yaml
 from ingest.chunking import chunk_document
 from ingest.discovery import Discovery, discover, sidecar_of
 from ingest.locking import ingest_lock
-from ingest.metadata import document_id_for, infer_metadata
+from ingest.metadata import document_id_for, infer_metadata, read_sidecar
 from ingest.parsers import ParseError, UnsupportedFileType, parse_file
 from ingest.report import FileOutcome, IngestReport, NoProgress, Progress
 from knowledge.base import KnowledgeBase, ward_flags
@@ -64,16 +64,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_sidecar(path: Path) -> dict[str, str]:
-    sidecar = sidecar_of(path)
-    if not sidecar.is_file():
-        return {}
-    data = yaml.safe_load(sidecar.read_text(encoding="utf-8")) or {}
-    if not isinstance(data, dict):
-        raise ParseError(f"sidecar {sidecar.name} must be a YAML mapping", stage="metadata")
-    return {str(key): str(value) for key, value in data.items()}
-
-
 def prepare_document(path: Path, root: Path, sha256: str) -> tuple[DocumentInfo, list[Chunk]]:
     document_id = document_id_for(path, root)
     parsed = parse_file(path)
@@ -81,10 +71,10 @@ def prepare_document(path: Path, root: Path, sha256: str) -> tuple[DocumentInfo,
     if not text.strip():
         raise ParseError("the document has no text", stage="parse")
     front_matter = {**parsed.front_matter, **read_sidecar(path)}
-    meta = infer_metadata(document_id, text, front_matter)
+    meta = infer_metadata(document_id, text, front_matter, title=parsed.title)
     info = DocumentInfo(
         document_id=document_id,
-        title=parsed.title or meta.title,
+        title=meta.title,
         doc_type=meta.doc_type,
         sha256=sha256,
         text=text,
