@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from assistant.schemas import Citation
 from knowledge.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,9 @@ def enabled(settings: Settings) -> bool:
 class LLMComposer:
     """Writes a short Japanese answer from numbered evidence with an OpenAI-compatible chat model."""
 
-    def __init__(self, base_url: str, model: str, api_key: str | None, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self, base_url: str, model: str, api_key: str | None, timeout: float = DEFAULT_TIMEOUT_SECONDS
+    ) -> None:
         from langchain_openai import ChatOpenAI  # imported lazily: only deployments with an LLM need it
 
         self.chat = ChatOpenAI(
@@ -115,6 +118,17 @@ def build_messages(question: str, evidence: Sequence[EvidencePassage]) -> list[t
     passages = "\n".join(f"[{n}] {_defused(text)}" for n, text in _by_number(evidence).items())
     user = f"{EVIDENCE_OPEN}\n{passages}\n{EVIDENCE_CLOSE}\n\n質問：{question.strip()}"
     return [("system", SYSTEM_PROMPT), ("human", user)]
+
+
+def evidence_for(extractive_answer: str, citations: Sequence[Citation]) -> list[EvidencePassage]:
+    """The evidence of an extractive or record answer: each cited snippet, and each line of the answer
+    under the numbers it cites (record lines say what the records hold, e.g. a block's wards)."""
+    evidence = [EvidencePassage(c.n, c.snippet) for c in citations]
+    known = {c.n for c in citations}
+    for line in normalise_marks(extractive_answer).splitlines():
+        text = _MARK.sub("", line).strip()
+        evidence += [EvidencePassage(n, text) for n in sorted(cited_numbers(line) & known) if text]
+    return evidence
 
 
 def _defused(text: str) -> str:
