@@ -66,7 +66,7 @@ class EvidencePassage:
 
 
 @dataclass
-class _Facts:
+class Facts:
     dates: set[tuple[int, int]] = field(default_factory=set)
     times: set[tuple[int, int]] = field(default_factory=set)
     numbers: set[str] = field(default_factory=set)
@@ -191,9 +191,9 @@ def unsupported(sentence: str, source: str) -> list[str]:
     return missing
 
 
-def facts(text: str, with_phrases: bool = True) -> _Facts:
+def facts(text: str, with_phrases: bool = True) -> Facts:
     normal = unicodedata.normalize("NFKC", text)
-    found = _Facts()
+    found = Facts()
     for match in _DATE.finditer(normal):
         month, day = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
         found.dates.add((int(month), int(day)))
