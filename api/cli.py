@@ -108,12 +108,14 @@ def search(
 
 
 def _mount_subcommands() -> None:
+    from api.cli_bench import app as bench_app
     from api.cli_model import app as model_app
     from api.cli_records import app as records_app
     from api.cli_serve import serve
 
     app.add_typer(model_app, name="model", help="build or inspect the embedding model")
     app.add_typer(records_app, name="records", help="structured records")
+    app.add_typer(bench_app, name="bench", help="benchmarks (JSON report; see docs/benchmarks.md)")
     app.command(help="serve the chat page and API (uvicorn)")(serve)
 
 

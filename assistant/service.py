@@ -13,6 +13,8 @@ from assistant.citations import Citations
 from assistant.errors import UnknownWardError
 from assistant.extractive import select
 from assistant.grounding import judge
+from assistant.llm import cited_numbers, evidence_for, llm_answer
+from assistant.llm import enabled as llm_enabled
 from assistant.memory import ConversationMemory
 from assistant.schemas import ChatAnswer, ChatRequest, StreamEvent
 from assistant.understanding import Understanding, is_follow_up, understand
@@ -86,8 +88,22 @@ class Assistant:
 
             found = answer_from_records(self.records_engine, u, ward=ward, as_of=as_of, citations=citations)
             if found is not None:
-                return _record_chat_answer(found, citations)
-        return self._passage_answer(u, question, citations)
+                return self._with_llm(question, _record_chat_answer(found, citations))
+        return self._with_llm(question, self._passage_answer(u, question, citations))
+
+    def _with_llm(self, question: str, answer: ChatAnswer) -> ChatAnswer:
+        """With an LLM backend configured, let it phrase the answer from the same evidence; its reply is
+        checked (citations exist, facts appear in the cited evidence) and the extractive answer stays
+        when the check fails."""
+        if not llm_enabled(self.settings) or not answer.grounded or not answer.citations:
+            return answer
+        text = llm_answer(question, evidence_for(answer.answer, answer.citations), self.settings)
+        if text is None:
+            return answer
+        cited = cited_numbers(text)
+        answer.answer = text
+        answer.citations = [c for c in answer.citations if c.n in cited]
+        return answer
 
     def _passage_answer(self, u: Understanding, question: str, citations: Citations) -> ChatAnswer:
         results = hybrid_search(self.kb, question, k=RETRIEVAL_K)
