@@ -424,3 +424,55 @@ RECORD_MODELS: dict[str, type[Base]] = {
     "onboarding_step": OnboardingStep,
     "support_activity": SupportActivity,
 }
+
+
+DRAFT_STATUSES: dict[str, str] = {"pending": "未確認", "accepted": "採用", "rejected": "却下"}
+
+
+class RecordDraft(Base):
+    """A record proposed by ``records.extraction`` for an admin to accept, edit or reject.
+
+    Drafts never change the live records; accepting one builds a record (``record_id``) from
+    ``context`` + ``values`` (or the admin's ``accepted_values``). ``fingerprint`` hashes
+    (document_id, kind, quote), so a span already proposed (pending, accepted or rejected) is not
+    proposed again.
+    """
+
+    __tablename__ = "record_drafts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    document_id: Mapped[str] = mapped_column(String(500), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # event | survey | block
+    status: Mapped[str] = mapped_column(String(20), index=True, default="pending")
+    confidence: Mapped[float] = mapped_column(Float)
+    section: Mapped[str] = mapped_column(Text, default="")
+    span_start: Mapped[int] = mapped_column(Integer)
+    span_end: Mapped[int] = mapped_column(Integer)
+    quote: Mapped[str] = mapped_column(Text)
+    values: Mapped[dict[str, Any]] = mapped_column(JSON)
+    context: Mapped[dict[str, Any]] = mapped_column(JSON)
+    pattern: Mapped[str] = mapped_column(String(40), default="")
+    accepted_values: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    record_id: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "document_id": self.document_id,
+            "kind": self.kind,
+            "status": self.status,
+            "confidence": self.confidence,
+            "section": self.section,
+            "span": [self.span_start, self.span_end],
+            "quote": self.quote,
+            "values": self.values,
+            "context": self.context,
+            "pattern": self.pattern,
+            "accepted_values": self.accepted_values,
+            "record_id": self.record_id,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+        }

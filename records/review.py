@@ -1,0 +1,237 @@
+"""Review drafts: list, accept (optionally edited) into live records, reject; export a record file.
+
+An accepted draft becomes a live record validated exactly like a record-file entry (``records.schema``)
+and checked against the other records (unknown blocks, ids or wards already used) by the loader's own
+checks. Its provenance is the draft's document, section and quote; its ``record_file`` is
+``review:draft-<id>``, so loading or deleting hand-kept record files never touches it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from records.dates import format_time_range
+from records.loader import _build, _Context, _reference_problems
+from records.models import Block, Event, RecordDraft, Survey
+from records.parsing import ParsedFile, ParsedRecord
+from records.schema import BlockIn, EventIn, RecordIn, SurveyIn
+
+REVIEW_PREFIX = "review:"
+DRAFT_MODELS: dict[str, type[RecordIn]] = {"event": EventIn, "survey": SurveyIn, "block": BlockIn}
+EXPORT_SECTIONS: tuple[tuple[str, type[Any]], ...] = (("blocks", Block), ("events", Event), ("surveys", Survey))
+
+
+class ReviewError(ValueError):
+    """A draft that cannot be accepted or rejected (unknown, already decided, or invalid)."""
+
+    def __init__(self, message: str, code: str = "invalid_draft") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def list_drafts(
+    session: Session, *, status: str | None = "pending", document_id: str | None = None, min_confidence: float = 0.0
+) -> list[RecordDraft]:
+    query = select(RecordDraft).where(RecordDraft.confidence >= min_confidence)
+    if status is not None:
+        query = query.where(RecordDraft.status == status)
+    if document_id is not None:
+        query = query.where(RecordDraft.document_id == document_id)
+    return list(session.scalars(query.order_by(RecordDraft.document_id, RecordDraft.span_start, RecordDraft.id)))
+
+
+def get_draft(session: Session, draft_id: int) -> RecordDraft:
+    draft = session.get(RecordDraft, draft_id)
+    if draft is None:
+        raise ReviewError(f"no draft {draft_id}", code="draft_not_found")
+    return draft
+
+
+def _pending(session: Session, draft_id: int) -> RecordDraft:
+    draft = get_draft(session, draft_id)
+    if draft.status != "pending":
+        raise ReviewError(f"draft {draft_id} is already {draft.status}", code="draft_decided")
+    return draft
+
+
+def apply_edits(record: dict[str, Any], edits: dict[str, Any]) -> dict[str, Any]:
+    """Merge edits into a record: ``lecturer.name`` keys and nested dicts set nested fields; None or "" removes."""
+    result = {key: dict(value) if isinstance(value, dict) else value for key, value in record.items()}
+    for key, value in edits.items():
+        if isinstance(value, dict) and "." not in key:
+            result[key] = apply_edits(result.get(key) or {}, value)
+            continue
+        head, _, rest = key.partition(".")
+        if rest:
+            result[head] = apply_edits(result.get(head) or {}, {rest: value})
+        elif value is None or value == "":
+            result.pop(head, None)
+        else:
+            result[head] = value
+    return result
+
+
+def draft_record(draft: RecordDraft, edits: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The record-file entry a draft would become (``id``, context, values, provenance, then edits)."""
+    context = {key: value for key, value in draft.context.items() if not key.startswith("_")}
+    record = {
+        "id": f"extracted-{draft.kind}-{draft.id}",
+        **context,
+        **draft.values,
+        "section": draft.section or "(unknown)",
+        "quote": draft.quote,
+    }
+    return apply_edits(record, edits or {})
+
+
+def _validation_message(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in error['loc']) or 'record'}: {error['msg']}" for error in exc.errors())
+
+
+def accept_draft(session: Session, draft_id: int, edits: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Turn a pending draft into a live record (in the caller's transaction); returns the record."""
+    draft = _pending(session, draft_id)
+    entry = draft_record(draft, edits)
+    try:
+        data = DRAFT_MODELS[draft.kind].model_validate(entry)
+    except ValidationError as exc:
+        raise ReviewError(f"draft {draft_id}: {_validation_message(exc)}") from None
+    record_file = f"{REVIEW_PREFIX}draft-{draft.id}"
+    parsed = ParsedRecord(draft.kind, data, draft.document_id, Path(draft.document_id), None, f"draft {draft.id}")
+    context = _Context(session, record_file, ParsedFile(Path(record_file), record_file, [parsed], document_id=draft.document_id))
+    problems = _reference_problems(parsed, context)
+    if problems:
+        raise ReviewError(f"draft {draft_id}: " + "; ".join(f"{field}: {message}" for field, message in problems))
+    record = _build(parsed, 1, record_file, context)
+    session.add(record)
+    draft.status, draft.record_id = "accepted", data.id
+    draft.accepted_values, draft.decided_at = entry, datetime.now(UTC)
+    session.flush()
+    return record.to_dict()  # type: ignore[attr-defined,no-any-return]
+
+
+def reject_draft(session: Session, draft_id: int) -> RecordDraft:
+    draft = _pending(session, draft_id)
+    draft.status, draft.decided_at = "rejected", datetime.now(UTC)
+    session.flush()
+    return draft
+
+
+def accept_all(session: Session, min_confidence: float) -> tuple[list[int], dict[int, str]]:
+    """Accept every pending draft at or above ``min_confidence`` (blocks first, so events can name them).
+
+    Returns (accepted draft ids, {draft id: reason} for those that could not be accepted).
+    """
+    order = {"block": 0, "event": 1, "survey": 2}
+    drafts = sorted(list_drafts(session, min_confidence=min_confidence), key=lambda d: (order.get(d.kind, 9), d.id))
+    accepted: list[int] = []
+    failed: dict[int, str] = {}
+    for draft in drafts:
+        try:
+            with session.begin_nested():
+                accept_draft(session, draft.id)
+            accepted.append(draft.id)
+        except ReviewError as exc:
+            failed[draft.id] = str(exc)
+    return accepted, failed
+
+
+# ---------------------------------------------------------------- export
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        cleaned = {k: _clean(v) for k, v in value.items()}
+        return {k: v for k, v in cleaned.items() if v not in (None, [], {})}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _block_entry(block: Block) -> dict[str, Any]:
+    return {"id": block.id, "name": block.name, "fiscal_year": block.fiscal_year, "wards": block.ward_names}
+
+
+def _event_entry(event: Event) -> dict[str, Any]:
+    data = event.to_dict()
+    participants = [{k: v for k, v in p.items() if not (k == "unit" and v == "名")} for p in data["participants"]]
+    return {
+        "id": event.id, "kind": event.kind, "title": event.title, "part": event.part, "parent": event.parent_id,
+        "theme": event.theme, "programme": list(event.programme or []), "fiscal_year": event.fiscal_year,
+        "date": data["date"], "time": format_time_range(event.start_time, event.end_time).replace("～", "~") or None,
+        "recurrence": event.recurrence, "status": event.status, "venue": event.venue, "lecturer": data["lecturer"],
+        "audience": event.audience, "blocks": data["blocks"], "wards": data["wards"],
+        "presenter_wards": data["presenter_wards"], "participants": participants, "note": event.note,
+    }  # fmt: skip
+
+
+def _survey_entry(survey: Survey) -> dict[str, Any]:
+    questions = [
+        {
+            "text": q.text,
+            "quote": q.quote,
+            "options": [{"label": o.label, "count": o.count} if o.count is not None else o.label for o in q.options],
+        }
+        for q in survey.questions
+    ]
+    return {
+        "id": survey.id, "event": survey.event_id, "title": survey.title, "fiscal_year": survey.fiscal_year,
+        "target": survey.target, "responses": survey.responses, "response_rate": survey.response_rate,
+        "questions": questions, "note": survey.note,
+    }  # fmt: skip
+
+
+ENTRY_BUILDERS = {"blocks": _block_entry, "events": _event_entry, "surveys": _survey_entry}
+
+
+def export_records(session: Session, *, only_accepted: bool = True, relative_to: str = "") -> dict[str, Any]:
+    """A record file (docs/records.md) of the blocks, events and surveys in the database.
+
+    ``only_accepted``: only records accepted from drafts. ``relative_to``: the corpus-relative directory
+    the file will be saved in (document paths are written relative to it).
+    """
+    sections: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for key, model in EXPORT_SECTIONS:
+        query = select(model).order_by(model.record_file, model.id)
+        if only_accepted:
+            query = query.where(model.record_file.startswith(REVIEW_PREFIX))
+        rows = list(session.scalars(query))
+        sections[key] = [(row.document_id, {**ENTRY_BUILDERS[key](row), "section": row.section, "quote": row.quote}) for row in rows]
+    documents = Counter(doc for entries in sections.values() for doc, _ in entries)
+    main = documents.most_common(1)[0][0] if documents else None
+
+    def relative(document_id: str) -> str:
+        return posixpath.relpath(document_id, relative_to or ".")
+
+    result: dict[str, Any] = {"version": 1, "document": relative(main) if main else ""}
+    for key, entries in sections.items():
+        if entries:
+            result[key] = [
+                _clean({**entry, **({"document": relative(doc)} if doc != main else {})}) for doc, entry in entries
+            ]
+    return result
+
+
+class _RecordFileDumper(yaml.SafeDumper):
+    """Multi-line strings (quotes) as ``|-`` literal blocks, like the hand-kept record files."""
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_RecordFileDumper.add_representer(str, _str_representer)
+
+
+def dump_record_file(data: dict[str, Any]) -> str:
+    return yaml.dump(data, Dumper=_RecordFileDumper, allow_unicode=True, sort_keys=False, width=1000)
