@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -72,3 +73,135 @@ def list_events_command(
                     typer.echo(_line(event))
     finally:
         engine.dispose()
+
+
+# ---------------------------------------------------------------- review of extracted drafts
+
+review_app = typer.Typer(help="Review records proposed from documents: list, accept (edited), reject.")
+app.add_typer(review_app, name="review")
+
+
+def _parse_set(assignments: list[str]) -> dict[str, Any]:
+    """``field=value`` pairs; ``lecturer.name=…`` sets a nested field, ``[a, b]`` is a list, ``field=`` removes."""
+    import yaml
+
+    edits: dict[str, Any] = {}
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"expected field=value, got {assignment!r}", param_hint="--set")
+        text = value.strip()
+        edits[key.strip()] = yaml.safe_load(text) if text.startswith(("[", "{")) else text
+    return edits
+
+
+def _draft_line(draft: Any) -> str:
+    title = draft.values.get("title") or draft.context.get("title") or draft.context.get("name") or ""
+    facts = {k: v for k, v in draft.values.items() if k not in {"title", "questions"}}
+    summary = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v}" for k, v in facts.items())
+    quote = " ⏎ ".join(line.strip() for line in draft.quote.splitlines() if line.strip())
+    return f"#{draft.id} [{draft.kind} {draft.confidence:.2f} {draft.status}] {title}\n    {summary}\n    「{quote[:160]}」"
+
+
+def _with_session(action: Any) -> Any:
+    engine = open_database(get_settings().resolved_database_url)
+    try:
+        with Session(engine) as session:
+            result = action(session)
+            session.commit()
+            return result
+    finally:
+        engine.dispose()
+
+
+@review_app.callback(invoke_without_command=True)
+def review(ctx: typer.Context) -> None:
+    """Without a command: list the pending drafts."""
+    if ctx.invoked_subcommand is None:
+        list_drafts_command(status="pending", document=None, as_json=False)
+
+
+@review_app.command("list")
+def list_drafts_command(
+    status: Annotated[str, typer.Option(help="pending, accepted, rejected or all")] = "pending",
+    document: Annotated[str | None, typer.Option(help="only drafts of this document id")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """List drafts with their source passage."""
+    from records.review import list_drafts
+
+    def action(session: Session) -> None:
+        drafts = list_drafts(session, status=None if status == "all" else status, document_id=document)
+        if as_json:
+            typer.echo(json.dumps([draft.to_dict() for draft in drafts], ensure_ascii=False, indent=2))
+        elif not drafts:
+            typer.echo("確認待ちの候補はありません。" if status == "pending" else "該当する候補はありません。")
+        else:
+            for draft in drafts:
+                typer.echo(_draft_line(draft))
+
+    _with_session(action)
+
+
+@review_app.command("accept")
+def accept_command(
+    draft_id: Annotated[int, typer.Argument(help="draft id (from `renkei records review list`)")],
+    assignments: Annotated[list[str] | None, typer.Option("--set", help="edit a field: venue=…, lecturer.name=…")] = None,
+) -> None:
+    """Accept a draft (optionally edited): it becomes a live record with its source."""
+    from records.review import ReviewError, accept_draft
+
+    edits = _parse_set(assignments or [])
+    try:
+        record = _with_session(lambda session: accept_draft(session, draft_id, edits))
+    except ReviewError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(f"accepted #{draft_id} → {record['type']} {record['id']}")
+
+
+@review_app.command("reject")
+def reject_command(draft_id: Annotated[int, typer.Argument(help="draft id")]) -> None:
+    """Reject a draft; the same passage is not proposed again."""
+    from records.review import ReviewError, reject_draft
+
+    try:
+        _with_session(lambda session: reject_draft(session, draft_id))
+    except ReviewError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(f"rejected #{draft_id}")
+
+
+@review_app.command("accept-all")
+def accept_all_command(
+    min_confidence: Annotated[float, typer.Option("--min-confidence", min=0.0, max=1.0)] = 0.9,
+) -> None:
+    """Accept every pending draft at or above a confidence; reports those that could not be accepted."""
+    from records.review import accept_all
+
+    accepted, failed = _with_session(lambda session: accept_all(session, min_confidence))
+    typer.echo(f"accepted {len(accepted)} draft(s): {', '.join(f'#{i}' for i in accepted) or '-'}")
+    for draft_id, reason in failed.items():
+        typer.echo(f"not accepted #{draft_id}: {reason}", err=True)
+    if failed:
+        raise typer.Exit(code=1)
+
+
+@app.command("export")
+def export_command(
+    out: Annotated[Path | None, typer.Option("--out", help="write the record file here (default: stdout)")] = None,
+    include_all: Annotated[bool, typer.Option("--all", help="every live block/event/survey, not only accepted drafts")] = False,
+    relative_to: Annotated[str, typer.Option(help="corpus-relative directory the file will live in")] = "",
+) -> None:
+    """Export records accepted from drafts as a record YAML file (docs/records.md)."""
+    from records.review import dump_record_file, export_records
+
+    text = _with_session(
+        lambda session: dump_record_file(export_records(session, only_accepted=not include_all, relative_to=relative_to))
+    )
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {out}", err=True)
