@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import AppState
 from api.errors import error_response, install_error_handlers
-from api.routes import admin, chat, health, records, sources
+from api.routes import admin, chat, drafts, health, records, sources
 from knowledge.settings import Settings, get_settings
 
 log = logging.getLogger("renkei.api")
@@ -155,7 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (chat, sources, records, admin, health):
+    for module in (chat, sources, records, admin, drafts, health):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

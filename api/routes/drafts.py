@@ -1,0 +1,61 @@
+"""Admin review of extracted record drafts (Bearer ``RENKEI_ADMIN_TOKEN``).
+
+``GET /api/admin/drafts`` lists drafts beside their source passage; ``POST …/{id}/accept`` (optional
+JSON body of edited fields, e.g. ``{"venue": "…", "lecturer": {"name": "…"}}``) makes one a live record;
+``POST …/{id}/reject`` rejects it, so the same passage is not proposed again.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query
+
+from api.deps import AdminOnly, RecordsSessionDep
+from api.errors import ApiError
+from api.schemas import ADMIN_RESPONSES
+from records.review import ReviewError, accept_draft, get_draft, list_drafts, reject_draft
+
+router = APIRouter(prefix="/api/admin/drafts", tags=["admin"], dependencies=[AdminOnly], responses=ADMIN_RESPONSES)
+
+_STATUS = {"draft_not_found": 404, "draft_decided": 409, "invalid_draft": 422}
+
+
+def _api_error(exc: ReviewError) -> ApiError:
+    return ApiError(_STATUS.get(exc.code, 422), exc.code, str(exc))
+
+
+@router.get("", summary="抽出された記録の候補 / extracted record drafts")
+def drafts(
+    session: RecordsSessionDep,
+    status: Annotated[Literal["pending", "accepted", "rejected", "all"], Query()] = "pending",
+    document_id: Annotated[str | None, Query(max_length=500)] = None,
+    min_confidence: Annotated[float, Query(ge=0.0, le=1.0)] = 0.0,
+) -> dict[str, Any]:
+    rows = list_drafts(
+        session, status=None if status == "all" else status, document_id=document_id, min_confidence=min_confidence
+    )
+    return {"drafts": [draft.to_dict() for draft in rows]}
+
+
+@router.post("/{draft_id}/accept", summary="候補を採用（編集可） / accept a draft, optionally edited")
+def accept(
+    draft_id: int, session: RecordsSessionDep, edits: Annotated[dict[str, Any] | None, Body()] = None
+) -> dict[str, Any]:
+    try:
+        record = accept_draft(session, draft_id, edits or {})
+    except ReviewError as exc:
+        session.rollback()
+        raise _api_error(exc) from None
+    session.commit()
+    return {"draft": get_draft(session, draft_id).to_dict(), "record": record}
+
+
+@router.post("/{draft_id}/reject", summary="候補を却下 / reject a draft")
+def reject(draft_id: int, session: RecordsSessionDep) -> dict[str, Any]:
+    try:
+        draft = reject_draft(session, draft_id)
+    except ReviewError as exc:
+        raise _api_error(exc) from None
+    session.commit()
+    return {"draft": draft.to_dict()}
