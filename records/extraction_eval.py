@@ -1,0 +1,153 @@
+"""Precision and recall of the extractor against hand-kept record files, per field.
+
+Facts are compared as sets of (field, record key, normalised value). The record key of an event fact
+is the event's date, so a venue counts as correct only when it is proposed for an event of the same
+date; survey and block facts are keyed by nothing (their values identify them). Values are
+normalised (dates and times parsed, text NFKC with spaces removed), so ``令和５年９月19日（火）``
+matches ``2023-09-19``.
+
+* fields: date, time, venue, lecturer (name), affiliation, participants (counts), responses,
+  response_rate, option_counts, block_wards; ``counts`` pools participants, responses, rates and
+  option counts.
+* ``values_outside_span``: proposed values not found in their proposal's quote (must be 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from records.dates import RecordDateError, parse_date, parse_time_range
+from records.extraction import Proposal, compact, extract_proposals, keep_values_in_span
+from records.parsing import is_record_file, parse_record_file, read_document_text
+from records.schema import BlockIn, EventIn, SurveyIn
+
+Fact = tuple[str, Any, Any]
+COUNT_FIELDS = ("participants", "responses", "response_rate", "option_counts")
+REPORTED_FIELDS = ("date", "time", "venue", "lecturer", "affiliation", *COUNT_FIELDS, "block_wards")
+
+
+def _date(value: Any) -> Any:
+    try:
+        return parse_date(value)
+    except (RecordDateError, TypeError):
+        return None
+
+
+def _time(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return value
+    try:
+        return parse_time_range(value)
+    except (RecordDateError, TypeError):
+        return None
+
+
+def _event_facts(values: dict[str, Any]) -> Iterator[Fact]:
+    key = _date(values.get("date"))
+    if key is None:
+        return
+    yield ("date", None, key)
+    if values.get("time"):
+        yield ("time", key, _time(values["time"]))
+    if values.get("venue"):
+        yield ("venue", key, compact(values["venue"]))
+    lecturer = values.get("lecturer") or {}
+    if lecturer.get("name"):
+        yield ("lecturer", key, compact(lecturer["name"]))
+    if lecturer.get("affiliation"):
+        yield ("affiliation", key, compact(lecturer["affiliation"]))
+    for row in values.get("participants") or []:
+        yield ("participants", key, (compact(row["group"]), int(row["count"])))
+
+
+def _survey_facts(values: dict[str, Any]) -> Iterator[Fact]:
+    if values.get("responses") is not None:
+        yield ("responses", None, int(values["responses"]))
+    if values.get("response_rate") is not None:
+        yield ("response_rate", None, round(float(str(values["response_rate"]).rstrip("%％")), 1))
+    for question in values.get("questions") or []:
+        for option in question.get("options") or []:
+            label = option["label"] if isinstance(option, dict) else option
+            count = option.get("count") if isinstance(option, dict) else None
+            if count is not None:
+                yield ("option_counts", compact(question["text"]), (compact(label), int(count)))
+
+
+def _block_facts(values: dict[str, Any]) -> Iterator[Fact]:
+    if values.get("name") and values.get("wards"):
+        yield ("block_wards", None, (compact(values["name"]), tuple(values["wards"])))
+
+
+def proposal_facts(proposal: Proposal) -> set[Fact]:
+    values = {**proposal.context, **proposal.values}
+    facts = {"event": _event_facts, "survey": _survey_facts, "block": _block_facts}[proposal.kind](values)
+    return set(facts)
+
+
+def hand_facts(hand_records: Iterable[BlockIn | EventIn | SurveyIn]) -> set[Fact]:
+    facts: set[Fact] = set()
+    for record in hand_records:
+        values = record.model_dump(mode="python")
+        if isinstance(record, EventIn):
+            values["date"] = record.date.isoformat() if record.date else None
+            values["time"] = record.time
+            facts.update(_event_facts(values))
+        elif isinstance(record, SurveyIn):
+            facts.update(_survey_facts(values))
+        elif isinstance(record, BlockIn):
+            facts.update(_block_facts(values))
+    return facts
+
+
+def values_outside_span(proposals: Iterable[Proposal]) -> int:
+    """How many proposals carry a value that is not in their own quote."""
+    return sum(1 for p in proposals if keep_values_in_span(p.values, p.quote) != p.values)
+
+
+def evaluate_extraction(proposals: list[Proposal], hand_records: Iterable[BlockIn | EventIn | SurveyIn]) -> dict[str, Any]:
+    """Per-field precision/recall of ``proposals`` against the hand-kept records of the same document."""
+    predicted = set().union(*(proposal_facts(p) for p in proposals)) if proposals else set()
+    gold = hand_facts(hand_records)
+    fields: dict[str, dict[str, Any]] = {}
+    for name in (*REPORTED_FIELDS, "counts"):
+        members = COUNT_FIELDS if name == "counts" else (name,)
+        pred = {fact for fact in predicted if fact[0] in members}
+        true = {fact for fact in gold if fact[0] in members}
+        hits = len(pred & true)
+        fields[name] = {
+            "proposed": len(pred),
+            "expected": len(true),
+            "correct": hits,
+            "precision": round(hits / len(pred), 3) if pred else None,
+            "recall": round(hits / len(true), 3) if true else None,
+        }
+    return {
+        "proposals": len(proposals),
+        "by_kind": {kind: sum(1 for p in proposals if p.kind == kind) for kind in ("event", "survey", "block")},
+        "values_outside_span": values_outside_span(proposals),
+        "fields": fields,
+    }
+
+
+def run_extraction_eval(corpus_dir: Path) -> dict[str, Any]:
+    """Evaluate the extractor on every document of ``corpus_dir`` that has a YAML record file beside it."""
+    documents: list[dict[str, Any]] = []
+    all_proposals: list[Proposal] = []
+    all_hand: list[Any] = []
+    for record_file in sorted(corpus_dir.rglob("*.records.y*ml")):
+        if not is_record_file(record_file):
+            continue
+        parsed = parse_record_file(record_file, corpus_dir)
+        if parsed.fatal or parsed.document_id is None:
+            continue
+        text = read_document_text(corpus_dir / parsed.document_id)
+        if text is None:
+            continue
+        proposals = extract_proposals(parsed.document_id, text)
+        hand = [r.data for r in parsed.records if isinstance(r.data, BlockIn | EventIn | SurveyIn) and r.document_id == parsed.document_id]
+        documents.append({"document_id": parsed.document_id, **evaluate_extraction(proposals, hand)})
+        all_proposals += proposals
+        all_hand += hand
+    return {"documents": documents, "overall": evaluate_extraction(all_proposals, all_hand)}
