@@ -62,6 +62,7 @@ FIELD_LABELS: dict[str, str] = {
     "参加者": "participants", "参加人数": "participants", "参加者数": "participants", "出席者": "participants",
     "対象": "audience", "対象者": "audience",
     "テーマ": "theme", "内容": "content", "目的": "content",
+    "ブロック": "block", "圏域": "block",
 }  # fmt: skip
 LECTURER_TITLES = (
     "理事長", "副理事長", "院長", "副院長", "所長", "代表理事", "代表", "会長", "副会長", "教授", "准教授",
@@ -393,6 +394,9 @@ def _fields_from_pieces(doc: Document, pieces: list[Piece]) -> tuple[dict[str, A
                 used.append((piece.start, piece.end))
         elif piece.field == "participants" and COUNT_RE.search(body):
             participant_texts.append(PART_RE.sub(" ", body))
+            used.append((piece.start, piece.end))
+        elif piece.field == "block" and body.strip(" 　：:").endswith("ブロック"):
+            values.setdefault("blocks", []).append(body.strip(" 　：:"))
             used.append((piece.start, piece.end))
         elif piece.field in {"audience", "theme"} and piece.field not in values and body.strip(" 　：:"):
             values[piece.field] = body.strip(" 　：:『』「」")
