@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from bisect import bisect_right
+from itertools import islice
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -272,12 +274,11 @@ class Document:
         self.text = text
         self.lines = split_lines(text)
         self.consumed: set[int] = set()
+        self._starts = [line.start for line in self.lines]
+        self._sections: list[str] | None = None
 
     def line_at(self, offset: int) -> Line:
-        for line in self.lines:
-            if line.start <= offset <= line.end:
-                return line
-        return self.lines[-1]
+        return self.lines[max(0, bisect_right(self._starts, offset) - 1)]
 
     def nonblank(self, start: int = 0, stop: int | None = None) -> Iterator[Line]:
         for line in self.lines[start:stop]:
@@ -285,15 +286,23 @@ class Document:
                 yield line
 
     def section_before(self, index: int) -> str:
+        """The heading path in force at line ``index``."""
+        if self._sections is None:
+            self._sections = self._heading_paths()
+        return self._sections[min(index, len(self._sections) - 1)]
+
+    def _heading_paths(self) -> list[str]:
+        paths: list[str] = []
         path: list[str] = []
-        for line in self.lines[:index]:
+        for line in self.lines:
+            paths.append(" > ".join(path))
             text = line.text.strip()
             if HEADING_RE.match(text):
                 level = len(text) - len(text.lstrip("#")) if text.startswith("#") else (1 if text.startswith("取組み") else 2)
                 path = [*path[: level - 1], text.lstrip("# ").strip()]
             elif text.startswith("【") and text.endswith("】") and _label_field(text[1:-1]) is None:
                 path = [*path[:2], text]
-        return " > ".join(path)
+        return paths or [""]
 
     def title_before(self, index: int) -> tuple[str, int, int] | None:
         """The nearest preceding heading-like line naming an event: (title, start, end)."""
@@ -319,7 +328,9 @@ def event_kind(title: str) -> str:
     return next((kind for keyword, kind in EVENT_KIND_KEYWORDS if keyword in title), "other")
 
 
-def _event_context(doc: Document, index: int, blocks: list[tuple[str, int, int]] = ()) -> tuple[dict[str, Any], dict[str, tuple[int, int]]]:  # type: ignore[assignment]
+def _event_context(
+    doc: Document, index: int, blocks: Sequence[tuple[str, int, int]] = ()
+) -> tuple[dict[str, Any], dict[str, tuple[int, int]]]:
     context: dict[str, Any] = {}
     spans: dict[str, tuple[int, int]] = {}
     title = doc.title_before(index)
@@ -456,7 +467,7 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 
 def events_from_pieces(
     doc: Document, pieces: list[Piece], index: int, *, labelled: bool, pattern: str,
-    blocks: list[tuple[str, int, int]] = (),  # type: ignore[assignment]
+    blocks: Sequence[tuple[str, int, int]] = (),
 ) -> list[Proposal]:
     """One event, or a parent and one event per part (第1部, 第2部) when the pieces are split in parts."""
     pieces = _inherit_parts([part for piece in pieces for part in _split_parts(doc, piece)])
@@ -692,7 +703,7 @@ def _region_pieces(doc: Document, anchor: Line) -> tuple[list[Piece], int]:
     value_start = label[1] if label else anchor.start
     pieces = [Piece(current, value_start, anchor.end)]
     doc.consumed.add(anchor.index)
-    for line in list(doc.nonblank(anchor.index + 1))[:20]:
+    for line in islice(doc.nonblank(anchor.index + 1), 20):
         if _stops(line) or (line.index in doc.consumed):
             break
         if next(find_dates(doc.text, line.start, line.end), None) is not None and not _continues(line):
