@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,14 +20,19 @@ QUESTION_WORDS = frozenset(
 )
 LIST_CUES = ("どんな", "どのような", "どのように", "どう", "何を", "何が", "意見", "感想", "要望", "声", "取組", "取り組", "内容", "一覧")
 
+MARKERS = {"bracket": "【", "angle": "＜〈<", "paren": "（(", "bullet": "・･•", "circle": "〇○●◎"}
 MAX_PRIMARY_UNITS = 4
+MAX_TITLE_CHARS = 40
 MAX_FOLLOWERS = 6
 MAX_ANSWER_CHARS = 420
 RANK_PRIOR = 0.08
 CONTEXT_WEIGHT = 0.5
 FOCUS_BOOST = 2.0
+PART_CREDIT = 0.5
+ANSWER_TYPE_BONUS = 0.3
 MIN_NOVELTY = 0.34
 ECHO_PENALTY = 0.6
+DETERMINERS = frozenset("何 なに なん どんな どの どのよう".split())  # …followed by the noun asked about
 INTERROGATIVES = frozenset("何 なに なん いつ どこ 誰 だれ どう どの どんな どのよう どれ いくら 幾ら いくつ 幾つ".split())
 CONTEXT_LINES = 2
 
@@ -49,7 +55,7 @@ def focus_term(question: str) -> str | None:
     for index, term in enumerate(words):
         if term in INTERROGATIVES:
             after = words[index + 1] if index + 1 < len(words) else None
-            if after and after not in QUESTION_WORDS:
+            if term in DETERMINERS and after and after not in QUESTION_WORDS:
                 return after
             return _head([w for w in words[:index] if w not in QUESTION_WORDS])
     return _head([w for w in words if w not in QUESTION_WORDS])
@@ -64,34 +70,57 @@ def _head(words: list[str]) -> str | None:
     return words[-1]
 
 
-def _weights(
-    terms: Sequence[str], units: Sequence[Unit], unit_terms: Sequence[set[str]], focus: str | None
-) -> dict[str, float]:
-    """Local IDF over the candidate units (a term in every line says little about which line answers),
-    with the question's focus counting double."""
-    total = len(units) or 1
-    df = Counter(term for terms_of_unit in unit_terms for term in set(terms_of_unit) if term in terms)
-    return {
-        term: math.log(1.0 + total / (1.0 + df.get(term, 0))) * (FOCUS_BOOST if term == focus else 1.0)
-        for term in set(terms)
-    }
+@dataclass(frozen=True)
+class Concept:
+    """One word of the question: a compound counts once, whether a line has it whole or in parts."""
+
+    term: str
+    parts: tuple[str, ...]
+    weight: float
+
+    def match(self, terms: set[str]) -> float:
+        if self.term in terms:
+            return 1.0
+        if self.parts:
+            return PART_CREDIT * sum(part in terms for part in self.parts) / len(self.parts)
+        return 0.0
 
 
-def score_units(question: str, results: Sequence[ScoredChunk]) -> list[tuple[float, float, Unit]]:
+def concepts(question: str, unit_terms: Sequence[set[str]]) -> list[Concept]:
+    """The question's content words, weighted by local IDF over the candidate lines (a word in every line
+    says little about which line answers), the question's focus counting double."""
+    focus = focus_term(question)
+    total = len(unit_terms) or 1
+    seen: set[str] = set()
+    result: list[Concept] = []
+    for word in default_tokenizer().words(question):
+        if word.term in QUESTION_WORDS or word.term in seen or not compact(word.term):
+            continue
+        seen.add(word.term)
+        parts = tuple(p for p in word.parts if p not in QUESTION_WORDS)
+        df = sum(1 for terms in unit_terms if word.term in terms or (parts and all(p in terms for p in parts)))
+        weight = math.log(1.0 + total / (1.0 + df)) * (FOCUS_BOOST if word.term == focus else 1.0)
+        result.append(Concept(word.term, parts, weight))
+    return result
+
+
+def score_units(
+    question: str, results: Sequence[ScoredChunk], *, anchors: bool = False
+) -> list[tuple[float, float, Unit]]:
     """(score, coverage, unit) for every line of the retrieved chunks, best first.
 
     A term counts fully when the line holds it, and partly when the line's context does (the lines just
     before it, or its section path): 「目的：…」 answers 多職種研修会の目的 when the line above names the training.
     """
-    terms = question_terms(question)
     units = [unit for rank, item in enumerate(results) for unit in units_of(item.chunk, rank)]
-    if not terms or not units:
-        return []
     unit_terms = [set(tokenize(unit.text)) for unit in units]
-    weights = _weights(terms, units, unit_terms, focus_term(question))
-    total_weight = sum(weights.values()) or 1.0
+    weighted = concepts(question, unit_terms)
+    if not weighted or not units:
+        return []
+    total_weight = sum(c.weight for c in weighted) or 1.0
     section_terms = {item.chunk.chunk_id: set(tokenize(" ".join(item.chunk.section_path))) for item in results}
-    query_terms = set(terms)
+    query_terms = set(question_terms(question))
+    answer_type = expected_answer_type(question)
     scored: list[tuple[float, float, Unit]] = []
     for index, (unit, found) in enumerate(zip(units, unit_terms, strict=True)):
         if unit.is_noise:
@@ -100,24 +129,69 @@ def score_units(question: str, results: Sequence[ScoredChunk]) -> list[tuple[flo
         for previous in range(max(0, index - CONTEXT_LINES), index):
             if units[previous].chunk.chunk_id == unit.chunk.chunk_id:
                 context |= unit_terms[previous]
-        matched = sum(weight for term, weight in weights.items() if term in found)
-        in_context = sum(weight for term, weight in weights.items() if term not in found and term in context)
+        own = [c.match(found) for c in weighted]
+        matched = sum(c.weight * m for c, m in zip(weighted, own, strict=True))
+        in_context = sum(
+            c.weight * max(0.0, c.match(context) - m) for c, m in zip(weighted, own, strict=True)
+        )
         coverage = matched / total_weight
         score = coverage + CONTEXT_WEIGHT * in_context / total_weight + RANK_PRIOR / (1 + unit.rank)
-        if found and len(found - query_terms) / len(found) < MIN_NOVELTY:
+        if answer_type is not None and answer_type.search(unit.text):
+            score += ANSWER_TYPE_BONUS  # いつ → a line with a date, 何人 → a line with a head count …
+        if found and len(found - query_terms) / len(found) < MIN_NOVELTY and not (anchors and _marker(unit.text)):
             score *= ECHO_PENALTY  # a line that only repeats the question (a title) does not answer it
         scored.append((score, coverage, unit))
     scored.sort(key=lambda item: (-item[0], item[2].rank, item[2].start))
     return scored
 
 
-def _followers(unit: Unit, results: Sequence[ScoredChunk], limit: int) -> list[Unit]:
-    """The lines after a heading (or sibling bullets after a bullet) in the same chunk."""
+ANSWER_TYPES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
+    (("いつ", "何日", "何月", "日時", "日程", "時期", "期間"), re.compile(r"(令和|平成|[0-9０-９]+\s*[月日]|年度|～)")),
+    (("何人", "何名", "人数", "参加者数"), re.compile(r"[0-9０-９]+\s*[名人]")),
+    (("どこ", "場所", "会場"), re.compile(r"(センター|会館|ホール|会場|場\s*所)")),
+    (("頻度", "どのくらいの間隔", "何回"), re.compile(r"(毎月|毎週|毎年|年[0-9０-９]+回|月[0-9０-９]+回|回)")),
+    (("回収率", "割合", "何%", "何％"), re.compile(r"[0-9０-９.]+\s*[%％]")),
+)
+
+
+def expected_answer_type(question: str) -> re.Pattern[str] | None:
+    """What an answering line must contain for an いつ / 何人 / どこ … question, if the question says."""
+    for cues, pattern in ANSWER_TYPES:
+        if any(cue in question for cue in cues):
+            return pattern
+    return None
+
+
+def _marker(text: str) -> str | None:
+    """The kind of list or heading marker a line starts with (①, 【, ＜, （１）, ・ …), if any."""
+    first = text.lstrip()[:1]
+    if not first:
+        return None
+    if "\u2460" <= first <= "\u2473":
+        return "circled"
+    for kind, starts in MARKERS.items():
+        if first in starts:
+            return kind
+    return None
+
+
+def _is_title_line(unit: Unit) -> bool:
+    """A short marked line that names a section (④ 区役所…への個別支援, 【…】, ・…の開催)."""
+    return _marker(unit.text) is not None and len(unit.text) <= MAX_TITLE_CHARS and not unit.text.endswith("。")
+
+
+def _followers(unit: Unit, limit: int, *, through_subsections: bool = False) -> list[Unit]:
+    """The lines after a heading (or sibling bullets after a bullet) in the same chunk. From a section
+    title (``through_subsections``) reading goes on through sub-headings until the next title of its kind."""
     siblings = units_of(unit.chunk, unit.rank)
     after = [other for other in siblings if other.start > unit.start]
+    own_marker = _marker(unit.text)
     picked: list[Unit] = []
     for other in after:
-        if other.is_heading or (unit.is_bullet and not other.is_bullet and picked):
+        if through_subsections:
+            if _marker(other.text) == own_marker and own_marker is not None:
+                break
+        elif other.is_heading or (unit.is_bullet and not other.is_bullet and picked):
             break
         if not other.is_noise:
             picked.append(other)
@@ -127,28 +201,36 @@ def _followers(unit: Unit, results: Sequence[ScoredChunk], limit: int) -> list[U
 
 
 def select(question: str, results: Sequence[ScoredChunk]) -> Selection | None:
-    scored = score_units(question, results)
+    wants_list = any(cue in question for cue in LIST_CUES)
+    scored = score_units(question, results, anchors=wants_list)
     if not scored:
         return None
     best_score, best_coverage, best = scored[0]
-    wants_list = any(cue in question for cue in LIST_CUES)
     chosen: dict[tuple[str, int], Unit] = {}
 
     def take(unit: Unit) -> None:
         chosen.setdefault((unit.chunk.document_id, unit.start), unit)
 
     take(best)
-    if best.is_heading or (wants_list and best.is_bullet):
-        for follower in _followers(best, results, MAX_FOLLOWERS if best.is_heading else 3):
+    anchored = wants_list and _is_title_line(best) and any(
+        not f.is_noise for f in _followers(best, 1, through_subsections=True)
+    )
+    if anchored:  # a section title that repeats the question: the answer is what the section says
+        for follower in _followers(best, MAX_FOLLOWERS, through_subsections=True):
             take(follower)
-    for score, _coverage, unit in scored[1:]:
-        if len(chosen) >= MAX_PRIMARY_UNITS + (MAX_FOLLOWERS if best.is_heading else 0):
-            break
-        if score < 0.8 * best_score or unit.is_heading:
-            continue
-        take(unit)
-    units = sorted(chosen.values(), key=lambda u: (u.rank, u.start))
-    units = _trim(units, best)
+    elif best.is_heading or (wants_list and best.is_bullet):
+        for follower in _followers(best, MAX_FOLLOWERS if best.is_heading else 3):
+            take(follower)
+    primary = list(chosen.values())
+    if not anchored:
+        for score, _coverage, unit in scored[1:]:
+            if len(chosen) >= MAX_PRIMARY_UNITS + (MAX_FOLLOWERS if best.is_heading else 0):
+                break
+            if score < 0.8 * best_score or unit.is_heading:
+                continue
+            take(unit)
+    extra = [unit for unit in chosen.values() if unit not in primary]
+    units = sorted(_trim(primary + extra), key=lambda u: (u.rank, u.start))
     found = set().union(*(set(tokenize(u.text)) for u in units))
     found |= set(tokenize(" ".join(best.chunk.section_path)))
     terms = set(question_terms(question))
@@ -156,12 +238,12 @@ def select(question: str, results: Sequence[ScoredChunk]) -> Selection | None:
     return Selection(units=units, best_score=best_score, coverage=max(coverage, best_coverage))
 
 
-def _trim(units: list[Unit], best: Unit) -> list[Unit]:
-    """Keep the answer short: the best unit always stays, then others in order while they fit."""
+def _trim(units: list[Unit]) -> list[Unit]:
+    """Keep the answer short: units in priority order (the best first) while they fit."""
     kept: list[Unit] = []
     size = 0
     for unit in units:
-        if unit is not best and size + len(unit.text) > MAX_ANSWER_CHARS:
+        if kept and size + len(unit.text) > MAX_ANSWER_CHARS:
             continue
         kept.append(unit)
         size += len(unit.text)

@@ -17,7 +17,7 @@ MIN_NOUN_CHARS = 2
 # Nouns that name the kind of fact asked for rather than the topic: an answer supplies them by its content.
 ATTRIBUTE_NOUNS = frozenset(
     word for words in ATTRIBUTE_WORDS.values() for word in words
-) | frozenset("所属 場所 日時 日程 人数 目的 内容 理由 方法 流れ 手順 時期 期間 回数 件数 名前 氏名".split())
+) | frozenset("所属 場所 日時 日程 人数 目的 内容 理由 方法 流れ 手順 時期 期間 回数 件数 名前 氏名 頻度 間隔 様子 状況 特徴 詳細 具体".split())
 
 
 @dataclass(frozen=True)

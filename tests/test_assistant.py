@@ -18,6 +18,7 @@ from records.db import open_database
 from tests.kb_fixtures import REPO, SAMPLE_CORPUS
 
 DEV_SET = REPO / "tests" / "dev.yaml"
+PARAPHRASE_SET = REPO / "tests" / "paraphrase.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +31,9 @@ def assistant(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path) -> A
     return Assistant(kb, open_database(settings.resolved_database_url), settings)
 
 
-def test_dev_set_quality_gate(assistant: Assistant) -> None:
-    report = evaluate_answers(assistant, load_questions(DEV_SET))
+@pytest.mark.parametrize("question_file", [DEV_SET, PARAPHRASE_SET], ids=["dev", "paraphrase"])
+def test_quality_gate(assistant: Assistant, question_file: Path) -> None:
+    report = evaluate_answers(assistant, load_questions(question_file))
     failures = {f["id"]: (f["reasons"], f["answer"]) for f in report["failures"]}
     print({key: report[key] for key in ("pass_rate", "citation_validity", "refusal_rate", "by_kind", "latency_p95_ms")})
     assert report["citation_validity"] == 1.0, failures
