@@ -107,6 +107,13 @@ def search(
         out.print(row["text"], markup=False)
 
 
+def _print_extraction(result: dict[str, Any]) -> None:
+    table = Table("field", "proposed", "expected", "correct", "precision", "recall", title="record extraction")
+    for field_name, row in result["overall"]["fields"].items():
+        table.add_row(field_name, *(str(row.get(key, "")) for key in ("proposed", "expected", "correct", "precision", "recall")))
+    Console().print(table)
+
+
 def _mount_subcommands() -> None:
     from api.cli_bench import app as bench_app
     from api.cli_model import app as model_app
@@ -166,12 +173,24 @@ def ask(
 def evaluate(
     questions: Path,
     retrieval: Annotated[bool, typer.Option("--retrieval", help="score retrieval (recall@k, MRR) instead of answers")] = False,
+    extraction: Annotated[
+        bool, typer.Option("--extraction", help="score record extraction on QUESTIONS (a corpus dir) against its record files")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     min_pass: Annotated[float, typer.Option(help="exit non-zero below this answer pass rate")] = 0.9,
 ) -> None:
     """Score answers (pass rate, citation validity, refusals, latency) or retrieval on a question file."""
     from assistant.evaluation import evaluate_answers, evaluate_retrieval, load_questions
 
+    if extraction:
+        from records.extraction_eval import run_extraction_eval
+
+        result = run_extraction_eval(questions)
+        if as_json:
+            _print_json(result)
+        else:
+            _print_extraction(result)
+        return
     items = load_questions(questions)
     assistant = _assistant()
     if retrieval:

@@ -123,8 +123,10 @@ class IngestRun:
             if rebuild and not dry_run:
                 self._wipe()
             for discovery in self._discoveries(paths or settings.corpus_dirs):
-                self._ingest_documents(discovery, report, full=full or rebuild, dry_run=dry_run)
+                changed = self._ingest_documents(discovery, report, full=full or rebuild, dry_run=dry_run)
                 self._sync_records(discovery, report, full=full or rebuild, dry_run=dry_run)
+                if not dry_run:
+                    self._propose_records(changed, report)
             if not dry_run:
                 report.chunks_removed += self._remove_orphans()
                 self.kb.catalog.set_state("last_ingest", datetime.now(UTC).isoformat(timespec="seconds"))
@@ -148,12 +150,16 @@ class IngestRun:
         return [discover(root, only) for root, only in by_root.items()]
 
     # --- documents -----------------------------------------------------------------------------
-    def _ingest_documents(self, discovery: Discovery, report: IngestReport, *, full: bool, dry_run: bool) -> None:
+    def _ingest_documents(
+        self, discovery: Discovery, report: IngestReport, *, full: bool, dry_run: bool
+    ) -> list[DocumentInfo]:
+        """Ingest the discovered documents; returns the ones added or updated."""
         for skipped in discovery.skipped:
             report.add(FileOutcome(str(skipped.path), "skipped", reason=skipped.reason, stage="discover"))
         known = self.kb.catalog.document_hashes()
         seen: set[str] = set()
         pending: list[PreparedDocument] = []
+        changed: list[DocumentInfo] = []
         self.progress.stage("parse", len(discovery.documents))
         for path in discovery.documents:
             self.progress.advance()
@@ -178,6 +184,7 @@ class IngestRun:
                 continue
             status = "updated" if outcome.document_id in known else "added"
             pending.append(PreparedDocument(path, info, chunks, status))
+            changed.append(info)
             report.add(FileOutcome(str(path), status, info.document_id, chunks=len(chunks)))  # type: ignore[arg-type]
             if len(pending) >= BATCH_DOCUMENTS and not dry_run:
                 self._write(pending, (), report)
@@ -187,6 +194,7 @@ class IngestRun:
             report.add(FileOutcome(document_id, "deleted", document_id))
         if not dry_run and (pending or deletions):
             self._write(pending, deletions, report)
+        return changed
 
     def _write(self, prepared: Sequence[PreparedDocument], deletions: Sequence[str], report: IngestReport) -> None:
         vectors = self.kb.vectors
@@ -262,6 +270,22 @@ class IngestRun:
         self.kb.catalog.drop_all()
 
     # --- records -------------------------------------------------------------------------------
+    def _propose_records(self, changed: Sequence[DocumentInfo], report: IngestReport) -> None:
+        """Draft records extracted from new or changed documents, for an admin to review; never live."""
+        if not changed:
+            return
+        from records.db import open_database
+        from records.drafts import propose_for_document
+
+        engine = open_database(self.kb.settings.resolved_database_url)
+        self.progress.stage("extract", len(changed))
+        for info in changed:
+            try:
+                report.drafts_proposed += propose_for_document(engine, info.document_id, info.text)
+            except Exception as exc:  # noqa: BLE001 - a draft is a suggestion; it never fails an ingest
+                report.warnings.append(f"{info.document_id}: record extraction failed: {exc}")
+            self.progress.advance()
+
     def _sync_records(self, discovery: Discovery, report: IngestReport, *, full: bool, dry_run: bool) -> None:
         from records.db import open_database
         from records.loader import sync_record_files

@@ -31,6 +31,8 @@ class IngestReport:
     files: list[FileOutcome] = field(default_factory=list)
     chunks_embedded: int = 0
     chunks_removed: int = 0
+    drafts_proposed: int = 0
+    warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def add(self, outcome: FileOutcome) -> None:

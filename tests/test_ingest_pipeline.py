@@ -168,3 +168,20 @@ def test_kill_9_mid_ingest_leaves_previous_index_answering(stage: str, corpus_co
     kb = KnowledgeBase(settings)
     assert "住吉区民ホール" in kb.document(SAMPLE_NAME).text
     assert_consistent(kb)
+
+
+def test_new_report_yields_draft_records_once(corpus_copy, kb_factory) -> None:
+    kb, _ = kb_factory(corpus_copy)
+    IngestRun(kb).run([corpus_copy])
+    (corpus_copy / "training_2024.md").write_text(
+        "# 令和６年度 北ブロック多職種研修会 報告\n\n"
+        "【日 時】 令和６年９月10日（火）14：00～16：00\n\n"
+        "【場 所】 北区民センター\n\n"
+        "講師：大阪北診療所 院長 山田 太郎 先生\n\n"
+        "【参加者】 医師12名 看護師20名 合計32名\n",
+        encoding="utf-8",
+    )
+    first = IngestRun(kb).run([corpus_copy])
+    assert first.summary["added"] == 1 and first.drafts_proposed >= 1
+    again = IngestRun(kb).run([corpus_copy])
+    assert again.drafts_proposed == 0
