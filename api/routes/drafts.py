@@ -2,7 +2,8 @@
 
 ``GET /api/admin/drafts`` lists drafts beside their source passage; ``POST …/{id}/accept`` (optional
 JSON body of edited fields, e.g. ``{"venue": "…", "lecturer": {"name": "…"}}``) makes one a live record;
-``POST …/{id}/reject`` rejects it, so the same passage is not proposed again.
+``POST …/{id}/reject`` rejects it, so the same passage is not proposed again; ``POST …/accept-all``
+(``{"min_confidence": 0.9}``) accepts every pending draft at or above a confidence.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query
+from pydantic import BaseModel, Field
 
 from api.deps import AdminOnly, RecordsSessionDep
 from api.errors import ApiError
 from api.schemas import ADMIN_RESPONSES
-from records.review import ReviewError, accept_draft, get_draft, list_drafts, reject_draft
+from records.review import ReviewError, accept_all, accept_draft, get_draft, list_drafts, reject_draft
 
 router = APIRouter(prefix="/api/admin/drafts", tags=["admin"], dependencies=[AdminOnly], responses=ADMIN_RESPONSES)
 
@@ -59,3 +61,35 @@ def reject(draft_id: int, session: RecordsSessionDep) -> dict[str, Any]:
         raise _api_error(exc) from None
     session.commit()
     return {"draft": draft.to_dict()}
+
+
+class AcceptAllRequest(BaseModel):
+    min_confidence: float = Field(ge=0.0, le=1.0, description="この信頼度以上の候補をすべて採用 / accept drafts at or above this")
+
+
+class AcceptAllFailure(BaseModel):
+    id: int
+    reason: str
+
+
+class AcceptAllResult(BaseModel):
+    min_confidence: float
+    accepted: list[int]
+    failed: list[AcceptAllFailure]
+    counts: dict[str, int] = Field(description="accepted / failed")
+
+
+@router.post(
+    "/accept-all",
+    response_model=AcceptAllResult,
+    summary="信頼度以上の候補をすべて採用 / accept every pending draft at or above a confidence",
+)
+def accept_all_drafts(session: RecordsSessionDep, body: AcceptAllRequest) -> AcceptAllResult:
+    accepted, failed = accept_all(session, body.min_confidence)
+    session.commit()
+    return AcceptAllResult(
+        min_confidence=body.min_confidence,
+        accepted=accepted,
+        failed=[AcceptAllFailure(id=draft_id, reason=reason) for draft_id, reason in failed.items()],
+        counts={"accepted": len(accepted), "failed": len(failed)},
+    )
