@@ -29,6 +29,8 @@ def answer_from_records(
     with Session(engine) as session:
         if "members" in u.attributes and (u.blocks or u.wards) and not u.wants_next:
             return _membership(session, u, citations)
+        if "survey" in u.attributes and (u.event_kind or u.part):
+            return _surveys(session, u, citations)
         if u.event_kind is None:
             return None
         asker_ward = u.wards[0] if u.wards else (ward if u.my_ward or not u.blocks else None)
@@ -152,3 +154,33 @@ def _presenting_wards(events: list[Event], citations: Citations) -> RecordAnswer
         lines.append(f"{event.title}{event.part or ''}{topic}では、{'・'.join(wards)}が報告しました。 [{n}]")
         shown.append(event)
     return RecordAnswer("\n".join(lines), [event.to_dict() for event in shown]) if lines else None
+
+
+def _surveys(session: Session, u: Understanding, citations: Citations) -> RecordAnswer | None:
+    """Survey results of the events the question names (回収数, 回収率; the records carry the option counts)."""
+    events = queries.list_events(session, kind=u.event_kind, block=u.blocks[0] if u.blocks else None)
+    if u.part:
+        events = [event for event in events if event.part == u.part]
+    surveys = list({s.id: s for event in events for s in queries.surveys_for_event(session, event)}.values())
+    if u.part:
+        part_ids = {event.id for event in events}
+        surveys = [s for s in surveys if s.event_id in part_ids]
+    surveys = [s for s in surveys if s.responses is not None or s.response_rate is not None]
+    if not surveys:
+        return None
+    lines: list[str] = []
+    for survey in surveys[:4]:
+        n = citations.cite_quote(survey.document_id, survey.quote)
+        if n is None:
+            return None
+        figures = []
+        if survey.responses is not None:
+            figures.append(f"回収数{survey.responses}")
+        if survey.response_rate is not None:
+            figures.append(f"回収率{survey.response_rate:g}％")
+        subject = survey.title
+        if survey.event_id:
+            event = queries.get_event(session, survey.event_id)
+            subject = f"{event.title}{event.part or ''}の{survey.title}"
+        lines.append(f"{subject}：{'、'.join(figures)} [{n}]")
+    return RecordAnswer("\n".join(lines), [s.to_dict() for s in surveys[:4]])

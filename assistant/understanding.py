@@ -114,6 +114,8 @@ def classify(u: Understanding) -> str:
     if "members" in u.attributes and (u.blocks or u.wards):
         return "record"
     event_facts = {"date", "venue", "lecturer", "affiliation", "participants", "which_wards"}
+    if "survey" in u.attributes and (u.event_kind or u.part):
+        return "record"
     if u.event_kind and u.event_kind != "block_training" and set(u.attributes) & event_facts:
         return "record"
     if u.event_kind == "block_training" and (u.blocks or u.wards or u.my_ward or u.wants_next) and (
