@@ -84,8 +84,9 @@ def all_(
     docs: DocsOpt = 200,
     model: ModelOpt = None,
     scale_model: Annotated[
-        str | None, typer.Option("--scale-model", help="embedder for the synthetic sizes; default hashing")
-    ] = "hashing",
+        str | None,
+        typer.Option("--scale-model", help="embedder for the synthetic sizes (default: the real model; 'hashing')"),
+    ] = None,
     sizes: SizesOpt = None,
     large: LargeOpt = False,
     queries: QueriesOpt = 50,
