@@ -361,10 +361,10 @@ function highlighted(full, passageStart, passageEnd, markStart, markEnd) {
   return nodes;
 }
 
-async function openSource(citation) {
+async function openSource(citation, heading = null) {
   const panel = $("source-panel");
   panel.hidden = false;
-  $("source-title").textContent = `[${citation.n}] ${citation.title}`;
+  $("source-title").textContent = heading ?? `[${citation.n}] ${citation.title}`;
   $("source-meta").textContent = "読み込み中…";
   $("source-text").replaceChildren();
   try {
@@ -428,13 +428,238 @@ async function runIngest(event) {
       if (!poll.ok) throw new Error(await errorMessage(poll));
       const status = await poll.json();
       showAdminStatus(status);
-      if (status.status !== "running") break;
+      if (status.status !== "running") {
+        if (status.status === "succeeded") loadDrafts();
+        break;
+      }
       await new Promise((resolve) => setTimeout(resolve, 700));
     }
   } catch (error) {
     $("admin-message").textContent = error.message;
   } finally {
     $("admin-run").disabled = false;
+  }
+}
+
+// --- admin: record drafts ---------------------------------------------------------------------------
+const DRAFT_KINDS = { event: "行事", survey: "アンケート", block: "ブロック" };
+const FIELD_LABELS = {
+  title: "名称", kind: "行事の種別", part: "部", theme: "テーマ", date: "日付", time: "時間", venue: "会場",
+  "lecturer.name": "講師（氏名）", "lecturer.title": "講師（役職）", "lecturer.affiliation": "講師（所属）",
+  audience: "対象", blocks: "ブロック", wards: "区", participants: "参加者", fiscal_year: "年度",
+  status: "状態", note: "備考", name: "名称", responses: "回答数", response_rate: "回答率（%）",
+  target: "調査対象", event: "行事", recurrence: "頻度",
+};
+const LIST_SEPARATOR = /[、,，]/;
+const drafts = { items: [] };
+
+async function adminJson(path, options = {}) {
+  const response = await fetch(path, { ...options, headers: adminHeaders() });
+  if (!response.ok) throw new Error(await errorMessage(response));
+  return response.json();
+}
+
+function isPlainObject(value) {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function listText(items) {
+  return items.map((item) => (isPlainObject(item) ? Object.values(item).join(" ") : String(item))).join("、");
+}
+
+// One row per field of the record a draft would become: context then values, nested objects as
+// dotted keys (`lecturer.name`, which the accept endpoint takes as edits). Lists of text are edited as
+// "、"-separated text; lists of objects (participants) are shown but not editable here.
+function draftFields(draft) {
+  const context = Object.fromEntries(Object.entries(draft.context || {}).filter(([key]) => !key.startsWith("_")));
+  const fields = [];
+  const add = (key, value) => {
+    if (value === null || value === undefined) return;
+    if (isPlainObject(value)) {
+      for (const [sub, inner] of Object.entries(value)) add(`${key}.${sub}`, inner);
+    } else if (Array.isArray(value)) {
+      const editable = value.every((item) => !isPlainObject(item));
+      fields.push({ key, type: "list", text: listText(value), editable });
+    } else {
+      fields.push({ key, type: typeof value === "number" ? "number" : "text", text: String(value), editable: true });
+    }
+  };
+  for (const [key, value] of Object.entries({ ...context, ...draft.values })) add(key, value);
+  return fields;
+}
+
+function editedValue(field, text) {
+  const trimmed = text.trim();
+  if (trimmed === "") return "";  // the accept endpoint removes a field set to ""
+  if (field.type === "list") return trimmed.split(LIST_SEPARATOR).map((item) => item.trim()).filter(Boolean);
+  if (field.type === "number" && Number.isFinite(Number(trimmed))) return Number(trimmed);
+  return trimmed;
+}
+
+function draftSource(draft) {
+  const [start, end] = draft.span || [];
+  const box = el("div", { className: "draft-source" },
+    el("p", { className: "muted", text: ["元の文", draft.section].filter(Boolean).join(" ・ ") }),
+    el("blockquote", { className: "draft-quote", text: draft.quote }));
+  if (draft.document_id && Number.isInteger(start) && Number.isInteger(end) && start < end) {
+    const citation = { document_id: draft.document_id, start, end, snippet: draft.quote };
+    box.append(el("button", {
+      type: "button", className: "source-link draft-source-link", text: "資料の中で見る",
+      onclick: () => {
+        openSource(citation, `候補 #${draft.id}：${draft.document_id}`);
+        $("source-panel").scrollIntoView({ block: "start" });
+      },
+    }));
+  }
+  return box;
+}
+
+class DraftCard {
+  constructor(draft) {
+    this.draft = draft;
+    this.fields = draftFields(draft);
+    this.inputs = new Map();
+    this.error = el("p", { className: "error-text draft-error" });
+    this.table = el("table", { className: "record-table draft-values" });
+    this.actions = el("div", { className: "draft-actions" });
+    const meta = [
+      el("strong", { text: `#${draft.id} ${DRAFT_KINDS[draft.kind] || draft.kind}` }),
+      el("span", { className: "confidence", text: `信頼度 ${Number(draft.confidence).toFixed(2)}` }),
+      el("span", { className: "muted", text: draft.document_id }),
+    ];
+    this.node = el("li", { className: "draft-card", dataset: { draftId: String(draft.id), kind: draft.kind } },
+      el("div", { className: "draft-meta" }, ...meta),
+      el("div", { className: "draft-body" }, this.table, draftSource(draft)),
+      this.error, this.actions);
+    this.showValues();
+  }
+
+  rows(cell) {
+    return this.fields.map((field) =>
+      el("tr", {}, el("th", { text: FIELD_LABELS[field.key] || field.key }), el("td", {}, cell(field))));
+  }
+
+  showValues() {
+    this.inputs.clear();
+    this.table.replaceChildren(el("tbody", {}, ...this.rows((field) => field.text)));
+    this.actions.replaceChildren(
+      this.button("採用", "accept", () => this.accept({})),
+      this.button("編集して採用", "edit secondary", () => this.showEditor()),
+      this.button("却下", "reject secondary", () => this.reject()));
+  }
+
+  showEditor() {
+    this.table.replaceChildren(el("tbody", {}, ...this.rows((field) => {
+      if (!field.editable) return field.text;
+      const input = el("input", { type: "text", value: field.text, "aria-label": FIELD_LABELS[field.key] || field.key });
+      input.dataset.field = field.key;
+      this.inputs.set(field.key, input);
+      return input;
+    })));
+    this.actions.replaceChildren(
+      this.button("編集内容で採用", "accept-edited", () => this.accept(this.edits())),
+      this.button("編集をやめる", "cancel secondary", () => this.showValues()));
+  }
+
+  button(text, className, onclick) {
+    return el("button", { type: "button", className, text, onclick });
+  }
+
+  edits() {
+    const edits = {};
+    for (const field of this.fields) {
+      const input = this.inputs.get(field.key);
+      if (input && input.value.trim() !== field.text) edits[field.key] = editedValue(field, input.value);
+    }
+    return edits;
+  }
+
+  async decide(path, body, done) {
+    this.error.textContent = "";
+    this.actions.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+    try {
+      const result = await adminJson(path, { method: "POST", body: JSON.stringify(body) });
+      showDraftsMessage(done(result));
+      await loadDrafts();
+    } catch (error) {
+      this.error.textContent = error.message;
+      this.actions.querySelectorAll("button").forEach((b) => { b.disabled = false; });
+    }
+  }
+
+  accept(edits) {
+    return this.decide(`/api/admin/drafts/${this.draft.id}/accept`, edits,
+      (result) => `候補 #${this.draft.id} を採用しました（記録 ${result.record.id}）。`);
+  }
+
+  reject() {
+    return this.decide(`/api/admin/drafts/${this.draft.id}/reject`, null,
+      () => `候補 #${this.draft.id} を却下しました。同じ箇所は再び提案されません。`);
+  }
+}
+
+function showDraftsMessage(text, details = []) {
+  const nodes = [el("p", { text })];
+  if (details.length) nodes.push(el("ul", {}, ...details.map((line) => el("li", { text: line }))));
+  $("drafts-message").replaceChildren(...nodes);
+}
+
+function renderDraftDocuments() {
+  const select = $("drafts-document");
+  const current = select.value;
+  const counts = new Map();
+  for (const draft of drafts.items) counts.set(draft.document_id, (counts.get(draft.document_id) || 0) + 1);
+  select.replaceChildren(el("option", { value: "", text: `すべての資料（${drafts.items.length}件）` }),
+    ...[...counts].map(([id, count]) => el("option", { value: id, text: `${id}（${count}件）` })));
+  select.value = counts.has(current) ? current : "";
+}
+
+function renderDrafts() {
+  const documentId = $("drafts-document").value;
+  const shown = drafts.items.filter((draft) => !documentId || draft.document_id === documentId);
+  $("draft-list").replaceChildren(...shown.map((draft) => new DraftCard(draft).node));
+  if (!drafts.items.length) $("draft-list").append(el("li", { className: "muted", text: "未処理の候補はありません。" }));
+}
+
+async function loadDrafts() {
+  try {
+    const body = await adminJson("/api/admin/drafts?status=pending");
+    drafts.items = body.drafts;
+    renderDraftDocuments();
+    renderDrafts();
+  } catch (error) {
+    showDraftsMessage(`候補を読み込めません: ${error.message}`);
+  }
+}
+
+function acceptAllThreshold() {
+  const value = Number($("accept-all-min").value);
+  return Number.isFinite(value) ? Math.min(1, Math.max(0, value)) : null;
+}
+
+function updateAcceptAllLabel() {
+  const value = acceptAllThreshold();
+  $("accept-all").textContent = `信頼度 ${value ?? "?"} 以上をすべて採用`;
+  $("accept-all").disabled = value === null;
+}
+
+async function acceptAll(event) {
+  event.preventDefault();
+  const minConfidence = acceptAllThreshold();
+  if (minConfidence === null) return;
+  $("accept-all").disabled = true;
+  try {
+    const result = await adminJson("/api/admin/drafts/accept-all", {
+      method: "POST", body: JSON.stringify({ min_confidence: minConfidence }),
+    });
+    const failed = result.failed.map((f) => `#${f.id}: ${f.reason}`);
+    const note = failed.length ? `（${failed.length}件は採用できませんでした）` : "";
+    showDraftsMessage(`信頼度 ${minConfidence} 以上の候補を${result.counts.accepted}件採用しました${note}。`, failed);
+    await loadDrafts();
+  } catch (error) {
+    showDraftsMessage(error.message);
+  } finally {
+    updateAcceptAllLabel();
   }
 }
 
@@ -465,6 +690,10 @@ function start() {
   $("source-close").addEventListener("click", () => { $("source-panel").hidden = true; });
   $("admin-toggle").addEventListener("click", () => { $("admin-view").hidden = !$("admin-view").hidden; });
   $("admin-form").addEventListener("submit", runIngest);
+  $("drafts-load").addEventListener("click", loadDrafts);
+  $("drafts-document").addEventListener("change", renderDrafts);
+  $("accept-all-min").addEventListener("input", updateAcceptAllLabel);
+  $("accept-all-form").addEventListener("submit", acceptAll);
 }
 
 document.addEventListener("DOMContentLoaded", start);
