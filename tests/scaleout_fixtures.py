@@ -1,0 +1,135 @@
+"""Shared services for the scale-out tests: a real ``chroma run`` server and a fresh PostgreSQL database.
+
+The Chroma server is started from the ``chroma`` script next to ``sys.executable`` on 127.0.0.1 and a free
+port, waited for through ``/api/v2/heartbeat`` and stopped by its PID. Each test gets its own PostgreSQL
+database ``renkei_test_<random>`` (created through ``RENKEI_TEST_POSTGRES_URL``, dropped afterwards) and
+its own Chroma collection, so tests sharing one Chroma server never see each other's chunks.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+
+from tests.server_fixture import free_port
+
+POSTGRES_ENV = "RENKEI_TEST_POSTGRES_URL"
+CHROMA_START_TIMEOUT_S = 60.0
+
+
+@dataclass
+class ChromaServer:
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=15)
+
+
+def chroma_executable() -> Path:
+    return Path(sys.executable).parent / "chroma"
+
+
+def start_chroma(directory: Path) -> ChromaServer:
+    """``chroma run`` on 127.0.0.1 and a free port; returns once its heartbeat answers."""
+    executable = chroma_executable()
+    if not executable.exists():
+        pytest.skip(f"the chroma server script is not installed next to {sys.executable}")
+    port = free_port()
+    log_path = directory / f"chroma-{port}.log"
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(executable), "run", "--path", str(directory / "chroma"), "--host", "127.0.0.1", "--port", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )
+    server = ChromaServer(process, port, log_path)
+    deadline = time.monotonic() + CHROMA_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"chroma exited with {process.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}")
+        try:
+            if httpx.get(f"{server.url}/api/v2/heartbeat", timeout=2).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"chroma did not answer its heartbeat in {CHROMA_START_TIMEOUT_S:.0f} s")
+
+
+def postgres_admin_url() -> str:
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"scale-out tests need PostgreSQL: set {POSTGRES_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:54329/postgres)")
+    return url
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    postgres_admin_url()  # skip before starting anything when PostgreSQL is not available
+    server = start_chroma(tmp_path_factory.mktemp("chroma-server"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """The URL of a new, empty database ``renkei_test_<random>``; dropped after the test."""
+    admin_url = postgres_admin_url()
+    name = f"renkei_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@dataclass(frozen=True)
+class SharedServices:
+    """What several renkei processes (or machines) share: one Chroma server, one database, one collection."""
+
+    chroma_url: str
+    database_url: str
+    collection: str
+
+    def env(self) -> dict[str, str]:
+        return {
+            "RENKEI_CHROMA_URL": self.chroma_url,
+            "RENKEI_DATABASE_URL": self.database_url,
+            "RENKEI_COLLECTION": self.collection,
+        }
+
+
+@pytest.fixture
+def shared_services(chroma_server: ChromaServer, postgres_database: str) -> SharedServices:
+    return SharedServices(chroma_server.url, postgres_database, f"renkei_{uuid.uuid4().hex[:10]}")
