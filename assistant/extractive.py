@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -42,6 +43,12 @@ class Selection:
     units: list[Unit]
     best_score: float
     coverage: float  # share of the question's weighted terms found in the selected units
+
+
+@lru_cache(maxsize=50_000)
+def terms_of(text: str) -> frozenset[str]:
+    """The index terms of a line (cached: the same passages come back query after query)."""
+    return frozenset(tokenize(text))
 
 
 def question_terms(question: str) -> list[str]:
@@ -113,12 +120,12 @@ def score_units(
     before it, or its section path): 「目的：…」 answers 多職種研修会の目的 when the line above names the training.
     """
     units = [unit for rank, item in enumerate(results) for unit in units_of(item.chunk, rank)]
-    unit_terms = [set(tokenize(unit.text)) for unit in units]
+    unit_terms = [terms_of(unit.text) for unit in units]
     weighted = concepts(question, unit_terms)
     if not weighted or not units:
         return []
     total_weight = sum(c.weight for c in weighted) or 1.0
-    section_terms = {item.chunk.chunk_id: set(tokenize(" ".join(item.chunk.section_path))) for item in results}
+    section_terms = {item.chunk.chunk_id: terms_of(" ".join(item.chunk.section_path)) for item in results}
     query_terms = set(question_terms(question))
     answer_type = expected_answer_type(question)
     scored: list[tuple[float, float, Unit]] = []
@@ -231,8 +238,8 @@ def select(question: str, results: Sequence[ScoredChunk]) -> Selection | None:
             take(unit)
     extra = [unit for unit in chosen.values() if unit not in primary]
     units = sorted(_trim(primary + extra), key=lambda u: (u.rank, u.start))
-    found = set().union(*(set(tokenize(u.text)) for u in units))
-    found |= set(tokenize(" ".join(best.chunk.section_path)))
+    found = set().union(*(terms_of(u.text) for u in units))
+    found |= terms_of(" ".join(best.chunk.section_path))
     terms = set(question_terms(question))
     coverage = len(terms & found) / len(terms) if terms else 0.0
     return Selection(units=units, best_score=best_score, coverage=max(coverage, best_coverage))
