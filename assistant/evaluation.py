@@ -107,6 +107,7 @@ def score_answer(q: Question, answer: ChatAnswer, kb: KnowledgeBase) -> tuple[bo
 
 def evaluate_answers(assistant: Assistant, questions: list[Question]) -> dict[str, Any]:
     results: list[QuestionResult] = []
+    assistant.kb.embeddings.embed_query("準備")  # load the model first: latency is per answer, not start-up
     for q in questions:
         started = time.perf_counter()
         answer = assistant.answer(ChatRequest(message=q.question, ward=q.ward, as_of=q.as_of))
