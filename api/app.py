@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.deps import AppState
 from api.errors import error_response, install_error_handlers
 from api.routes import admin, chat, drafts, health, records, sources
+from knowledge.health import check_data_dir
 from knowledge.settings import Settings, get_settings
 
 log = logging.getLogger("renkei.api")
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        check_data_dir(resolved)  # DataDirError: one message naming `renkei ingest --rebuild`
         state = AppState(resolved)
         app.state.renkei = state
         state.warm_up()

@@ -14,6 +14,15 @@ def serve(
     """Serve the chat page at / and the HTTP API under /api (docs at /docs)."""
     import uvicorn
 
+    from knowledge.health import DataDirError, check_data_dir
+    from knowledge.settings import get_settings
+
+    try:
+        check_data_dir(get_settings())
+    except DataDirError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info")
 
 
