@@ -22,8 +22,20 @@ def _print_json(data: Any) -> None:
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def _checked_settings():  # type: ignore[no-untyped-def]
+    """The settings, once the data dir passed its start-up check (else a one-line error naming the fix)."""
+    from knowledge.health import DataDirError, check_data_dir
+
+    settings = get_settings()
+    try:
+        check_data_dir(settings)
+    except DataDirError as exc:
+        raise _fail(str(exc)) from None
+    return settings
 
 
 @app.command()
@@ -39,14 +51,18 @@ def ingest(
     from ingest.locking import IngestAlreadyRunning
     from ingest.pipeline import IngestRun
     from knowledge.base import IndexUnreadable, KnowledgeBase
+    from knowledge.health import DataDirError, move_aside_corrupt
     from knowledge.vectorstore import EmbeddingModelMismatch
 
-    settings = get_settings()
+    settings = get_settings() if rebuild and not dry_run else _checked_settings()
     try:
+        if rebuild and not dry_run:
+            for moved in move_aside_corrupt(settings):
+                console.print(f"moved the unreadable {moved.name.split('.corrupt-')[0]} aside to {moved}", markup=False)
         kb = KnowledgeBase(settings)
         with RichProgress(console) if not as_json else _null_progress() as progress:
             report = IngestRun(kb, progress).run(paths, full=full, dry_run=dry_run, rebuild=rebuild)
-    except (IngestAlreadyRunning, EmbeddingModelMismatch, IndexUnreadable, FileNotFoundError) as exc:
+    except (IngestAlreadyRunning, EmbeddingModelMismatch, IndexUnreadable, DataDirError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
     if as_json:
         _print_json(report.to_dict())
@@ -89,7 +105,7 @@ def search(
 
     if mode not in ("hybrid", "dense", "lexical"):
         raise _fail("--mode must be hybrid, dense or lexical", 2)
-    results = hybrid_search(KnowledgeBase(get_settings()), query, k=k, mode=mode)  # type: ignore[arg-type]
+    results = hybrid_search(KnowledgeBase(_checked_settings()), query, k=k, mode=mode)  # type: ignore[arg-type]
     rows = [
         {
             "rank": rank, "chunk_id": r.chunk.chunk_id, "document_id": r.chunk.document_id,
@@ -134,7 +150,7 @@ def _assistant():  # type: ignore[no-untyped-def]
     from knowledge.base import KnowledgeBase
     from records.db import open_database
 
-    settings = get_settings()
+    settings = _checked_settings()
     kb = KnowledgeBase(settings)
     return Assistant(kb, open_database(settings.resolved_database_url), settings)
 
@@ -150,11 +166,14 @@ def ask(
     """Ask a question and print the answer with its citations."""
     from pydantic import ValidationError
 
+    from api.inputs import message_problem
     from assistant.errors import InvalidRequest
     from assistant.schemas import ChatRequest
 
     try:
         request = ChatRequest(message=question, ward=ward, as_of=as_of, conversation_id=conversation)
+        if (problem := message_problem(request.message)) is not None:
+            raise _fail(problem[1], 2)
         answer = _assistant().answer(request)
     except ValidationError as exc:
         raise _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), 2) from None
@@ -180,6 +199,8 @@ def evaluate(
     min_pass: Annotated[float, typer.Option(help="exit non-zero below this answer pass rate")] = 0.9,
 ) -> None:
     """Score answers (pass rate, citation validity, refusals, latency) or retrieval on a question file."""
+    import yaml
+
     from assistant.evaluation import evaluate_answers, evaluate_retrieval, load_questions
 
     if extraction:
@@ -191,7 +212,10 @@ def evaluate(
         else:
             _print_extraction(result)
         return
-    items = load_questions(questions)
+    try:
+        items = load_questions(questions)
+    except (OSError, ValueError, TypeError, yaml.YAMLError) as exc:
+        raise _fail(f"cannot read the question file {questions}: {exc}", 2) from None
     assistant = _assistant()
     if retrieval:
         report = evaluate_retrieval(assistant.kb, items)
