@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import AssistantDep, RateLimited
 from api.errors import ApiError
+from api.inputs import message_problem
 from api.schemas import ERROR_RESPONSES
 from assistant.schemas import ChatAnswer, ChatRequest, StreamEvent
 
@@ -51,8 +52,9 @@ def chat(request: ChatBody, assistant: AssistantDep) -> ChatAnswer:
 
 
 def check_message(request: ChatRequest) -> None:
-    if not request.message.strip():
-        raise ApiError(422, "message_empty", "メッセージを入力してください。 / The message must not be empty.")
+    problem = message_problem(request.message)
+    if problem is not None:
+        raise ApiError(422, *problem)
 
 
 def sse(event: StreamEvent) -> bytes:
