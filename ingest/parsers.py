@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset({".txt", ".md", ".pdf", ".docx", ".html", ".htm"})
 
+MAX_FILE_BYTES = 50_000_000  # larger files are refused by their size, before any byte is read
 MAX_ZIP_RATIO = 100  # uncompressed/compressed size of one archive member bigger than 1 MiB
 MAX_UNCOMPRESSED_FACTOR = 4  # whole .docx, uncompressed, at most this many times max_bytes
 _FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?\n)---[ \t]*(?:\n|\Z)", re.DOTALL)
@@ -67,16 +68,12 @@ class ParsedDocument:
     front_matter: dict[str, str] = field(default_factory=dict)
 
 
-def parse_file(path: Path, *, max_bytes: int = 50_000_000) -> ParsedDocument:
+def parse_file(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> ParsedDocument:
     """Read ``path`` and return its stored text, page spans (PDF), title and front matter."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_EXTENSIONS:
         raise UnsupportedFileType(f"unsupported file type '{suffix or path.name}'", stage="discover")
-    size = _file_size(path)
-    if size == 0:
-        raise ParseError("empty file", stage="read")
-    if size > max_bytes:
-        raise ParseError(f"file too large: {size:,} bytes (limit {max_bytes:,})", stage="read")
+    check_file_size(path, max_bytes)
     if suffix in (".txt", ".md"):
         document = _parse_plain(path.read_bytes(), markdown=suffix == ".md")
     elif suffix == ".pdf":
@@ -88,6 +85,15 @@ def parse_file(path: Path, *, max_bytes: int = 50_000_000) -> ParsedDocument:
     if not document.text.strip():
         raise ParseError("no text found in the file", stage="parse")
     return document
+
+
+def check_file_size(path: Path, max_bytes: int = MAX_FILE_BYTES) -> None:
+    """Refuse an empty or too large file from its size alone (``ParseError``, stage ``read``)."""
+    size = _file_size(path)
+    if size == 0:
+        raise ParseError("empty file", stage="read")
+    if size > max_bytes:
+        raise ParseError(f"file too large: {size:,} bytes (limit {max_bytes:,})", stage="read")
 
 
 def _file_size(path: Path) -> int:

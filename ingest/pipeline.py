@@ -26,7 +26,7 @@ from ingest.chunking import chunk_document
 from ingest.discovery import Discovery, discover, sidecar_of
 from ingest.locking import ingest_lock
 from ingest.metadata import document_id_for, infer_metadata, read_sidecar
-from ingest.parsers import ParseError, UnsupportedFileType, parse_file
+from ingest.parsers import ParseError, UnsupportedFileType, check_file_size, parse_file
 from ingest.report import FileOutcome, IngestReport, NoProgress, Progress
 from knowledge.base import KnowledgeBase, ward_flags
 from knowledge.types import Chunk, DocumentInfo
@@ -167,6 +167,7 @@ class IngestRun:
             try:
                 outcome.document_id = document_id_for(path, discovery.root)
                 seen.add(outcome.document_id)
+                check_file_size(path)  # before hashing: a huge file is refused without reading it
                 sha256 = file_sha256(path)
                 if known.get(outcome.document_id) == sha256:
                     report.add(outcome)
