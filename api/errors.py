@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("renkei.api")
 
+BODY_PARSE_ERROR = "There was an error parsing the body"  # FastAPI's detail for a body json.loads cannot read
 STATUS_CODES: dict[int, str] = {
     400: "bad_request",
     401: "unauthorized",
@@ -102,6 +103,8 @@ async def _http_handler(_request: Request, exc: Exception) -> JSONResponse:
     message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     if exc.status_code == 404 and message == "Not Found":
         message = "見つかりません。 / Not found."
+    if exc.status_code == 400 and message == BODY_PARSE_ERROR:  # invalid UTF-8, nesting too deep, ...
+        code, message = "invalid_json", "リクエスト本文が正しい JSON ではありません。 / The request body is not valid JSON."
     return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
 
