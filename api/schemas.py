@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ErrorDetail(BaseModel):
@@ -46,6 +46,10 @@ class RecordList(BaseModel):
 
 
 class IngestRequest(BaseModel):
+    """The admin ingest always reads the configured corpus dirs; it takes no paths (unknown fields are refused)."""
+
+    model_config = ConfigDict(extra="forbid")
+
     full: bool = Field(default=False, description="also remove documents and records no longer in the corpus")
 
 
