@@ -21,16 +21,22 @@ class EmbeddingModelMismatch(RuntimeError):
     pass
 
 
+def chroma_server_address(chroma_url: str) -> tuple[str, int, bool]:
+    """(host, port, ssl) of ``RENKEI_CHROMA_URL``; the port defaults to 8000 for http and 443 for https."""
+    url = urlparse(chroma_url)
+    if url.scheme not in ("http", "https") or not url.hostname or url.path not in ("", "/"):
+        raise ValueError(
+            f"RENKEI_CHROMA_URL must look like http://HOST:PORT or https://HOST[:PORT] (no path), not {chroma_url!r}"
+        )
+    https = url.scheme == "https"
+    return url.hostname, url.port or (443 if https else 8000), https
+
+
 def chroma_client(settings: Settings) -> chromadb.ClientAPI:
     client_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
     if settings.chroma_url:
-        url = urlparse(settings.chroma_url)
-        return chromadb.HttpClient(
-            host=url.hostname or "127.0.0.1",
-            port=url.port or 8000,
-            ssl=url.scheme == "https",
-            settings=client_settings,
-        )
+        host, port, ssl = chroma_server_address(settings.chroma_url)
+        return chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=client_settings)
     settings.chroma_dir.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=client_settings)
 
