@@ -22,6 +22,7 @@ from langchain_core.embeddings import Embeddings
 
 from knowledge.base import KnowledgeBase
 from knowledge.hashing_embeddings import HashingEmbeddings
+from knowledge.vectorstore import chroma_server_address
 from tests.kb_fixtures import CountingEmbeddings, corpus_copy, make_settings  # noqa: F401 - fixture
 from tests.scaleout_fixtures import SharedServices, chroma_server, postgres_database, shared_services  # noqa: F401
 from tests.server_fixture import ADMIN_TOKEN, REPO, Deployment, Server, new_deployment, start_server
@@ -183,3 +184,22 @@ def test_two_serve_workers_answer_alike_and_both_follow_an_ingest(tmp_path: Path
     finally:
         for worker in workers:
             worker.stop()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://127.0.0.1:8123", ("127.0.0.1", 8123, False)),
+        ("http://chroma-host", ("chroma-host", 8000, False)),
+        ("https://chroma.example.org", ("chroma.example.org", 443, True)),
+        ("https://[::1]:9000/", ("::1", 9000, True)),
+    ],
+)
+def test_chroma_url_gives_host_port_and_tls(url: str, expected: tuple[str, int, bool]) -> None:
+    assert chroma_server_address(url) == expected
+
+
+@pytest.mark.parametrize("url", ["chroma-host:8000", "127.0.0.1:8000", "tcp://chroma:8000", "http://chroma:8000/prefix"])
+def test_a_chroma_url_that_would_be_misread_is_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="RENKEI_CHROMA_URL"):
+        chroma_server_address(url)
