@@ -139,6 +139,19 @@ def ask(server: Server, question: str) -> dict[str, Any]:
     return body
 
 
+def follow_up(first: Server, second: Server) -> dict[str, Any]:
+    """Ask on ``first``, then the follow-up 「所属は？」 on ``second`` in the same conversation."""
+    with first.client() as http:
+        conversation_id = http.post("/api/chat", json={"message": QUESTIONS[0]}).json()["conversation_id"]
+    with second.client() as http:
+        response = http.post("/api/chat", json={"message": "所属は？", "conversation_id": conversation_id})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert body.pop("conversation_id") == conversation_id
+    assert "おおさか往診クリニック" in body["answer"]
+    return body
+
+
 def wait_for_ingest(server: Server, run_id: str) -> dict[str, Any]:
     deadline = time.monotonic() + 300
     with server.client(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as http:
@@ -168,6 +181,8 @@ def test_two_serve_workers_answer_alike_and_both_follow_an_ingest(tmp_path: Path
             assert one == two, question
             assert one["citations"], question
         assert OLD_VENUE in json.dumps(ask(workers[0], QUESTIONS[1]), ensure_ascii=False)
+        # conversations live in PostgreSQL: a follow-up may land on the other worker
+        assert follow_up(workers[0], workers[1]) == follow_up(workers[0], workers[0])
 
         rename_venue(deployment.corpus)
         with workers[0].client(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as http:
