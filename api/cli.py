@@ -138,6 +138,9 @@ def _mount_subcommands() -> None:
 
     app.add_typer(model_app, name="model", help="build or inspect the embedding model")
     app.add_typer(records_app, name="records", help="structured records")
+    from api.cli_load import load
+
+    bench_app.command("load", help="bounded load test of a running server (loopback only)")(load)
     app.add_typer(bench_app, name="bench", help="benchmarks (JSON report; see docs/benchmarks.md)")
     app.command(help="serve the chat page and API (uvicorn)")(serve)
 
