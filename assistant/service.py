@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date
-from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
@@ -16,15 +15,13 @@ from assistant.grounding import judge
 from assistant.llm import cited_numbers, evidence_for, llm_answer
 from assistant.llm import enabled as llm_enabled
 from assistant.memory import ConversationMemory
+from assistant.record_answers import RecordAnswer, answer_from_records
 from assistant.schemas import ChatAnswer, ChatRequest, StreamEvent
 from assistant.understanding import Understanding, is_follow_up, understand
 from knowledge.base import KnowledgeBase
 from knowledge.retriever import hybrid_search
 from knowledge.settings import Settings
 from records.reference import canonical_ward_name, close_ward_names
-
-if TYPE_CHECKING:
-    from assistant.record_answers import RecordAnswer
 
 RETRIEVAL_K = 8
 GREETING_ANSWER = (
@@ -84,8 +81,6 @@ class Assistant:
             return ChatAnswer(conversation_id="", answer=GREETING_ANSWER, intent="greeting", grounded=False)
         citations = Citations(self.kb)
         if u.intent == "record":
-            from assistant.record_answers import answer_from_records
-
             found = answer_from_records(self.records_engine, u, ward=ward, as_of=as_of, citations=citations)
             if found is not None:
                 return self._with_llm(question, _record_chat_answer(found, citations))
@@ -144,7 +139,7 @@ def _inherit(resolved: Understanding, current: Understanding) -> Understanding:
     return resolved
 
 
-def _record_chat_answer(found: "RecordAnswer", citations: Citations) -> ChatAnswer:
+def _record_chat_answer(found: RecordAnswer, citations: Citations) -> ChatAnswer:
     return ChatAnswer(
         conversation_id="", answer=found.text, intent="record", grounded=True,
         citations=citations.items, records=found.records,

@@ -11,6 +11,7 @@ from langchain_core.embeddings import Embeddings
 
 from knowledge.catalog import Catalog, make_engine
 from knowledge.embedders import load_embeddings, model_identity
+from knowledge.model_build import MODEL_DIR_NAME
 from knowledge.lexical import LexicalIndex, LexicalIndexError
 from knowledge.settings import Settings
 from knowledge.types import Chunk, DocumentInfo
@@ -55,7 +56,10 @@ class KnowledgeBase:
 
     @property
     def model_name(self) -> str:
-        return model_identity(self.embeddings)[0] if self._embeddings else (self.settings.embedding_model or "multilingual-e5-small")
+        """The configured model's name, without loading it (health checks must stay cheap)."""
+        if self._embeddings is not None:
+            return model_identity(self._embeddings)[0]
+        return self.settings.embedding_model or MODEL_DIR_NAME
 
     # --- freshness -----------------------------------------------------------------------------
     def refresh(self, *, force: bool = False) -> None:
