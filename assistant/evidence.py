@@ -13,6 +13,7 @@ _SENTENCE_END = re.compile(r"(?<=[。！？])")
 _HEADING = re.compile(r"^\s*(?:【[^】]{1,30}】|＜[^＞]{1,30}＞|〈[^〉]{1,30}〉|<[^>]{1,30}>)\s*$")
 _LABEL_ONLY = re.compile(r"^\s*\S{1,20}[：:]\s*$")
 _BULLET = re.compile(r"^\s*(?:[・･•〇○●◎■□◆◇※]|[①-⑳]|（[0-9０-９]+）|\([0-9]+\)|[0-9０-９]+[.．)）])")
+MARKERS = {"bracket": "【", "angle": "＜〈<", "paren": "（(", "bullet": "・･•", "circle": "〇○●◎"}
 _NOISE = re.compile(r"^[\s0-9０-９%％.．,、\-–—~～]*$")
 
 
@@ -33,6 +34,14 @@ class Unit:
     @property
     def is_bullet(self) -> bool:
         return bool(_BULLET.match(self.text))
+
+    @property
+    def marker(self) -> str | None:
+        """The kind of list or heading marker the line starts with (①, 【, ＜, （１）, ・ …), if any."""
+        first = self.text[:1]
+        if "\u2460" <= first <= "\u2473":
+            return "circled"
+        return next((kind for kind, starts in MARKERS.items() if first and first in starts), None)
 
     @property
     def is_noise(self) -> bool:

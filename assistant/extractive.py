@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from assistant.evidence import Unit, compact, units_of
 from knowledge.retriever import ScoredChunk
@@ -21,7 +20,6 @@ QUESTION_WORDS = frozenset(
 )
 LIST_CUES = ("どんな", "どのような", "どのように", "どう", "何を", "何が", "意見", "感想", "要望", "声", "取組", "取り組", "内容", "一覧")
 
-MARKERS = {"bracket": "【", "angle": "＜〈<", "paren": "（(", "bullet": "・･•", "circle": "〇○●◎"}
 MAX_PRIMARY_UNITS = 4
 MAX_TITLE_CHARS = 40
 MAX_FOLLOWERS = 6
@@ -145,7 +143,7 @@ def score_units(
         score = coverage + CONTEXT_WEIGHT * in_context / total_weight + RANK_PRIOR / (1 + unit.rank)
         if answer_type is not None and answer_type.search(unit.text):
             score += ANSWER_TYPE_BONUS  # いつ → a line with a date, 何人 → a line with a head count …
-        if found and len(found - query_terms) / len(found) < MIN_NOVELTY and not (anchors and _marker(unit.text)):
+        if found and len(found - query_terms) / len(found) < MIN_NOVELTY and not (anchors and unit.marker):
             score *= ECHO_PENALTY  # a line that only repeats the question (a title) does not answer it
         scored.append((score, coverage, unit))
     scored.sort(key=lambda item: (-item[0], item[2].rank, item[2].start))
@@ -169,22 +167,9 @@ def expected_answer_type(question: str) -> re.Pattern[str] | None:
     return None
 
 
-def _marker(text: str) -> str | None:
-    """The kind of list or heading marker a line starts with (①, 【, ＜, （１）, ・ …), if any."""
-    first = text.lstrip()[:1]
-    if not first:
-        return None
-    if "\u2460" <= first <= "\u2473":
-        return "circled"
-    for kind, starts in MARKERS.items():
-        if first in starts:
-            return kind
-    return None
-
-
 def _is_title_line(unit: Unit) -> bool:
     """A short marked line that names a section (④ 区役所…への個別支援, 【…】, ・…の開催)."""
-    return _marker(unit.text) is not None and len(unit.text) <= MAX_TITLE_CHARS and not unit.text.endswith("。")
+    return unit.marker is not None and len(unit.text) <= MAX_TITLE_CHARS and not unit.text.endswith("。")
 
 
 def _followers(unit: Unit, limit: int, *, through_subsections: bool = False) -> list[Unit]:
@@ -192,11 +177,11 @@ def _followers(unit: Unit, limit: int, *, through_subsections: bool = False) -> 
     title (``through_subsections``) reading goes on through sub-headings until the next title of its kind."""
     siblings = units_of(unit.chunk, unit.rank)
     after = [other for other in siblings if other.start > unit.start]
-    own_marker = _marker(unit.text)
+    own_marker = unit.marker
     picked: list[Unit] = []
     for other in after:
         if through_subsections:
-            if _marker(other.text) == own_marker and own_marker is not None:
+            if other.marker == own_marker and own_marker is not None:
                 break
         elif other.is_heading or (unit.is_bullet and not other.is_bullet and picked):
             break
