@@ -16,13 +16,15 @@ from knowledge.tokenizer import default_tokenizer, tokenize
 QUESTION_WORDS = frozenset(
     "何 なに なん いつ どこ 誰 だれ どう どの どんな どのよう どれ どれ位 いくら 幾ら いくつ 幾つ 教える 教え 下さる "
     "ある 有る 居る いる する 為る 成る なる 出来る できる 思う 言う 云う 事 こと 物 もの 方 ため 為 今 私 僕 貴方 あなた "
-    "ます です 様 よう ね か 位 くらい ぐらい 頃 について 関する 関して 知る 分かる 分る 了解 件 場合 的 等 など".split()
+    "ます です 様 よう ね か 位 くらい ぐらい 頃 について 関する 関して 知る 分かる 分る 了解 件 場合 的 等 など "
+    "他 外 ほか よそ".split()
 )
 LIST_CUES = ("どんな", "どのような", "どのように", "どう", "何を", "何が", "意見", "感想", "要望", "声", "取組", "取り組", "内容", "一覧")
 
 MAX_PRIMARY_UNITS = 4
 MAX_TITLE_CHARS = 40
 MAX_FOLLOWERS = 6
+MAX_SIBLINGS = 3
 MAX_ANSWER_CHARS = 420
 RANK_PRIOR = 0.08
 CONTEXT_WEIGHT = 0.5
@@ -31,7 +33,8 @@ PART_CREDIT = 0.5
 ANSWER_TYPE_BONUS = 0.3
 MIN_NOVELTY = 0.34
 ECHO_PENALTY = 0.6
-DETERMINERS = frozenset("何 なに なん どんな どの どのよう".split())  # …followed by the noun asked about
+# Interrogatives followed by what is asked about: a noun (どんな取組み, 何人) or a verb (どう活かす, どう広める).
+DETERMINERS = frozenset("何 なに なん どんな どの どのよう どう いかが".split())
 INTERROGATIVES = frozenset("何 なに なん いつ どこ 誰 だれ どう どの どんな どのよう どれ いくら 幾ら いくつ 幾つ".split())
 CONTEXT_LINES = 2
 
@@ -54,7 +57,7 @@ def question_terms(question: str) -> list[str]:
 
 
 def focus_term(question: str) -> str | None:
-    """The word a question asks about: the noun right after an interrogative (どんな取組み, 何人), else the
+    """The word a question asks about: the word right after an interrogative (どんな取組み, どう活かす), else the
     last content word before it (多職種研修会の目的は何 → 目的), else the last content word (…の回収率は)."""
     words = [word.term for word in default_tokenizer().words(question)]
     for index, term in enumerate(words):
@@ -104,7 +107,9 @@ def concepts(question: str, unit_terms: Sequence[set[str]]) -> list[Concept]:
         seen.add(word.term)
         parts = tuple(p for p in word.parts if p not in QUESTION_WORDS)
         df = sum(1 for terms in unit_terms if word.term in terms or (parts and all(p in terms for p in parts)))
-        weight = math.log(1.0 + total / (1.0 + df)) * (FOCUS_BOOST if word.term == focus else 1.0)
+        # a focus no candidate line holds cannot tell lines apart: it gets no boost
+        boost = FOCUS_BOOST if word.term == focus and df else 1.0
+        weight = math.log(1.0 + total / (1.0 + df)) * boost
         result.append(Concept(word.term, parts, weight))
     return result
 
@@ -192,6 +197,22 @@ def _followers(unit: Unit, limit: int, *, through_subsections: bool = False) -> 
     return picked
 
 
+def _siblings(unit: Unit, limit: int) -> list[Unit]:
+    """The bullets of the same list (no heading in between) nearest to ``unit``: for 「どう言っていますか」 the
+    answer is several of the voices around the best one, not one line."""
+    siblings = units_of(unit.chunk, unit.rank)
+    index = next(i for i, other in enumerate(siblings) if other.start == unit.start)
+    block: list[Unit] = []
+    for step in (-1, 1):
+        position = index + step
+        while 0 <= position < len(siblings) and not siblings[position].is_heading:
+            if siblings[position].is_bullet:
+                block.append(siblings[position])
+            position += step
+    block.sort(key=lambda other: abs(other.start - unit.start))
+    return block[:limit]
+
+
 def select(question: str, results: Sequence[ScoredChunk]) -> Selection | None:
     wants_list = any(cue in question for cue in LIST_CUES)
     scored = score_units(question, results, anchors=wants_list)
@@ -210,9 +231,12 @@ def select(question: str, results: Sequence[ScoredChunk]) -> Selection | None:
     if anchored:  # a section title that repeats the question: the answer is what the section says
         for follower in _followers(best, MAX_FOLLOWERS, through_subsections=True):
             take(follower)
-    elif best.is_heading or (wants_list and best.is_bullet):
-        for follower in _followers(best, MAX_FOLLOWERS if best.is_heading else 3):
+    elif best.is_heading:
+        for follower in _followers(best, MAX_FOLLOWERS):
             take(follower)
+    elif wants_list and best.is_bullet:
+        for sibling in _siblings(best, MAX_SIBLINGS):
+            take(sibling)
     primary = list(chosen.values())
     if not anchored:
         for score, _coverage, unit in scored[1:]:
@@ -222,12 +246,24 @@ def select(question: str, results: Sequence[ScoredChunk]) -> Selection | None:
                 continue
             take(unit)
     extra = [unit for unit in chosen.values() if unit not in primary]
-    units = sorted(_trim(primary + extra), key=lambda u: (u.rank, u.start))
+    units = _drop_dangling_headings(sorted(_trim(primary + extra), key=lambda u: (u.rank, u.start)), best)
     found = set().union(*(terms_of(u.text) for u in units))
     found |= terms_of(" ".join(best.chunk.section_path))
     terms = set(question_terms(question))
     coverage = len(terms & found) / len(terms) if terms else 0.0
     return Selection(units=units, best_score=best_score, coverage=max(coverage, best_coverage))
+
+
+def _drop_dangling_headings(units: list[Unit], best: Unit) -> list[Unit]:
+    """A heading with nothing of its own after it (the answer was cut there) says nothing."""
+    kept: list[Unit] = []
+    for index, unit in enumerate(units):
+        following = units[index + 1] if index + 1 < len(units) else None
+        dangling = following is None or following.chunk.chunk_id != unit.chunk.chunk_id
+        if unit.is_heading and dangling and unit is not best:
+            continue
+        kept.append(unit)
+    return kept
 
 
 def _trim(units: list[Unit]) -> list[Unit]:

@@ -116,27 +116,36 @@ def _event_line(event: Event, as_of: date, citations: Citations) -> str | None:
     n = citations.cite_quote(event.document_id, event.quote)
     if n is None:
         return None
-    who = " ".join(part for part in (event.lecturer_affiliation, event.lecturer_title, event.lecturer_name) if part)
-    when = format_era_date(event.date, weekday=True) if event.date else "日付未定"
-    time_range = format_time_range(event.start_time, event.end_time) if event.start_time else ""
-    held = "開催されました" if event.date and event.date < as_of else "開催されます"
     subject = "・".join(event.block_names) or event.title
-    text = f"{subject}：{when} {time_range}、{event.venue or '会場未定'}で{held}。".replace("  ", " ")
+    if event.date is None:  # an earlier session known only by its theme (第1回「…」)
+        text = f"{subject}{event.part or ''}" + (f"：{event.theme}" if event.theme else "") + "（日付の記載なし）。"
+    else:
+        when = format_era_date(event.date, weekday=True)
+        time_range = f" {format_time_range(event.start_time, event.end_time)}" if event.start_time else ""
+        held = "開催されました" if event.date < as_of else "開催されます"
+        place = f"、{event.venue}で" if event.venue else "に"
+        text = f"{subject}：{when}{time_range}{place}{held}。"
+    who = " ".join(part for part in (event.lecturer_affiliation, event.lecturer_title, event.lecturer_name) if part)
     if who:
         text += f"講師は{who}先生です。" if event.lecturer_name else f"講師：{who}。"
     return f"{text} [{n}]"
 
 
 def _participants_line(event: Event, citations: Citations) -> str | None:
-    """参加者：区担当者43名（うち新任者30名） — every figure cited from the passage it was transcribed from."""
-    parts: list[str] = []
+    """参加者：区担当者43名（うち新任者30名） — every figure cited from the passage it was transcribed from;
+    figures from the same passage share one mark."""
+    figures: list[tuple[str, int]] = []
     for count in event.counts:
         n = citations.cite_quote(event.document_id, count.quote or event.quote)
         if n is None:
             return None
         figure = f"{count.group}{count.count}{count.unit}"
-        parts.append(f"（うち{figure}） [{n}]" if count.subset_of else f"{figure} [{n}]")
-    return "参加者：" + "、".join(parts).replace("、（うち", "（うち")
+        figures.append((f"（うち{figure}）" if count.subset_of else f"、{figure}", n))
+    text = ""
+    for index, (figure, n) in enumerate(figures):
+        last_of_passage = index + 1 == len(figures) or figures[index + 1][1] != n
+        text += figure + (f" [{n}]" if last_of_passage else "")
+    return "参加者：" + text.removeprefix("、")
 
 
 def _presenting_wards(events: list[Event], citations: Citations) -> RecordAnswer | None:
