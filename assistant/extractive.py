@@ -31,6 +31,7 @@ CONTEXT_WEIGHT = 0.5
 FOCUS_BOOST = 2.0
 PART_CREDIT = 0.5
 ANSWER_TYPE_BONUS = 0.3
+HEADING_FOCUS_BONUS = 0.3
 MIN_NOVELTY = 0.34
 ECHO_PENALTY = 0.6
 # Interrogatives followed by what is asked about: a noun (どんな取組み, 何人) or a verb (どう活かす, どう広める).
@@ -131,6 +132,7 @@ def score_units(
     section_terms = {item.chunk.chunk_id: terms_of(" ".join(item.chunk.section_path)) for item in results}
     query_terms = set(question_terms(question))
     answer_type = expected_answer_type(question)
+    focus = focus_term(question)
     scored: list[tuple[float, float, Unit]] = []
     for index, (unit, found) in enumerate(zip(units, unit_terms, strict=True)):
         if unit.is_noise:
@@ -146,6 +148,8 @@ def score_units(
         )
         coverage = matched / total_weight
         score = coverage + CONTEXT_WEIGHT * in_context / total_weight + RANK_PRIOR / (1 + unit.rank)
+        if unit.is_heading and focus is not None and focus in found:
+            score += HEADING_FOCUS_BONUS  # 【課題・困っていること】 for 「…の課題は？」: the list under it answers
         if answer_type is not None and answer_type.search(unit.text):
             score += ANSWER_TYPE_BONUS  # いつ → a line with a date, 何人 → a line with a head count …
         if found and len(found - query_terms) / len(found) < MIN_NOVELTY and not (anchors and unit.marker):

@@ -30,6 +30,7 @@ ATTRIBUTE_WORDS: dict[str, tuple[str, ...]] = {
     "survey": ("回収率", "回収数", "アンケート", "回答数"),
     "which_wards": ("区はどこ", "どの区", "どこの区", "何区", "区は何"),
 }
+EVENT_FACTS = frozenset({"date", "venue", "lecturer", "affiliation", "participants"})
 NEXT_WORDS = ("次", "今後", "この後", "これから", "予定", "来月", "今月", "直近", "upcoming")
 MY_WARD_WORDS = ("私の区", "わたしの区", "うちの区", "自分の区", "当区", "我が区", "私の所属", "うちの")
 PEER_WORDS = ("他の区", "ほかの区", "他区", "各区", "よその区", "他の区役所", "ほかの区役所", "先進区")
@@ -97,6 +98,8 @@ def understand(message: str, *, ward: str | None = None, as_of: date | None = No
         (kind for kind, words in EVENT_KIND_WORDS if any(word in text for word in words)), None
     )
     result.attributes = [name for name, words in ATTRIBUTE_WORDS.items() if any(word in text for word in words)]
+    if result.event_kind is None and result.blocks and set(result.attributes) & EVENT_FACTS:
+        result.event_kind = "block_training"  # 「南ブロックの講師は？」: blocks hold only their trainings
     result.wants_next = any(word in text for word in NEXT_WORDS)
     result.my_ward = any(word in text for word in MY_WARD_WORDS) or (
         ward is not None and not result.wards and not result.blocks and result.event_kind == "block_training"
@@ -113,7 +116,7 @@ def classify(u: Understanding) -> str:
         return "peer_practice"
     if "members" in u.attributes and (u.blocks or u.wards):
         return "record"
-    event_facts = {"date", "venue", "lecturer", "affiliation", "participants", "which_wards"}
+    event_facts = EVENT_FACTS | {"which_wards"}
     if "survey" in u.attributes and (u.event_kind or u.part):
         return "record"
     if u.event_kind and u.event_kind != "block_training" and set(u.attributes) & event_facts:

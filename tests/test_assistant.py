@@ -19,6 +19,7 @@ from tests.kb_fixtures import REPO, SAMPLE_CORPUS
 
 DEV_SET = REPO / "tests" / "dev.yaml"
 PARAPHRASE_SET = REPO / "tests" / "paraphrase.yaml"
+PARAPHRASE_SET_2 = REPO / "tests" / "paraphrase2.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,9 @@ def assistant(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path) -> A
     return Assistant(kb, open_database(settings.resolved_database_url), settings)
 
 
-@pytest.mark.parametrize("question_file", [DEV_SET, PARAPHRASE_SET], ids=["dev", "paraphrase"])
+@pytest.mark.parametrize(
+    "question_file", [DEV_SET, PARAPHRASE_SET, PARAPHRASE_SET_2], ids=["dev", "paraphrase", "paraphrase2"]
+)
 def test_quality_gate(assistant: Assistant, question_file: Path) -> None:
     report = evaluate_answers(assistant, load_questions(question_file))
     failures = {f["id"]: (f["reasons"], f["answer"]) for f in report["failures"]}
