@@ -9,7 +9,6 @@ its own Chroma collection, so tests sharing one Chroma server never see each oth
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
-from tests.server_fixture import free_port
+from tests.server_fixture import free_port, stop_process
 
 POSTGRES_ENV = "RENKEI_TEST_POSTGRES_URL"
 CHROMA_START_TIMEOUT_S = 60.0
@@ -40,13 +39,7 @@ class ChromaServer:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=15)
+        stop_process(self.process)
 
 
 def chroma_executable() -> Path:

@@ -33,6 +33,17 @@ ADMIN_TOKEN = "test-admin-token-7"
 START_TIMEOUT_S = 180.0
 
 
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """Stop a server we started, by its PID: SIGTERM, then SIGKILL if it does not exit."""
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(timeout=15)
+
+
 @dataclass
 class Deployment:
     """A corpus dir and a data dir (ingested or not)."""
@@ -116,14 +127,7 @@ class Server:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def stop(self) -> None:
-        """Stop this server by its PID: SIGTERM, then SIGKILL if it does not exit."""
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=15)
+        stop_process(self.process)
 
 
 def start_server(deployment: Deployment, **env_overrides: str | None) -> Server:
