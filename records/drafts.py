@@ -8,19 +8,24 @@ stores the new ones. A proposal is identified by the fingerprint of (document_id
 * pending drafts of the document whose span is no longer proposed (the document changed) are removed;
 * proposals that repeat a live record of the same document (same event date and start time, same
   block name, same survey response count) are skipped — the hand-kept record file already has them.
+
+Given settings with an LLM backend, the verified LLM event proposals (``records.extraction_llm``) are
+added to the rule-based ones, less those repeating a rule-based event (same date and start time).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
 from records.dates import RecordDateError, parse_date, parse_time_range
+from knowledge.settings import Settings
 from records.extraction import Proposal, extract_proposals
+from records.extraction_llm import llm_proposals
 from records.models import Block, Event, RecordDraft, Survey
 
 
@@ -98,9 +103,40 @@ def store_proposals(session: Session, document_id: str, proposals: Sequence[Prop
     return added
 
 
-def propose_for_document(engine: Engine, document_id: str, text: str) -> int:
-    """Extract proposals from a new or changed document and store the new ones; returns how many."""
+def _event_key(proposal: Proposal) -> tuple[date, time | None] | None:
+    try:
+        return parse_date(proposal.values["date"]), _start_time(proposal)
+    except (KeyError, RecordDateError):
+        return None
+
+
+def merge_proposals(rule_based: Sequence[Proposal], from_llm: Sequence[Proposal]) -> list[Proposal]:
+    """The rule-based proposals, then the LLM events that add a fact: a new date, or a new start time on
+    a date whose known events all have times (an untimed event on a known date repeats it, and so does
+    any event on a date with a known untimed event)."""
+    known = {key for p in rule_based if p.kind == "event" and (key := _event_key(p))}
+    known_days = {day for day, _ in known}
+    fingerprints = {proposal_fingerprint(p) for p in rule_based}
+    merged = list(rule_based)
+    for proposal in from_llm:
+        key = _event_key(proposal)
+        if key is None or proposal_fingerprint(proposal) in fingerprints:
+            continue
+        day, start = key
+        if key in known or (day, None) in known or (start is None and day in known_days):
+            continue
+        known.add(key)
+        known_days.add(day)
+        merged.append(proposal)
+    return merged
+
+
+def propose_for_document(engine: Engine, document_id: str, text: str, settings: Settings | None = None) -> int:
+    """Extract proposals from a new or changed document and store the new ones; returns how many.
+    With ``settings`` naming an LLM backend, verified LLM event proposals are added too."""
     proposals = extract_proposals(document_id, text)
+    if settings is not None:
+        proposals = merge_proposals(proposals, llm_proposals(document_id, text, settings))
     with Session(engine) as session:
         added = store_proposals(session, document_id, proposals)
         session.commit()
