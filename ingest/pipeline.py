@@ -282,7 +282,7 @@ class IngestRun:
         self.progress.stage("extract", len(changed))
         for info in changed:
             try:
-                report.drafts_proposed += propose_for_document(engine, info.document_id, info.text)
+                report.drafts_proposed += propose_for_document(engine, info.document_id, info.text, self.kb.settings)
             except Exception as exc:  # noqa: BLE001 - a draft is a suggestion; it never fails an ingest
                 report.warnings.append(f"{info.document_id}: record extraction failed: {exc}")
             self.progress.advance()
