@@ -31,7 +31,9 @@ ATTRIBUTE_WORDS: dict[str, tuple[str, ...]] = {
     "which_wards": ("区はどこ", "どの区", "どこの区", "何区", "区は何"),
 }
 EVENT_FACTS = frozenset({"date", "venue", "lecturer", "affiliation", "participants"})
-NEXT_WORDS = ("次", "今後", "この後", "これから", "予定", "来月", "今月", "直近", "upcoming")
+NEXT_WORDS = ("次", "今後", "この後", "これから", "予定", "来月", "今月", "直近", "今日", "本日", "upcoming")
+# Words that make a question about what was said or done, even when it mentions 今後 or 研修会.
+TOPIC_CUES = ("要望", "意見", "感想", "内容", "目的", "課題", "取組", "取り組")
 MY_WARD_WORDS = ("私の区", "わたしの区", "うちの区", "自分の区", "当区", "我が区", "私の所属", "うちの")
 PEER_WORDS = ("他の区", "ほかの区", "他区", "各区", "よその区", "他の区役所", "ほかの区役所", "先進区")
 GREETINGS = ("こんにちは", "こんばんは", "おはよう", "はじめまして", "ありがとう", "よろしく", "hello", "hi", "thanks")
@@ -121,9 +123,10 @@ def classify(u: Understanding) -> str:
         return "record"
     if u.event_kind and u.event_kind != "block_training" and set(u.attributes) & event_facts:
         return "record"
-    if u.event_kind == "block_training" and (u.blocks or u.wards or u.my_ward or u.wants_next) and (
-        set(u.attributes) & (event_facts | {"theme"}) or u.wants_next
-        or u.my_ward
+    about_topic = any(cue in text for cue in TOPIC_CUES)
+    wants_next = u.wants_next and not about_topic
+    if u.event_kind == "block_training" and (u.blocks or u.wards or u.my_ward or wants_next) and (
+        set(u.attributes) & (event_facts | {"theme"}) or wants_next or u.my_ward
     ):
         return "record"
     return "how_to"

@@ -52,3 +52,16 @@ def test_locate_exact_and_across_mended_whitespace() -> None:
     start, end = locate("採用月・・・健康局", text)  # type: ignore[misc]
     assert text[start:end] == "採 用 月 ・・・健康局"
     assert locate("札幌市", text) is None
+
+
+@pytest.mark.parametrize(
+    ("message", "intent"),
+    [
+        ("今後の研修会への要望にはどんなものがありますか", "how_to"),  # 今後 + 研修会, but about what was said
+        ("今日のブロック研修はどこですか", "record"),
+        ("次のブロック研修はいつ？", "record"),
+        ("南ブロックの講師はどこの先生ですか", "record"),  # a block alone implies its training
+    ],
+)
+def test_record_or_passage_routing(message: str, intent: str) -> None:
+    assert understand(message).intent == intent
