@@ -25,6 +25,7 @@ MAX_PRIMARY_UNITS = 4
 MAX_TITLE_CHARS = 40
 MAX_FOLLOWERS = 6
 MAX_SIBLINGS = 3
+CLOSE_SCORE = 0.9
 MAX_ANSWER_CHARS = 420
 RANK_PRIOR = 0.08
 CONTEXT_WEIGHT = 0.5
@@ -223,6 +224,11 @@ def select(question: str, results: Sequence[ScoredChunk]) -> Selection | None:
     if not scored:
         return None
     best_score, best_coverage, best = scored[0]
+    if wants_list and _is_title_line(best) and not _followers(best, 1, through_subsections=True):
+        # a section title with nothing under it names the topic; a close runner-up that says something answers
+        runner_up = next(((sc, cov, u) for sc, cov, u in scored[1:3] if not _is_title_line(u)), None)
+        if runner_up is not None and runner_up[0] >= CLOSE_SCORE * best_score:
+            best_score, best_coverage, best = runner_up
     chosen: dict[tuple[str, int], Unit] = {}
 
     def take(unit: Unit) -> None:

@@ -46,8 +46,6 @@ def _known(kb: KnowledgeBase, noun: str) -> bool:
     return len(parts) > 1 and all(kb.lexical.has_term(part) for part in parts)
 
 
-def judge(kb: KnowledgeBase, question: str, selection: Selection | None) -> Verdict:
-    missing = unknown_terms(kb, question)
-    if selection is None or missing:
-        return Verdict(False, missing)
-    return Verdict(selection.coverage >= MIN_COVERAGE, missing)
+def judge(selection: Selection | None) -> Verdict:
+    """Whether the best passage lines cover enough of the question to answer from them."""
+    return Verdict(selection is not None and selection.coverage >= MIN_COVERAGE)

@@ -42,6 +42,10 @@ def answer_from_records(
         events = queries.list_events(session, kind=u.event_kind, block=block.name if block else None)
         if "which_wards" in u.attributes and not u.blocks:
             return _presenting_wards(events, citations)
+        if u.venue:
+            events = [event for event in events if event.venue == u.venue]
+        if u.month_days:
+            events = [e for e in events if e.date is not None and (e.date.month, e.date.day) in u.month_days]
         if u.part:
             events = [event for event in events if event.part == u.part]
         elif any(event.parent_id is None for event in events) and "participants" not in u.attributes:
@@ -100,7 +104,7 @@ def _render_events(events: list[Event], as_of: date, citations: Citations, u: Un
         return None
     lines: list[str] = []
     for event in events[:6]:
-        line = _event_line(event, as_of, citations)
+        line = _event_line(event, as_of, citations, with_theme="theme" in u.attributes)
         if line is None:
             return None
         if "participants" in u.attributes and event.counts:
@@ -112,11 +116,13 @@ def _render_events(events: list[Event], as_of: date, citations: Citations, u: Un
     return RecordAnswer("\n".join(lines), [event.to_dict() for event in events[:6]])
 
 
-def _event_line(event: Event, as_of: date, citations: Citations) -> str | None:
+def _event_line(event: Event, as_of: date, citations: Citations, *, with_theme: bool = False) -> str | None:
     n = citations.cite_quote(event.document_id, event.quote)
     if n is None:
         return None
     subject = "・".join(event.block_names) or event.title
+    if with_theme and event.theme and event.date is not None:
+        subject += f"（テーマ：{event.theme}）"
     if event.date is None:  # an earlier session known only by its theme (第1回「…」)
         text = f"{subject}{event.part or ''}" + (f"：{event.theme}" if event.theme else "") + "（日付の記載なし）。"
     else:
@@ -193,3 +199,9 @@ def _surveys(session: Session, u: Understanding, citations: Citations) -> Record
             subject = f"{event.title}{event.part or ''}の{survey.title}"
         lines.append(f"{subject}：{'、'.join(figures)} [{n}]")
     return RecordAnswer("\n".join(lines), [s.to_dict() for s in surveys[:4]])
+
+
+def known_venues(engine: Engine) -> list[str]:
+    """Venues the records name, longest first (so 東成区民センター wins over a shorter name inside it)."""
+    with Session(engine) as session:
+        return sorted({event.venue for event in queries.list_events(session) if event.venue}, key=len, reverse=True)

@@ -11,11 +11,11 @@ from sqlalchemy.engine import Engine
 from assistant.citations import Citations
 from assistant.errors import UnknownWardError
 from assistant.extractive import select
-from assistant.grounding import judge
+from assistant.grounding import judge, unknown_terms
 from assistant.llm import cited_numbers, evidence_for, llm_answer
 from assistant.llm import enabled as llm_enabled
 from assistant.memory import ConversationMemory
-from assistant.record_answers import RecordAnswer, answer_from_records
+from assistant.record_answers import RecordAnswer, answer_from_records, known_venues
 from assistant.schemas import ChatAnswer, ChatRequest, StreamEvent
 from assistant.understanding import Understanding, is_follow_up, understand
 from knowledge.base import KnowledgeBase
@@ -44,11 +44,12 @@ class Assistant:
         as_of = request.as_of or date.today()
         conversation_id = request.conversation_id or self.memory.new_id()
         previous = self.memory.last_turn(conversation_id) if request.conversation_id else None
-        u = understand(request.message, ward=ward, as_of=as_of)
+        venues = known_venues(self.records_engine)
+        u = understand(request.message, ward=ward, as_of=as_of, venues=venues)
         resolved = request.message
         if previous is not None and is_follow_up(request.message, u):
             resolved = f"{previous.resolved} {request.message}"
-            u = _inherit(understand(resolved, ward=ward, as_of=as_of), u)
+            u = _inherit(understand(resolved, ward=ward, as_of=as_of, venues=venues), u)
         answer = self._compose(u, resolved, ward, as_of)
         answer.conversation_id = conversation_id
         self.memory.append(conversation_id, request.message, resolved, answer.intent, u.entities(), answer.answer)
@@ -79,6 +80,9 @@ class Assistant:
     def _compose(self, u: Understanding, question: str, ward: str | None, as_of: date) -> ChatAnswer:
         if u.intent == "greeting":
             return ChatAnswer(conversation_id="", answer=GREETING_ANSWER, intent="greeting", grounded=False)
+        missing = unknown_terms(self.kb, question)
+        if missing:  # 札幌市, 予算, 定員 …: nothing in the documents can answer a question about them
+            return _refusal_answer(missing, [])
         citations = Citations(self.kb)
         if u.intent == "record":
             found = answer_from_records(self.records_engine, u, ward=ward, as_of=as_of, citations=citations)
@@ -103,12 +107,8 @@ class Assistant:
     def _passage_answer(self, u: Understanding, question: str, citations: Citations) -> ChatAnswer:
         results = hybrid_search(self.kb, question, k=RETRIEVAL_K)
         selection = select(question, results)
-        verdict = judge(self.kb, question, selection)
-        if not verdict.grounded or selection is None:
-            return ChatAnswer(
-                conversation_id="", answer=refusal(verdict.missing_terms, [r.chunk.section_path for r in results]),
-                intent="out_of_scope", grounded=False,
-            )
+        if selection is None or not judge(selection).grounded:
+            return _refusal_answer((), [r.chunk.section_path for r in results])
         lines: list[str] = []
         by_chunk: dict[str, list] = {}
         for unit in selection.units:
@@ -123,6 +123,10 @@ class Assistant:
         return ChatAnswer(
             conversation_id="", answer="\n".join(lines), intent=intent, grounded=True, citations=citations.items
         )
+
+
+def _refusal_answer(missing_terms: tuple[str, ...], sections: list[tuple[str, ...]]) -> ChatAnswer:
+    return ChatAnswer(conversation_id="", answer=refusal(missing_terms, sections), intent="out_of_scope", grounded=False)
 
 
 def refusal(missing_terms: tuple[str, ...], sections: list[tuple[str, ...]]) -> str:

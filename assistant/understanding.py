@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
@@ -37,6 +38,7 @@ TOPIC_CUES = ("要望", "意見", "感想", "内容", "目的", "課題", "取�
 MY_WARD_WORDS = ("私の区", "わたしの区", "うちの区", "自分の区", "当区", "我が区", "私の所属", "うちの")
 PEER_WORDS = ("他の区", "ほかの区", "他区", "各区", "よその区", "他の区役所", "ほかの区役所", "先進区")
 GREETINGS = ("こんにちは", "こんばんは", "おはよう", "はじめまして", "ありがとう", "よろしく", "hello", "hi", "thanks")
+MONTH_DAY_RE = re.compile(r"([0-9]{1,2})月([0-9]{1,2})日")
 PART_RE = re.compile(r"第\s*([0-9]+)\s*部")
 BLOCK_RE = re.compile(r"([東西南北中]{1,2})ブロック")
 FOLLOW_UP_MAX_CHARS = 16
@@ -59,6 +61,8 @@ class Understanding:
     wants_next: bool = False
     my_ward: bool = False
     fiscal_year: int | None = None
+    venue: str | None = None  # a known venue named in the message (住吉区民センターで開かれる研修)
+    month_days: list[tuple[int, int]] = field(default_factory=list)  # 9月28日 → (9, 28)
     as_of: date | None = None
 
     def entities(self) -> dict[str, Any]:
@@ -89,9 +93,13 @@ def find_wards(text: str) -> list[str]:
     return [ward for _, ward in sorted(found)]
 
 
-def understand(message: str, *, ward: str | None = None, as_of: date | None = None) -> Understanding:
+def understand(
+    message: str, *, ward: str | None = None, as_of: date | None = None, venues: Sequence[str] = ()
+) -> Understanding:
     text = normalise(message)
     result = Understanding(text=text, as_of=as_of)
+    result.venue = next((venue for venue in venues if normalise(venue) in text), None)
+    result.month_days = [(int(m.group(1)), int(m.group(2))) for m in MONTH_DAY_RE.finditer(text)]
     result.wards = find_wards(text.replace(CITY_NAME, ""))
     result.blocks = [f"{m.group(1)}ブロック" for m in BLOCK_RE.finditer(text)]
     part = PART_RE.search(text)
@@ -121,12 +129,13 @@ def classify(u: Understanding) -> str:
     event_facts = EVENT_FACTS | {"which_wards"}
     if "survey" in u.attributes and (u.event_kind or u.part):
         return "record"
-    if u.event_kind and u.event_kind != "block_training" and set(u.attributes) & event_facts:
+    if u.event_kind and u.event_kind != "block_training" and set(u.attributes) & (event_facts | {"theme"}):
         return "record"
     about_topic = any(cue in text for cue in TOPIC_CUES)
     wants_next = u.wants_next and not about_topic
-    if u.event_kind == "block_training" and (u.blocks or u.wards or u.my_ward or wants_next) and (
-        set(u.attributes) & (event_facts | {"theme"}) or wants_next or u.my_ward
+    named_event = bool(u.venue or u.month_days)
+    if u.event_kind == "block_training" and (u.blocks or u.wards or u.my_ward or wants_next or named_event) and (
+        set(u.attributes) & (event_facts | {"theme", "members"}) or wants_next or u.my_ward
     ):
         return "record"
     return "how_to"

@@ -65,3 +65,10 @@ def test_locate_exact_and_across_mended_whitespace() -> None:
 )
 def test_record_or_passage_routing(message: str, intent: str) -> None:
     assert understand(message).intent == intent
+
+
+def test_venues_and_dates_name_an_event() -> None:
+    u = understand("住吉区民センターで開かれる研修の講師は？", venues=["東成区民センター", "住吉区民センター"])
+    assert (u.venue, u.intent) == ("住吉区民センター", "record")
+    u = understand("９月28日の研修はどのブロックですか")
+    assert (u.month_days, u.intent) == ([(9, 28)], "record")
