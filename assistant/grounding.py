@@ -33,6 +33,7 @@ def unknown_terms(kb: KnowledgeBase, question: str) -> tuple[str, ...]:
     nouns = [
         noun for noun in default_tokenizer().nouns(question)
         if len(noun) >= MIN_NOUN_CHARS and noun not in QUESTION_WORDS and noun not in ATTRIBUTE_NOUNS
+        and not noun.startswith("何")  # 何回, 何度, 何件: interrogatives, not topics
     ]
     kb.refresh()
     return tuple(dict.fromkeys(noun for noun in nouns if not _known(kb, noun)))

@@ -108,6 +108,8 @@ def understand(
         (kind for kind, words in EVENT_KIND_WORDS if any(word in text for word in words)), None
     )
     result.attributes = [name for name, words in ATTRIBUTE_WORDS.items() if any(word in text for word in words)]
+    if "いつから" in text or "いつ頃から" in text:  # since when an activity runs, not the date of one event
+        result.attributes = [name for name in result.attributes if name != "date"] + ["since"]
     if result.event_kind is None and result.blocks and set(result.attributes) & EVENT_FACTS:
         result.event_kind = "block_training"  # 「南ブロックの講師は？」: blocks hold only their trainings
     result.wants_next = any(word in text for word in NEXT_WORDS)
@@ -133,6 +135,8 @@ def classify(u: Understanding) -> str:
         return "record"
     about_topic = any(cue in text for cue in TOPIC_CUES)
     wants_next = u.wants_next and not about_topic
+    if u.event_kind and u.event_kind != "block_training" and wants_next:
+        return "record"  # 次回の合同研修会は？
     named_event = bool(u.venue or u.month_days)
     if u.event_kind == "block_training" and (u.blocks or u.wards or u.my_ward or wants_next or named_event) and (
         set(u.attributes) & (event_facts | {"theme", "members"}) or wants_next or u.my_ward

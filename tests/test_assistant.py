@@ -22,6 +22,7 @@ PARAPHRASE_SET = REPO / "tests" / "paraphrase.yaml"
 PARAPHRASE_SET_2 = REPO / "tests" / "paraphrase2.yaml"
 PARAPHRASE_SET_3 = REPO / "tests" / "paraphrase3.yaml"
 PARAPHRASE_SET_4 = REPO / "tests" / "paraphrase4.yaml"
+PARAPHRASE_SET_5 = REPO / "tests" / "paraphrase5.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +37,8 @@ def assistant(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path) -> A
 
 @pytest.mark.parametrize(
     "question_file",
-    [DEV_SET, PARAPHRASE_SET, PARAPHRASE_SET_2, PARAPHRASE_SET_3, PARAPHRASE_SET_4],
-    ids=["dev", "paraphrase", "paraphrase2", "paraphrase3", "paraphrase4"],
+    [DEV_SET, PARAPHRASE_SET, PARAPHRASE_SET_2, PARAPHRASE_SET_3, PARAPHRASE_SET_4, PARAPHRASE_SET_5],
+    ids=["dev", "paraphrase", "paraphrase2", "paraphrase3", "paraphrase4", "paraphrase5"],
 )
 def test_quality_gate(assistant: Assistant, question_file: Path) -> None:
     report = evaluate_answers(assistant, load_questions(question_file))
