@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ from records.drafts import merge_proposals, propose_for_document
 from records.extraction import extract_proposals
 from records.extraction_llm import LLM_CONFIDENCE, llm_proposals, locate, passages
 from records.models import RecordDraft
-from tests.test_llm import FakeChatServer, _handler
+from tests.test_llm import FakeChatServer, fake, server_instance  # noqa: F401 - the fake server fixtures
 
 DOC_ID = "reports/ikuno.txt"
 # The rule-based patterns find the labelled event, not the one whose date a PDF line break splits.
@@ -57,26 +55,6 @@ GOOD = _event(
     lecturer_name="鈴木 一郎", lecturer_affiliation="生野診療所",
     participants=[{"group": "ケアマネジャー", "count": 18}],
 )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def server_instance() -> Iterator[FakeChatServer]:
-    fake = FakeChatServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    httpd.daemon_threads = True
-    fake.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield fake
-    httpd.shutdown()
-    httpd.server_close()
-
-
-@pytest.fixture
-def fake(server_instance: FakeChatServer) -> FakeChatServer:
-    server_instance.reply, server_instance.delay = "", 0.0
-    server_instance.requests.clear()
-    return server_instance
 
 
 @pytest.fixture
