@@ -34,6 +34,7 @@ from knowledge.lexical import LexicalIndex
 from knowledge.vectorstore import chunk_metadata, chroma_client
 
 BATCH_DOCUMENTS = 32
+EMBED_BATCH = 64
 
 
 @dataclass
@@ -198,34 +199,34 @@ class IngestRun:
         return changed
 
     def _write(self, prepared: Sequence[PreparedDocument], deletions: Sequence[str], report: IngestReport) -> None:
-        vectors = self.kb.vectors
-        existing_vectors = vectors.ids()
-        existing_lexical = self.kb.lexical.chunk_ids()
-        new_chunks: list[tuple[DocumentInfo, Chunk]] = [
-            (doc.info, chunk) for doc in prepared for chunk in doc.chunks
-        ]
-        to_embed = [(info, chunk) for info, chunk in new_chunks if chunk.chunk_id not in existing_vectors]
+        self._add_to_indexes([(doc.info, chunk) for doc in prepared for chunk in doc.chunks], report)
+        checkpoint("catalog")
+        self.kb.catalog.commit(((doc.info, doc.chunks) for doc in prepared), deletions)
+
+    def _add_to_indexes(self, items: Sequence[tuple[DocumentInfo, Chunk]], report: IngestReport | None) -> None:
+        """Add the chunks that Chroma or the lexical index lacks; never removes anything (see the module doc)."""
+        in_vectors, in_lexical = self.kb.vectors.ids(), self.kb.lexical.chunk_ids()
+        in_both = in_vectors & in_lexical
+        pending = [(info, chunk) for info, chunk in items if chunk.chunk_id not in in_both]
+        metadata = {chunk.chunk_id: _vector_metadata(info, chunk) for info, chunk in pending}
+        to_embed = [chunk for _, chunk in pending if chunk.chunk_id not in in_vectors]
         self.progress.stage("embed", len(to_embed))
         checkpoint("embed")
-        batch = 64
-        for offset in range(0, len(to_embed), batch):
-            part = to_embed[offset : offset + batch]
-            vectors.add([chunk for _, chunk in part], [_vector_metadata(info, chunk) for info, chunk in part])
-            report.chunks_embedded += len(part)
+        for offset in range(0, len(to_embed), EMBED_BATCH):
+            part = to_embed[offset : offset + EMBED_BATCH]
+            self.kb.vectors.add(part, [metadata[chunk.chunk_id] for chunk in part])
+            if report is not None:
+                report.chunks_embedded += len(part)
             self.progress.advance(len(part))
             checkpoint("vector_write")
         lexical_items = [
-            (chunk.chunk_id, chunk.text, _vector_metadata(info, chunk))
-            for info, chunk in new_chunks
-            if chunk.chunk_id not in existing_lexical
+            (chunk.chunk_id, chunk.text, metadata[chunk.chunk_id]) for _, chunk in pending if chunk.chunk_id not in in_lexical
         ]
         if lexical_items:
             self.progress.stage("lexical", len(lexical_items))
             self.kb.lexical.upsert(lexical_items)
             self.kb.lexical.save()
             self.progress.advance(len(lexical_items))
-        checkpoint("catalog")
-        self.kb.catalog.commit(((doc.info, doc.chunks) for doc in prepared), deletions)
 
     def _remove_orphans(self) -> int:
         """Remove chunks the catalog no longer lists (replaced, deleted, or left by a killed run)."""
@@ -243,22 +244,13 @@ class IngestRun:
 
     def _restore_missing(self, live: set[str]) -> None:
         """Re-add live chunks missing from either index (e.g. an index directory removed by hand)."""
-        missing_vectors = live - self.kb.vectors.ids()
-        missing_lexical = live - self.kb.lexical.chunk_ids()
-        if not missing_vectors and not missing_lexical:
+        missing = (live - self.kb.vectors.ids()) | (live - self.kb.lexical.chunk_ids())
+        if not missing:
             return
-        chunks = self.kb.chunks(sorted(missing_vectors | missing_lexical))
+        chunks = self.kb.chunks(sorted(missing))
         infos = {doc_id: self.kb.document(doc_id) for doc_id in {c.document_id for c in chunks.values()}}
-        if missing_vectors:
-            part = [chunks[cid] for cid in sorted(missing_vectors) if cid in chunks]
-            self.kb.vectors.add(part, [_vector_metadata(infos[c.document_id], c) for c in part])  # type: ignore[arg-type]
-        if missing_lexical:
-            self.kb.lexical.upsert(
-                (cid, chunks[cid].text, _vector_metadata(infos[chunks[cid].document_id], chunks[cid]))  # type: ignore[arg-type]
-                for cid in sorted(missing_lexical)
-                if cid in chunks
-            )
-            self.kb.lexical.save()
+        items = [(infos[chunk.document_id], chunk) for _, chunk in sorted(chunks.items())]
+        self._add_to_indexes(items, None)  # type: ignore[arg-type]
 
     def _wipe(self) -> None:
         """Drop every index (used by ``--rebuild``, e.g. after changing the embedding model)."""

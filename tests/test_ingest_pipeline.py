@@ -185,3 +185,16 @@ def test_new_report_yields_draft_records_once(corpus_copy, kb_factory) -> None:
     assert first.summary["added"] == 1 and first.drafts_proposed >= 1
     again = IngestRun(kb).run([corpus_copy])
     assert again.drafts_proposed == 0
+
+
+def test_an_index_lost_by_hand_is_restored_by_the_next_run(corpus_copy, kb_factory) -> None:
+    kb, counting = kb_factory(corpus_copy)
+    IngestRun(kb).run([corpus_copy])
+    live = assert_consistent(kb)
+    embedded = counting.documents_embedded
+    kb.lexical.clear()
+    kb.lexical.save()
+    kb.vectors.delete(sorted(live)[:3])
+    IngestRun(kb).run([corpus_copy])
+    assert assert_consistent(kb) == live
+    assert counting.documents_embedded - embedded == 3  # only the vectors that were lost
