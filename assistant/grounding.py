@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from assistant.extractive import QUESTION_WORDS, Selection
 from assistant.understanding import ATTRIBUTE_WORDS
@@ -20,12 +19,6 @@ ATTRIBUTE_NOUNS = frozenset(
 ) | frozenset("所属 場所 日時 日程 人数 目的 内容 理由 方法 流れ 手順 時期 期間 回数 件数 名前 氏名 頻度 間隔 様子 状況 特徴 詳細 具体".split()) | frozenset(
     "今日 本日 明日 昨日 今週 来週 先週 今月 来月 先月 今年 去年 今回 前回 次回 最近 現在".split()  # relative to as_of
 )
-
-
-@dataclass(frozen=True)
-class Verdict:
-    grounded: bool
-    missing_terms: tuple[str, ...] = ()
 
 
 def unknown_terms(kb: KnowledgeBase, question: str) -> tuple[str, ...]:
@@ -47,6 +40,6 @@ def _known(kb: KnowledgeBase, noun: str) -> bool:
     return len(parts) > 1 and all(kb.lexical.has_term(part) for part in parts)
 
 
-def judge(selection: Selection | None) -> Verdict:
+def is_grounded(selection: Selection | None) -> bool:
     """Whether the best passage lines cover enough of the question to answer from them."""
-    return Verdict(selection is not None and selection.coverage >= MIN_COVERAGE)
+    return selection is not None and selection.coverage >= MIN_COVERAGE

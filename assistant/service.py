@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from assistant.citations import Citations
 from assistant.errors import UnknownWardError
 from assistant.extractive import select
-from assistant.grounding import judge, unknown_terms
+from assistant.grounding import is_grounded, unknown_terms
 from assistant.llm import cited_numbers, evidence_for, llm_answer
 from assistant.llm import enabled as llm_enabled
 from assistant.memory import ConversationMemory
@@ -107,7 +107,7 @@ class Assistant:
     def _passage_answer(self, u: Understanding, question: str, citations: Citations) -> ChatAnswer:
         results = hybrid_search(self.kb, question, k=RETRIEVAL_K)
         selection = select(question, results)
-        if selection is None or not judge(selection).grounded:
+        if selection is None or not is_grounded(selection):
             return _refusal_answer((), [r.chunk.section_path for r in results])
         lines: list[str] = []
         by_chunk: dict[str, list] = {}
