@@ -191,6 +191,22 @@ def ask(
         out.print(f"[dim][{citation.n}] {citation.document_id} — {citation.section}[/dim]")
 
 
+@app.command()
+def fit(
+    suite: Annotated[Path, typer.Option(help="the suite of question sets")] = Path("tests/eval_sets.yaml"),
+    out: Annotated[Path | None, typer.Option(help="where to write the weights (default: the packaged model)")] = None,
+    work_dir: Annotated[Path, typer.Option(help="data dirs of the suite's corpora (kept between runs)")] = Path("var/eval"),
+) -> None:
+    """Fit the answer layer's weights on the tune sets (never field-check) and write them to a data file."""
+    from assistant.answer_model import MODEL_FILE
+    from assistant.evaluation import load_suite
+    from assistant.fitting import fit_answer_model, write_answer_model
+
+    model, provenance = fit_answer_model(load_suite(suite), work_dir, get_settings())
+    path = write_answer_model(model, provenance, out or MODEL_FILE)
+    _print_json({"written": str(path), **provenance})
+
+
 @app.command(name="eval")
 def evaluate(
     questions: Path,
@@ -198,6 +214,9 @@ def evaluate(
     extraction: Annotated[
         bool, typer.Option("--extraction", help="score record extraction on QUESTIONS (a corpus dir) against its record files")
     ] = False,
+    suite: Annotated[bool, typer.Option("--suite", help="QUESTIONS is a suite file: score each set over its own corpus")] = False,
+    only: Annotated[list[str] | None, typer.Option(help="with --suite: only these sets")] = None,
+    work_dir: Annotated[Path, typer.Option(help="with --suite: data dirs of the corpora")] = Path("var/eval"),
     as_json: Annotated[bool, typer.Option("--json")] = False,
     min_pass: Annotated[float, typer.Option(help="exit non-zero below this answer pass rate")] = 0.9,
 ) -> None:
@@ -206,6 +225,9 @@ def evaluate(
 
     from assistant.evaluation import evaluate_answers, evaluate_retrieval, load_questions
 
+    if suite:
+        _evaluate_suite(questions, only or [], work_dir, as_json)
+        return
     if extraction:
         from records.extraction_eval import run_extraction_eval
 
@@ -245,6 +267,23 @@ def evaluate(
             out.print(f"[red]FAIL {failure['id']}[/red] {failure['reasons']}\n  {failure['answer']}", markup=True)
     failed = report["pass_rate"] < min_pass or report["citation_validity"] < 1.0
     raise typer.Exit(1 if failed else 0)
+
+
+SUITE_COLUMNS = ("questions", "pass_rate", "citation_validity", "unanswerable_refused", "answerable_refused",
+                 "latency_p95_ms")  # fmt: skip
+
+
+def _evaluate_suite(path: Path, only: list[str], work_dir: Path, as_json: bool) -> None:
+    from assistant.evaluation import evaluate_suite, load_suite
+
+    reports = evaluate_suite(load_suite(path), work_dir, get_settings(), only)
+    if as_json:
+        _print_json(reports)
+        return
+    table = Table("set", *SUITE_COLUMNS, title=f"eval {path}")
+    for name, report in reports.items():
+        table.add_row(name, *(str(report[key]) for key in SUITE_COLUMNS))
+    Console().print(table)
 
 
 if __name__ == "__main__":

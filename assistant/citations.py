@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import unicodedata
 
 from assistant.schemas import Citation
 from knowledge.base import KnowledgeBase
 from knowledge.types import Chunk
+from knowledge.text import compact, nfkc
 
 
 def locate(quote: str, text: str) -> tuple[int, int] | None:
@@ -15,7 +15,7 @@ def locate(quote: str, text: str) -> tuple[int, int] | None:
     position = text.find(quote)
     if position >= 0:
         return position, position + len(quote)
-    target = _compact(quote)
+    target = compact(quote)
     if not target:
         return None
     chars: list[str] = []
@@ -23,17 +23,13 @@ def locate(quote: str, text: str) -> tuple[int, int] | None:
     for index, ch in enumerate(text):
         if ch.isspace():
             continue
-        for normalised in unicodedata.normalize("NFKC", ch):
+        for normalised in nfkc(ch):
             chars.append(normalised)
             origin.append(index)
     found = "".join(chars).find(target)
     if found < 0:
         return None
     return origin[found], origin[found + len(target) - 1] + 1
-
-
-def _compact(text: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFKC", text) if not ch.isspace())
 
 
 class Citations:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import statistics
 import time
@@ -10,15 +11,17 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
+from collections.abc import Callable, Collection
 
 import yaml
 from pydantic import BaseModel, Field, field_validator
 
-from assistant.evidence import compact
+from knowledge.text import compact
 from assistant.schemas import ChatAnswer, ChatRequest
 from assistant.service import Assistant
 from knowledge.base import KnowledgeBase
 from knowledge.retriever import hybrid_search
+from knowledge.settings import Settings
 
 MAX_ANSWER_CHARS = 600
 READ_BUDGET_CHARS = 1000
@@ -34,6 +37,7 @@ class Question(BaseModel):
     as_of: date | None = None
     must: list[list[str]] = Field(default_factory=list)
     must_not: list[str] = Field(default_factory=list)
+    document: str | None = None  # field sets: the document that holds the answer (the split is by document)
 
     @field_validator("must", mode="before")
     @classmethod
@@ -80,6 +84,7 @@ class QuestionResult:
     reasons: list[str] = field(default_factory=list)
     seconds: float = 0.0
     chars: int = 0
+    refused: bool = False
 
 
 def score_answer(q: Question, answer: ChatAnswer, kb: KnowledgeBase) -> tuple[bool, bool, list[str]]:
@@ -113,14 +118,21 @@ def evaluate_answers(assistant: Assistant, questions: list[Question]) -> dict[st
         answer = assistant.answer(ChatRequest(message=q.question, ward=q.ward, as_of=q.as_of))
         seconds = time.perf_counter() - started
         passed, valid, reasons = score_answer(q, answer, assistant.kb)
+        refused = not answer.grounded or not answer.citations
         results.append(
-            QuestionResult(q.id, q.kind, q.persona, passed, valid, answer.answer, reasons, round(seconds, 4), len(answer.answer))
+            QuestionResult(
+                q.id, q.kind, q.persona, passed, valid, answer.answer, reasons, round(seconds, 4), len(answer.answer), refused
+            )
         )
     return summarise(results)
 
 
 def _rate(items: list[QuestionResult]) -> float:
     return round(sum(r.passed for r in items) / len(items), 4) if items else 0.0
+
+
+def _share(items: list[QuestionResult], test: Callable[[QuestionResult], bool]) -> float | None:
+    return round(sum(1 for r in items if test(r)) / len(items), 4) if items else None
 
 
 def summarise(results: list[QuestionResult]) -> dict[str, Any]:
@@ -137,6 +149,9 @@ def summarise(results: list[QuestionResult]) -> dict[str, Any]:
         "passed": sum(r.passed for r in results),
         "citation_validity": round(sum(r.citations_valid for r in results) / len(results), 4) if results else 0.0,
         "refusal_rate": _rate(refusals) if refusals else None,
+        # both sides of refusing: unanswerable questions refused (want ≥ 0.95), answerable ones refused (want ≤ 0.05)
+        "unanswerable_refused": _share(refusals, lambda r: r.refused),
+        "answerable_refused": _share([r for r in results if r.kind != "none"], lambda r: r.refused),
         "by_kind": {kind: _rate(items) for kind, items in sorted(by_kind.items())},
         "by_persona": {persona: _rate(items) for persona, items in sorted(by_persona.items())},
         "answer_chars_mean": round(statistics.mean(r.chars for r in results), 1) if results else 0,
@@ -188,3 +203,54 @@ def evaluate_retrieval(kb: KnowledgeBase, questions: list[Question], k: int = 5)
             "misses": [q.id for q, r in zip(scored, ranks, strict=True) if not r or r > 5],
         }
     return report
+
+
+# --- suites: several question sets, each over its own corpus ----------------------------------------
+class EvalSet(BaseModel):
+    name: str
+    questions: Path
+    corpus: list[Path]
+
+
+def load_suite(path: Path) -> list[EvalSet]:
+    """The sets of a suite file; relative paths are relative to the repository (the suite's parent's parent)."""
+    root = path.resolve().parent.parent
+    sets = [EvalSet.model_validate(item) for item in yaml.safe_load(path.read_text(encoding="utf-8")) or []]
+    for item in sets:
+        item.questions = root / item.questions
+        item.corpus = [root / corpus for corpus in item.corpus]
+    return sets
+
+
+def suite_assistant(corpus: list[Path], work_dir: Path, settings: Settings) -> Assistant:
+    """An assistant over ``corpus`` with its own data dir under ``work_dir`` (kept between runs: a second run
+    re-ingests only what changed)."""
+    from ingest.pipeline import IngestRun
+    from knowledge.base import KnowledgeBase
+    from records.db import open_database
+
+    key = hashlib.sha256("\n".join(str(path) for path in corpus).encode()).hexdigest()[:12]
+    scoped = settings.model_copy(
+        update={"data_dir": work_dir / key, "corpus_dirs": corpus, "database_url": None, "chroma_url": None}
+    )
+    kb = KnowledgeBase(scoped)
+    report = IngestRun(kb).run(corpus)
+    if report.failed:
+        raise RuntimeError(f"ingest of {corpus} failed: {report.failed}")
+    return Assistant(kb, open_database(scoped.resolved_database_url), scoped)
+
+
+def evaluate_suite(
+    sets: list[EvalSet], work_dir: Path, settings: Settings, only: Collection[str] = ()
+) -> dict[str, dict[str, Any]]:
+    """Answer reports per set name, each set scored over its own corpus."""
+    assistants: dict[tuple[Path, ...], Assistant] = {}
+    reports: dict[str, dict[str, Any]] = {}
+    for item in sets:
+        if only and item.name not in only:
+            continue
+        key = tuple(item.corpus)
+        if key not in assistants:
+            assistants[key] = suite_assistant(item.corpus, work_dir, settings)
+        reports[item.name] = evaluate_answers(assistants[key], load_questions(item.questions))
+    return reports

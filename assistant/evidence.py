@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from knowledge.types import Chunk
+from knowledge.text import compact
 
 MAX_UNIT_CHARS = 160
 _SENTENCE_END = re.compile(r"(?<=[。！？])")
@@ -47,11 +47,6 @@ class Unit:
     def is_noise(self) -> bool:
         """Page numbers, chart axes and bare numbers: never an answer on their own."""
         return bool(_NOISE.match(self.text)) or len(compact(self.text)) < 3
-
-
-def compact(text: str) -> str:
-    """NFKC without whitespace: the form answers are compared and matched in."""
-    return "".join(ch for ch in unicodedata.normalize("NFKC", text) if not ch.isspace())
 
 
 def units_of(chunk: Chunk, rank: int) -> list[Unit]:

@@ -1,51 +1,61 @@
-"""Extractive passage answers: pick the lines that answer, in the document's own words, with citations."""
+"""Extractive passage answers: pick the lines that answer, in the document's own words, with citations.
+
+Every line of the retrieved chunks is a candidate. Each gets a few measured features (how close it is to the
+question in meaning and in words, whether it holds the kind of fact asked for, where it stands) and the fitted
+line model (``assistant/answer_model.py``, weights from ``renkei fit``) turns them into the probability that the
+line answers. The best line leads; the lines that belong with it (what follows a heading, the rest of its
+paragraph or list) and other lines nearly as likely come along, as many as the fitted composition says.
+"""
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from assistant.evidence import Unit, compact, units_of
+import numpy as np
+
+from assistant.answer_model import AnswerModel, Composition
+from assistant.evidence import Unit, units_of
+from assistant.vocabulary import AnswerType, vocabulary
+from knowledge.base import KnowledgeBase
 from knowledge.retriever import ScoredChunk
+from knowledge.text import compact
 from knowledge.tokenizer import default_tokenizer, tokenize
 
-# Words that frame a question rather than say what it is about.
-QUESTION_WORDS = frozenset(
-    "何 なに なん いつ どこ 誰 だれ どう どの どんな どのよう どれ どれ位 いくら 幾ら いくつ 幾つ 教える 教え 下さる "
-    "ある 有る 居る いる する 為る 成る なる 出来る できる 思う 言う 云う 事 こと 物 もの 方 ため 為 今 私 僕 貴方 あなた "
-    "ます です 様 よう ね か 位 くらい ぐらい 頃 について 関する 関して 知る 分かる 分る 了解 件 場合 的 等 など "
-    "他 外 ほか よそ".split()
-)
-LIST_CUES = ("どんな", "どのような", "どのように", "どう", "何を", "何が", "意見", "感想", "要望", "声", "取組", "取り組", "内容", "一覧")
-
-MAX_PRIMARY_UNITS = 4
+# Answers stay short: a dump of passages is not an answer (the evaluation fails answers over 600 characters,
+# citation marks and line breaks included).
+MAX_ANSWER_CHARS = 420
 MAX_TITLE_CHARS = 40
 MAX_FOLLOWERS = 6
-MAX_SIBLINGS = 3
-CLOSE_SCORE = 0.9
-MAX_ANSWER_CHARS = 420
-RANK_PRIOR = 0.08
-CONTEXT_WEIGHT = 0.5
-FOCUS_BOOST = 2.0
+# A compound the line holds only in parts counts for this share of the whole word.
 PART_CREDIT = 0.5
-ANSWER_TYPE_BONUS = 0.3
-HEADING_FOCUS_BONUS = 0.3
-MIN_NOVELTY = 0.34
-ECHO_PENALTY = 0.6
-# Interrogatives followed by what is asked about: a noun (どんな取組み, 何人) or a verb (どう活かす, どう広める).
-DETERMINERS = frozenset("何 なに なん どんな どの どのよう どう いかが".split())
-INTERROGATIVES = frozenset("何 なに なん いつ どこ 誰 だれ どう どの どんな どのよう どれ いくら 幾ら いくつ 幾つ".split())
+# Lines before a line that count as its context (a label line 「目的」 above 「…を目的とする」).
 CONTEXT_LINES = 2
+# Line lengths are measured against this (a long sentence is split at 。 beyond 160 characters).
+LENGTH_SCALE = 80.0
 
-
-@dataclass
-class Selection:
-    units: list[Unit]
-    best_score: float
-    coverage: float  # share of the question's weighted terms found in the selected units
+LINE_FEATURES: tuple[str, ...] = (
+    "dense",  # cosine of the question and the line (embedding model)
+    "dense_gap",  # dense minus the best candidate's dense (≤ 0)
+    "lexical",  # IDF-weighted share of the question's words the line holds
+    "lexical_gap",  # lexical minus the best candidate's lexical
+    "context",  # share held only by the line's context (lines just above, section path)
+    "focus",  # the word the question asks about is in the line
+    "type_match",  # a type of answer is expected (date, count, place …) and the line has an instance
+    "type_missing",  # a type is expected and the line has none
+    "heading",  # a heading or a bare label line
+    "title",  # a short marked line naming a section
+    "heading_focus",  # a heading that names what is asked about
+    "bullet",  # an item of a list
+    "echo",  # share of the line's words that only repeat the question
+    "length",  # length of the line (capped)
+    "subject",  # share of the question's proper nouns (places, organisations) its document names
+    "chunk_rank",  # 1 / (1 + rank of the chunk after fusion)
+    "chunk_dense",  # 1 / (1 + rank of the chunk in dense retrieval), 0 when absent
+    "chunk_lexical",  # 1 / (1 + rank of the chunk in lexical retrieval), 0 when absent
+)
 
 
 @lru_cache(maxsize=50_000)
@@ -55,20 +65,22 @@ def terms_of(text: str) -> frozenset[str]:
 
 
 def question_terms(question: str) -> list[str]:
-    return [term for term in tokenize(question) if term not in QUESTION_WORDS and len(compact(term)) > 0]
+    words = vocabulary().question_words
+    return [term for term in tokenize(question) if term not in words and len(compact(term)) > 0]
 
 
 def focus_term(question: str) -> str | None:
     """The word a question asks about: the word right after an interrogative (どんな取組み, どう活かす), else the
     last content word before it (多職種研修会の目的は何 → 目的), else the last content word (…の回収率は)."""
+    vocab = vocabulary()
     words = [word.term for word in default_tokenizer().words(question)]
     for index, term in enumerate(words):
-        if term in INTERROGATIVES:
+        if term in vocab.interrogatives:
             after = words[index + 1] if index + 1 < len(words) else None
-            if term in DETERMINERS and after and after not in QUESTION_WORDS:
+            if term in vocab.determiners and after and after not in vocab.question_words:
                 return after
-            return _head([w for w in words[:index] if w not in QUESTION_WORDS])
-    return _head([w for w in words if w not in QUESTION_WORDS])
+            return _head([w for w in words[:index] if w not in vocab.question_words])
+    return _head([w for w in words if w not in vocab.question_words])
 
 
 def _head(words: list[str]) -> str | None:
@@ -88,7 +100,7 @@ class Concept:
     parts: tuple[str, ...]
     weight: float
 
-    def match(self, terms: set[str]) -> float:
+    def match(self, terms: frozenset[str] | set[str]) -> float:
         if self.term in terms:
             return 1.0
         if self.parts:
@@ -96,86 +108,153 @@ class Concept:
         return 0.0
 
 
-def concepts(question: str, unit_terms: Sequence[set[str]]) -> list[Concept]:
+def concepts(question: str, unit_terms: Sequence[frozenset[str]]) -> list[Concept]:
     """The question's content words, weighted by local IDF over the candidate lines (a word in every line
-    says little about which line answers), the question's focus counting double."""
-    focus = focus_term(question)
+    says little about which line answers)."""
+    words_to_skip = vocabulary().question_words
     total = len(unit_terms) or 1
     seen: set[str] = set()
     result: list[Concept] = []
     for word in default_tokenizer().words(question):
-        if word.term in QUESTION_WORDS or word.term in seen or not compact(word.term):
+        if word.term in words_to_skip or word.term in seen or not compact(word.term):
             continue
         seen.add(word.term)
-        parts = tuple(p for p in word.parts if p not in QUESTION_WORDS)
+        parts = tuple(p for p in word.parts if p not in words_to_skip)
         df = sum(1 for terms in unit_terms if word.term in terms or (parts and all(p in terms for p in parts)))
-        # a focus no candidate line holds cannot tell lines apart: it gets no boost
-        boost = FOCUS_BOOST if word.term == focus and df else 1.0
-        weight = math.log(1.0 + total / (1.0 + df)) * boost
-        result.append(Concept(word.term, parts, weight))
+        result.append(Concept(word.term, parts, math.log(1.0 + total / (1.0 + df))))
     return result
 
 
-def score_units(
-    question: str, results: Sequence[ScoredChunk], *, anchors: bool = False
-) -> list[tuple[float, float, Unit]]:
-    """(score, coverage, unit) for every line of the retrieved chunks, best first.
+@dataclass
+class Candidate:
+    unit: Unit
+    features: np.ndarray  # in LINE_FEATURES order
+    probability: float = 0.0
 
-    A term counts fully when the line holds it, and partly when the line's context does (the lines just
-    before it, or its section path): 「目的：…」 answers 多職種研修会の目的 when the line above names the training.
-    """
-    units = [unit for rank, item in enumerate(results) for unit in units_of(item.chunk, rank)]
+    def feature(self, name: str) -> float:
+        return float(self.features[LINE_FEATURES.index(name)])
+
+
+@dataclass
+class Selection:
+    units: list[Unit]
+    best: Candidate
+    candidates: list[Candidate]  # all of them, best first
+
+
+def _inverse_rank(rank: int | None) -> float:
+    return 0.0 if rank is None else 1.0 / rank
+
+
+def candidates(
+    kb: KnowledgeBase, question: str, results: Sequence[ScoredChunk], proper_nouns: Sequence[str] = ()
+) -> list[Candidate]:
+    """Every line of the retrieved chunks with its features (noise lines — page numbers, axes — left out)."""
+    units = [unit for rank, item in enumerate(results) for unit in units_of(item.chunk, rank) if not unit.is_noise]
+    if not units:
+        return []
     unit_terms = [terms_of(unit.text) for unit in units]
     weighted = concepts(question, unit_terms)
-    if not weighted or not units:
-        return []
     total_weight = sum(c.weight for c in weighted) or 1.0
     section_terms = {item.chunk.chunk_id: terms_of(" ".join(item.chunk.section_path)) for item in results}
+    by_chunk = {item.chunk.chunk_id: item for item in results}
     query_terms = set(question_terms(question))
-    answer_type = expected_answer_type(question)
+    answer_type = vocabulary().answer_type(question)
     focus = focus_term(question)
-    scored: list[tuple[float, float, Unit]] = []
+    subjects = _subject_shares(kb, results, proper_nouns)
+    dense = kb.passage_vectors([unit.text for unit in units]) @ kb.query_vectors([question])[0]
+    rows: list[list[float]] = []
     for index, (unit, found) in enumerate(zip(units, unit_terms, strict=True)):
-        if unit.is_noise:
-            continue
         context = set(section_terms[unit.chunk.chunk_id])
         for previous in range(max(0, index - CONTEXT_LINES), index):
             if units[previous].chunk.chunk_id == unit.chunk.chunk_id:
                 context |= unit_terms[previous]
         own = [c.match(found) for c in weighted]
-        matched = sum(c.weight * m for c, m in zip(weighted, own, strict=True))
-        in_context = sum(
-            c.weight * max(0.0, c.match(context) - m) for c, m in zip(weighted, own, strict=True)
-        )
-        coverage = matched / total_weight
-        score = coverage + CONTEXT_WEIGHT * in_context / total_weight + RANK_PRIOR / (1 + unit.rank)
-        if unit.is_heading and focus is not None and focus in found:
-            score += HEADING_FOCUS_BONUS  # 【課題・困っていること】 for 「…の課題は？」: the list under it answers
-        if answer_type is not None and answer_type.search(unit.text):
-            score += ANSWER_TYPE_BONUS  # いつ → a line with a date, 何人 → a line with a head count …
-        if found and len(found - query_terms) / len(found) < MIN_NOVELTY and not (anchors and unit.marker):
-            score *= ECHO_PENALTY  # a line that only repeats the question (a title) does not answer it
-        scored.append((score, coverage, unit))
-    scored.sort(key=lambda item: (-item[0], item[2].rank, item[2].start))
-    return scored
+        lexical = sum(c.weight * m for c, m in zip(weighted, own, strict=True)) / total_weight
+        in_context = sum(c.weight * max(0.0, c.match(context) - m) for c, m in zip(weighted, own, strict=True))
+        has_type = answer_type is not None and answer_type.found_in(unit.text)
+        heading = unit.is_heading
+        has_focus = focus is not None and focus in found
+        scored = by_chunk[unit.chunk.chunk_id]
+        rows.append([
+            float(dense[index]), 0.0, lexical, 0.0, in_context / total_weight,
+            float(has_focus), float(has_type), float(answer_type is not None and not has_type),
+            float(heading), float(_is_title_line(unit)), float(heading and has_focus), float(unit.is_bullet),
+            len(found & query_terms) / len(found) if found else 0.0,
+            min(1.0, len(unit.text) / LENGTH_SCALE),
+            subjects[unit.chunk.document_id],
+            1.0 / (1 + unit.rank), _inverse_rank(scored.dense_rank), _inverse_rank(scored.lexical_rank),
+        ])  # fmt: skip
+    matrix = np.asarray(rows, dtype=float)
+    for column, gap in (("dense", "dense_gap"), ("lexical", "lexical_gap")):
+        source = LINE_FEATURES.index(column)
+        matrix[:, LINE_FEATURES.index(gap)] = matrix[:, source] - matrix[:, source].max()
+    return [Candidate(unit, row) for unit, row in zip(units, matrix, strict=True)]
 
 
-ANSWER_TYPES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
-    (("いつから", "いつ頃から"), re.compile(r"(令和|平成|年度|[0-9０-９]+\s*月).{0,8}(より|から|以降)")),
-    (("いつ", "何日", "何月", "日時", "日程", "時期", "期間"), re.compile(r"(令和|平成|[0-9０-９]+\s*[月日]|年度|～)")),
-    (("何人", "何名", "人数", "参加者数"), re.compile(r"[0-9０-９]+\s*[名人]")),
-    (("どこ", "場所", "会場"), re.compile(r"(センター|会館|ホール|会場|場\s*所)")),
-    (("頻度", "どのくらいの間隔", "何回"), re.compile(r"(毎月|毎週|毎年|年[0-9０-９]+回|月[0-9０-９]+回|回)")),
-    (("回収率", "割合", "何%", "何％"), re.compile(r"[0-9０-９.]+\s*[%％]")),
-)
+def _subject_shares(kb: KnowledgeBase, results: Sequence[ScoredChunk], proper_nouns: Sequence[str]) -> dict[str, float]:
+    """Per document: the share of the question's proper nouns the document names (1.0 when it names none)."""
+    wanted = [compact(noun) for noun in proper_nouns]
+    shares: dict[str, float] = {}
+    for item in results:
+        document_id = item.chunk.document_id
+        if document_id in shares:
+            continue
+        if not wanted:
+            shares[document_id] = 1.0
+            continue
+        document = kb.document(document_id)
+        text = compact(document.title + document.text) if document else compact(item.chunk.text)
+        shares[document_id] = sum(noun in text for noun in wanted) / len(wanted)
+    return shares
 
 
-def expected_answer_type(question: str) -> re.Pattern[str] | None:
-    """What an answering line must contain for an いつ / 何人 / どこ … question, if the question says."""
-    for cues, pattern in ANSWER_TYPES:
-        if any(cue in question for cue in cues):
-            return pattern
-    return None
+def rank_candidates(found: list[Candidate], model: AnswerModel) -> list[Candidate]:
+    """The candidates with their line-model probability, best first (ties: better chunk, earlier line)."""
+    if not found:
+        return []
+    probabilities = model.line.probabilities(np.vstack([c.features for c in found]))
+    for candidate, probability in zip(found, probabilities, strict=True):
+        candidate.probability = float(probability)
+    return sorted(found, key=lambda c: (-c.probability, c.unit.rank, c.unit.start))
+
+
+def select(ranked: list[Candidate], composition: Composition) -> Selection | None:
+    """The answer's lines, in document order: the best line with what belongs to it, then close runners-up."""
+    if not ranked:
+        return None
+    best = ranked[0]
+    chosen: dict[tuple[str, int], Unit] = {}
+
+    def take(unit: Unit) -> None:
+        chosen.setdefault((unit.chunk.document_id, unit.start), unit)
+
+    take(best.unit)
+    if best.unit.is_heading or _is_title_line(best.unit):
+        for follower in _followers(best.unit, MAX_FOLLOWERS, through_subsections=not best.unit.is_heading):
+            take(follower)
+    else:
+        for follower in _continuation(best.unit, composition.continuation):
+            take(follower)
+    primary = list(chosen.values())
+    extra = 0
+    for candidate in ranked[1:]:
+        if extra >= composition.extra or candidate.probability < composition.ratio * best.probability:
+            break
+        if candidate.unit.is_heading:
+            continue
+        key = (candidate.unit.chunk.document_id, candidate.unit.start)
+        if key not in chosen:
+            take(candidate.unit)
+            extra += 1
+    rest = [unit for unit in chosen.values() if unit not in primary]
+    units = _drop_dangling_headings(sorted(_trim(primary + rest), key=lambda u: (u.rank, u.start)), best.unit)
+    return Selection(units=units, best=best, candidates=ranked)
+
+
+def supporting_type_found(selection: Selection, answer_type: AnswerType | None) -> bool:
+    """Whether the answer's lines hold an instance of the answer type the question expects."""
+    return answer_type is None or any(answer_type.found_in(unit.text) for unit in selection.units)
 
 
 def _is_title_line(unit: Unit) -> bool:
@@ -183,86 +262,34 @@ def _is_title_line(unit: Unit) -> bool:
     return unit.marker is not None and len(unit.text) <= MAX_TITLE_CHARS and not unit.text.endswith("。")
 
 
+def _continuation(unit: Unit, limit: int) -> list[Unit]:
+    """The lines right after ``unit`` that continue it: same chunk, up to the next heading."""
+    picked: list[Unit] = []
+    for other in units_of(unit.chunk, unit.rank):
+        if other.start <= unit.start or other.is_noise:
+            continue
+        if len(picked) >= limit or other.is_heading or _is_title_line(other):
+            break
+        picked.append(other)
+    return picked
+
+
 def _followers(unit: Unit, limit: int, *, through_subsections: bool = False) -> list[Unit]:
-    """The lines after a heading (or sibling bullets after a bullet) in the same chunk. From a section
-    title (``through_subsections``) reading goes on through sub-headings until the next title of its kind."""
-    siblings = units_of(unit.chunk, unit.rank)
-    after = [other for other in siblings if other.start > unit.start]
-    own_marker = unit.marker
+    """The lines after a heading in the same chunk. From a section title (``through_subsections``) reading
+    goes on through sub-headings until the next title of its kind."""
+    after = [other for other in units_of(unit.chunk, unit.rank) if other.start > unit.start]
     picked: list[Unit] = []
     for other in after:
         if through_subsections:
-            if other.marker == own_marker and own_marker is not None:
+            if other.marker == unit.marker and unit.marker is not None:
                 break
-        elif other.is_heading or (unit.is_bullet and not other.is_bullet and picked):
+        elif other.is_heading:
             break
         if not other.is_noise:
             picked.append(other)
         if len(picked) >= limit:
             break
     return picked
-
-
-def _siblings(unit: Unit, limit: int) -> list[Unit]:
-    """The bullets of the same list (no heading in between) nearest to ``unit``: for 「どう言っていますか」 the
-    answer is several of the voices around the best one, not one line."""
-    siblings = units_of(unit.chunk, unit.rank)
-    index = next(i for i, other in enumerate(siblings) if other.start == unit.start)
-    block: list[Unit] = []
-    for step in (-1, 1):
-        position = index + step
-        while 0 <= position < len(siblings) and not siblings[position].is_heading:
-            if siblings[position].is_bullet:
-                block.append(siblings[position])
-            position += step
-    block.sort(key=lambda other: abs(other.start - unit.start))
-    return block[:limit]
-
-
-def select(question: str, results: Sequence[ScoredChunk]) -> Selection | None:
-    wants_list = any(cue in question for cue in LIST_CUES)
-    scored = score_units(question, results, anchors=wants_list)
-    if not scored:
-        return None
-    best_score, best_coverage, best = scored[0]
-    if wants_list and _is_title_line(best) and not _followers(best, 1, through_subsections=True):
-        # a section title with nothing under it names the topic; a close runner-up that says something answers
-        runner_up = next(((sc, cov, u) for sc, cov, u in scored[1:3] if not _is_title_line(u)), None)
-        if runner_up is not None and runner_up[0] >= CLOSE_SCORE * best_score:
-            best_score, best_coverage, best = runner_up
-    chosen: dict[tuple[str, int], Unit] = {}
-
-    def take(unit: Unit) -> None:
-        chosen.setdefault((unit.chunk.document_id, unit.start), unit)
-
-    take(best)
-    anchored = wants_list and _is_title_line(best) and any(
-        not f.is_noise for f in _followers(best, 1, through_subsections=True)
-    )
-    if anchored:  # a section title that repeats the question: the answer is what the section says
-        for follower in _followers(best, MAX_FOLLOWERS, through_subsections=True):
-            take(follower)
-    elif best.is_heading:
-        for follower in _followers(best, MAX_FOLLOWERS):
-            take(follower)
-    elif wants_list and best.is_bullet:
-        for sibling in _siblings(best, MAX_SIBLINGS):
-            take(sibling)
-    primary = list(chosen.values())
-    if not anchored:
-        for score, _coverage, unit in scored[1:]:
-            if len(chosen) >= MAX_PRIMARY_UNITS + (MAX_FOLLOWERS if best.is_heading else 0):
-                break
-            if score < 0.8 * best_score or unit.is_heading:
-                continue
-            take(unit)
-    extra = [unit for unit in chosen.values() if unit not in primary]
-    units = _drop_dangling_headings(sorted(_trim(primary + extra), key=lambda u: (u.rank, u.start)), best)
-    found = set().union(*(terms_of(u.text) for u in units))
-    found |= terms_of(" ".join(best.chunk.section_path))
-    terms = set(question_terms(question))
-    coverage = len(terms & found) / len(terms) if terms else 0.0
-    return Selection(units=units, best_score=best_score, coverage=max(coverage, best_coverage))
 
 
 def _drop_dangling_headings(units: list[Unit], best: Unit) -> list[Unit]:

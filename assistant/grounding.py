@@ -1,45 +1,76 @@
-"""Deciding whether the documents hold an answer at all."""
+"""Deciding whether the documents hold an answer at all — from evidence, never from a missing common noun.
+
+Three checks, in order:
+1. a proper noun of the question (a place, organisation or person: Sudachi's 固有名詞) that appears nowhere in
+   the corpus — the documents cannot be about it (札幌市, 青葉台総合病院);
+2. the answer type the question expects (a date, a count, an amount, a percentage …) has no instance in the
+   lines that would answer — when the fitted model says this check helps on the tune sets;
+3. the support model: a logistic regression over the selection (how likely its best line answers, how close it
+   is in meaning and in words, whether the asked-about word and the question's places are there), with a
+   threshold fitted on the tune sets (``renkei fit``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 
-from assistant.extractive import QUESTION_WORDS, Selection
-from assistant.understanding import ATTRIBUTE_WORDS
+import numpy as np
+
+from assistant.answer_model import AnswerModel
+from assistant.extractive import Selection, supporting_type_found
+from assistant.vocabulary import AnswerType
 from knowledge.base import KnowledgeBase
 from knowledge.tokenizer import default_tokenizer
 
-# Calibrated on the development set: answers whose best line covers less than this share of the question's
-# weighted terms were wrong far more often than right.
-MIN_COVERAGE = 0.34
-# One-character nouns (次, 別, 後, 方) are too generic to say what a question is about.
-MIN_NOUN_CHARS = 2
-# Nouns that name the kind of fact asked for rather than the topic: an answer supplies them by its content.
-ATTRIBUTE_NOUNS = frozenset(
-    word for words in ATTRIBUTE_WORDS.values() for word in words
-) | frozenset("所属 場所 日時 日程 人数 目的 内容 理由 方法 流れ 手順 時期 期間 回数 件数 名前 氏名 頻度 間隔 様子 状況 特徴 詳細 具体".split()) | frozenset(
-    "今日 本日 明日 昨日 今週 来週 先週 今月 来月 先月 今年 去年 今回 前回 次回 最近 現在".split()  # relative to as_of
+SUPPORT_FEATURES: tuple[str, ...] = (
+    "best_probability",  # the line model's probability for the best line
+    "second_probability",  # … for the runner-up (answers often stand in several lines)
+    "best_dense",  # the best dense similarity of any candidate line
+    "best_lexical",  # the best lexical coverage of any candidate line
+    "focus_found",  # the asked-about word stands in an answer line
+    "type_found",  # the expected answer type has an instance in the answer lines (1 when none is expected)
+    "subject",  # share of the question's proper nouns named by the best line's document
 )
 
 
-def unknown_terms(kb: KnowledgeBase, question: str) -> tuple[str, ...]:
-    """Nouns of the question that no live passage contains (札幌市, 予算 …)."""
-    nouns = [
-        noun for noun in default_tokenizer().nouns(question)
-        if len(noun) >= MIN_NOUN_CHARS and noun not in QUESTION_WORDS and noun not in ATTRIBUTE_NOUNS
-        and not noun.startswith("何")  # 何回, 何度, 何件: interrogatives, not topics
-    ]
+def unknown_proper_nouns(kb: KnowledgeBase, nouns: Sequence[str]) -> tuple[str, ...]:
+    """The proper nouns that no live passage contains (札幌市, 青葉台総合病院 …)."""
     kb.refresh()
-    return tuple(dict.fromkeys(noun for noun in nouns if not _known(kb, noun)))
+    return tuple(dict.fromkeys(noun for noun in nouns if not _in_corpus(kb, noun)))
 
 
-def _known(kb: KnowledgeBase, noun: str) -> bool:
-    """The corpus has the noun, or every part of it (「採 用 月」 in a PDF is indexed as 採用 + 月)."""
-    if kb.lexical.has_term(noun):
+def _in_corpus(kb: KnowledgeBase, noun: str) -> bool:
+    """The corpus has the word, or every part of it (「採 用 月」 in a PDF is indexed as 採用 + 月)."""
+    words = default_tokenizer().words(noun)
+    if not words:
         return True
-    parts = [part for word in default_tokenizer().words(noun) for part in (word.parts or (word.term,))]
-    return len(parts) > 1 and all(kb.lexical.has_term(part) for part in parts)
+    return all(
+        kb.lexical.has_term(word.term) or (bool(word.parts) and all(kb.lexical.has_term(p) for p in word.parts))
+        for word in words
+    )
 
 
-def is_grounded(selection: Selection | None) -> bool:
-    """Whether the best passage lines cover enough of the question to answer from them."""
-    return selection is not None and selection.coverage >= MIN_COVERAGE
+def support_features(selection: Selection, answer_type: AnswerType | None) -> np.ndarray:
+    ranked = selection.candidates
+    answer_units = {(unit.chunk.document_id, unit.start) for unit in selection.units}
+    in_answer = [c for c in ranked if (c.unit.chunk.document_id, c.unit.start) in answer_units]
+    return np.asarray([
+        selection.best.probability,
+        ranked[1].probability if len(ranked) > 1 else 0.0,
+        max(c.feature("dense") for c in ranked),
+        max(c.feature("lexical") for c in ranked),
+        float(any(c.feature("focus") for c in in_answer)),
+        float(supporting_type_found(selection, answer_type)),
+        selection.best.feature("subject"),
+    ], dtype=float)  # fmt: skip
+
+
+def is_supported(selection: Selection | None, answer_type: AnswerType | None, model: AnswerModel) -> bool:
+    """Whether the selected lines answer the question (see the module's checks 2 and 3)."""
+    if selection is None:
+        return False
+    if model.strict_answer_types and answer_type is not None and answer_type.strict:
+        if not supporting_type_found(selection, answer_type):
+            return False
+    features = support_features(selection, answer_type)
+    return bool(model.support.probabilities(features[None, :])[0] >= model.support_threshold)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from assistant.schemas import Citation
 from knowledge.settings import Settings
+from knowledge.text import compact, nfkc
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def _defused(text: str) -> str:
 
 def normalise_marks(text: str) -> str:
     def expand(match: re.Match[str]) -> str:
-        numbers = re.split(r"\s*[,，、]\s*", unicodedata.normalize("NFKC", match.group(1)))
+        numbers = re.split(r"\s*[,，、]\s*", nfkc(match.group(1)))
         return "".join(f"[{int(n)}]" for n in numbers)
 
     return _MARK_ANY.sub(expand, text)
@@ -183,7 +183,7 @@ def unsupported(sentence: str, source: str) -> list[str]:
     """The facts of ``sentence`` that ``source`` does not hold (dates, times, numbers, names, quotes)."""
     claimed = facts(_MARK.sub(" ", _LIST_MARKER.sub("", sentence)))
     held = facts(source, with_phrases=False)
-    haystack = _compact(source)
+    haystack = compact(source)
     missing = [f"{m}月{d}日" for m, d in sorted(claimed.dates - held.dates)]
     missing += [f"{h}:{m:02d}" for h, m in sorted(claimed.times - held.times)]
     missing += sorted(claimed.numbers - held.numbers)
@@ -192,7 +192,7 @@ def unsupported(sentence: str, source: str) -> list[str]:
 
 
 def facts(text: str, with_phrases: bool = True) -> Facts:
-    normal = unicodedata.normalize("NFKC", text)
+    normal = nfkc(text)
     found = Facts()
     for match in _DATE.finditer(normal):
         month, day = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
@@ -225,13 +225,9 @@ def _number(text: str) -> str:
     return (whole.lstrip("0") or "0") + (f".{fraction}" if fraction else "")
 
 
-def _compact(text: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFKC", text) if not ch.isspace())
-
-
 def _leaks(answer: str, secrets: Iterable[str | None]) -> bool:
-    haystack = _compact(answer)
-    return any(secret and _compact(secret) in haystack for secret in secrets)
+    haystack = compact(answer)
+    return any(secret and compact(secret) in haystack for secret in secrets)
 
 
 def _by_number(evidence: Sequence[EvidencePassage]) -> dict[int, str]:

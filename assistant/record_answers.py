@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from assistant.citations import Citations
 from assistant.understanding import Understanding
 from records import queries
+from knowledge.text import compact
 from records.dates import format_era_date, format_time_range
 from records.models import EVENT_KINDS, Block, Event
 
@@ -99,9 +100,19 @@ def _next_event(session: Session, kind: str, block: Block | None, as_of: date, c
     )
 
 
+# The event field that holds each fact a question can ask for: a record answer must hold the one asked.
+ASKED_FIELDS: dict[str, str] = {
+    "venue": "venue", "lecturer": "lecturer_name", "affiliation": "lecturer_affiliation", "date": "date",
+    "participants": "counts", "theme": "theme",
+}  # fmt: skip
+
+
 def _render_events(events: list[Event], as_of: date, citations: Citations, u: Understanding) -> RecordAnswer | None:
     if not events:
         return None
+    asked = [ASKED_FIELDS[name] for name in u.attributes if name in ASKED_FIELDS]
+    if asked and not any(getattr(event, name) for event in events for name in asked):
+        return None  # 「報告会の基調講演は誰？」: the records know its dates, not its speaker; the passages may
     lines: list[str] = []
     for event in events[:6]:
         line = _event_line(event, as_of, citations, with_theme="theme" in u.attributes)
@@ -201,7 +212,18 @@ def _surveys(session: Session, u: Understanding, citations: Citations) -> Record
     return RecordAnswer("\n".join(lines), [s.to_dict() for s in surveys[:4]])
 
 
-def known_venues(engine: Engine) -> list[str]:
-    """Venues the records name, longest first (so 東成区民センター wins over a shorter name inside it)."""
+def record_names(engine: Engine) -> tuple[list[str], frozenset[str]]:
+    """Venues the records name (longest first, so 東成区民センター wins over a shorter name inside it), and every
+    name the records hold — venues, lecturers and their affiliations, titles, blocks — compacted: a question
+    naming anything else is not about the records."""
     with Session(engine) as session:
-        return sorted({event.venue for event in queries.list_events(session) if event.venue}, key=len, reverse=True)
+        events = queries.list_events(session)
+        blocks = queries.list_blocks(session)
+    venues = sorted({event.venue for event in events if event.venue}, key=len, reverse=True)
+    names = {
+        compact(value)
+        for event in events
+        for value in (event.venue, event.lecturer_name, event.lecturer_affiliation, event.title, event.theme)
+        if value
+    } | {compact(block.name) for block in blocks}
+    return venues, frozenset(names)

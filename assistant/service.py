@@ -10,14 +10,17 @@ from sqlalchemy.engine import Engine
 
 from assistant.citations import Citations
 from assistant.errors import UnknownWardError
-from assistant.extractive import select
-from assistant.grounding import is_grounded, unknown_terms
+from assistant.answer_model import AnswerModel, answer_model
+from assistant.extractive import Candidate, candidates, rank_candidates, select
+from assistant.grounding import is_supported, unknown_proper_nouns
 from assistant.llm import cited_numbers, evidence_for, llm_answer
 from assistant.llm import enabled as llm_enabled
 from assistant.memory import ConversationMemory
-from assistant.record_answers import RecordAnswer, answer_from_records, known_venues
+from assistant.record_answers import RecordAnswer, answer_from_records, record_names
 from assistant.schemas import ChatAnswer, ChatRequest, StreamEvent
 from assistant.understanding import Understanding, is_follow_up, understand
+from assistant.vocabulary import vocabulary
+from assistant.evidence import Unit
 from knowledge.base import KnowledgeBase
 from knowledge.retriever import hybrid_search
 from knowledge.settings import Settings
@@ -32,11 +35,21 @@ DELTA_PATTERN = re.compile(r"(?<=[。\n])")
 
 
 class Assistant:
-    def __init__(self, kb: KnowledgeBase, records_engine: Engine, settings: Settings | None = None) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, records_engine: Engine, settings: Settings | None = None, model: AnswerModel | None = None
+    ) -> None:
         self.kb = kb
         self.records_engine = records_engine
         self.settings = settings or kb.settings
         self.memory = ConversationMemory(records_engine)
+        self._model = model
+
+    @property
+    def model(self) -> AnswerModel:
+        """The fitted answer model (``assistant/data/answer_model.json`` unless one was passed in)."""
+        if self._model is None:
+            self._model = answer_model()
+        return self._model
 
     # --- public --------------------------------------------------------------------------------
     def answer(self, request: ChatRequest) -> ChatAnswer:
@@ -44,12 +57,11 @@ class Assistant:
         as_of = request.as_of or date.today()
         conversation_id = request.conversation_id or self.memory.new_id()
         previous = self.memory.last_turn(conversation_id) if request.conversation_id else None
-        venues = known_venues(self.records_engine)
-        u = understand(request.message, ward=ward, as_of=as_of, venues=venues)
+        u = self.understand(request.message, ward=ward, as_of=as_of)
         resolved = request.message
         if previous is not None and is_follow_up(request.message, u):
             resolved = f"{previous.resolved} {request.message}"
-            u = _inherit(understand(resolved, ward=ward, as_of=as_of, venues=venues), u)
+            u = _inherit(self.understand(resolved, ward=ward, as_of=as_of), u)
         answer = self._compose(u, resolved, ward, as_of)
         answer.conversation_id = conversation_id
         self.memory.append(conversation_id, request.message, resolved, answer.intent, u.entities(), answer.answer)
@@ -67,6 +79,15 @@ class Assistant:
             data={"conversation_id": answer.conversation_id, "intent": answer.intent, "grounded": answer.grounded},
         )
 
+    def understand(self, message: str, *, ward: str | None = None, as_of: date | None = None) -> Understanding:
+        venues, names = record_names(self.records_engine)
+        return understand(message, ward=ward, as_of=as_of, venues=venues, record_names=names)
+
+    def passage_candidates(self, question: str, u: Understanding) -> list[Candidate]:
+        """Every line of the passages retrieved for ``question``, with its features (not yet scored)."""
+        results = hybrid_search(self.kb, question, k=RETRIEVAL_K)
+        return candidates(self.kb, question, results, u.names)
+
     # --- steps ---------------------------------------------------------------------------------
     @staticmethod
     def _resolve_ward(name: str | None) -> str | None:
@@ -80,8 +101,8 @@ class Assistant:
     def _compose(self, u: Understanding, question: str, ward: str | None, as_of: date) -> ChatAnswer:
         if u.intent == "greeting":
             return ChatAnswer(conversation_id="", answer=GREETING_ANSWER, intent="greeting", grounded=False)
-        missing = unknown_terms(self.kb, question)
-        if missing:  # 札幌市, 予算, 定員 …: nothing in the documents can answer a question about them
+        missing = unknown_proper_nouns(self.kb, u.names)
+        if missing:  # 札幌市, 青葉台総合病院 …: no document is about them
             return _refusal_answer(missing, [])
         citations = Citations(self.kb)
         if u.intent == "record":
@@ -105,18 +126,19 @@ class Assistant:
         return answer
 
     def _passage_answer(self, u: Understanding, question: str, citations: Citations) -> ChatAnswer:
-        results = hybrid_search(self.kb, question, k=RETRIEVAL_K)
-        selection = select(question, results)
-        if selection is None or not is_grounded(selection):
-            return _refusal_answer((), [r.chunk.section_path for r in results])
+        found = self.passage_candidates(question, u)
+        selection = select(rank_candidates(found, self.model), self.model.composition)
+        if selection is None or not is_supported(selection, vocabulary().answer_type(question), self.model):
+            sections = list(dict.fromkeys(c.unit.chunk.section_path for c in found))
+            return _refusal_answer((), sections)
         lines: list[str] = []
-        by_chunk: dict[str, list] = {}
+        by_chunk: dict[str, list[Unit]] = {}
         for unit in selection.units:
             by_chunk.setdefault(unit.chunk.chunk_id, []).append(unit)
+        scores = {c.unit.chunk.chunk_id: c.probability for c in reversed(selection.candidates)}
         for units in by_chunk.values():
             chunk = units[0].chunk
-            scored = next(r for r in results if r.chunk.chunk_id == chunk.chunk_id)
-            n = citations.cite(chunk, units[0].start, units[-1].end, scored.score)
+            n = citations.cite(chunk, units[0].start, units[-1].end, round(scores[chunk.chunk_id], 4))
             for i, unit in enumerate(units):
                 lines.append(unit.text + (f" [{n}]" if i == len(units) - 1 else ""))
         intent = "peer_practice" if u.intent == "peer_practice" else "how_to"

@@ -8,7 +8,6 @@ ingest run) may set ``title``, ``doc_type``, ``fiscal_year`` (2023, 令和5, R5,
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -16,7 +15,8 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from ingest.parsers import flatten_value
-from records.reference import OSAKA_WARDS
+from records.reference import WARDS
+from knowledge.text import nfkc
 
 DOC_TYPES: tuple[str, ...] = ("program_document", "ward_finding", "training_writeup", "other")
 
@@ -26,7 +26,7 @@ _ERA_YEAR_RE = re.compile(r"(令和|平成|昭和)\s*(元|\d{1,2})\s*年度")
 _GREGORIAN_FY_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年度")
 _PATH_ERA_RE = re.compile(r"(?<![a-z])([rh])(\d{1,2})(?!\d)")
 _PATH_FY_RE = re.compile(r"(?<!\d)(?:fy)?((?:19|20)\d{2})(?!\d)")
-_WARD_RE = re.compile("|".join(sorted(OSAKA_WARDS, key=len, reverse=True)))
+_WARD_RE = re.compile("|".join(sorted(WARDS, key=len, reverse=True)))
 
 # keyword → weight per document type; path and title hits count three times
 _TYPE_KEYWORDS: dict[str, tuple[str, ...]] = {
@@ -79,7 +79,7 @@ def infer_metadata(
 ) -> DocMeta:
     """Metadata for one document; ``title`` is the parser's title (Markdown heading, PDF title)."""
     resolved_title = (front_matter.get("title") or "").strip() or title or _title_from_text(text, relative_path)
-    head = search_text(resolved_title + "\n" + text[:_HEAD_CHARS])
+    head = nfkc(resolved_title + "\n" + text[:_HEAD_CHARS])
     wards = _explicit_wards(front_matter.get("wards", "")) or wards_mentioned(text)
     return DocMeta(
         title=resolved_title,
@@ -89,14 +89,10 @@ def infer_metadata(
     )
 
 
-def search_text(text: str) -> str:
-    return unicodedata.normalize("NFKC", text)
-
-
 def wards_mentioned(text: str) -> tuple[str, ...]:
     """Osaka wards named in ``text`` (longest name first, so 東淀川区 is not also 淀川区), in city order."""
     found = set(_WARD_RE.findall(text))
-    return tuple(ward for ward in OSAKA_WARDS if ward in found)
+    return tuple(ward for ward in WARDS if ward in found)
 
 
 def _ward_counts(text: str) -> Counter[str]:
@@ -105,11 +101,11 @@ def _ward_counts(text: str) -> Counter[str]:
 
 def _explicit_wards(value: str) -> tuple[str, ...]:
     names = {name.strip() for name in re.split(r"[,、，\s]+", value) if name.strip()}
-    unknown = sorted(name for name in names if name not in OSAKA_WARDS and f"{name}区" not in OSAKA_WARDS)
+    unknown = sorted(name for name in names if name not in WARDS and f"{name}区" not in WARDS)
     if unknown:
         raise ValueError(f"unknown ward(s) in metadata: {', '.join(unknown)}")
-    canonical = {name if name in OSAKA_WARDS else f"{name}区" for name in names}
-    return tuple(ward for ward in OSAKA_WARDS if ward in canonical)
+    canonical = {name if name in WARDS else f"{name}区" for name in names}
+    return tuple(ward for ward in WARDS if ward in canonical)
 
 
 # --- title ---------------------------------------------------------------------------------
@@ -135,7 +131,7 @@ def _doc_type(front_matter: dict[str, str], relative_path: str, title: str, head
         if explicit not in DOC_TYPES:
             raise ValueError(f"doc_type must be one of {', '.join(DOC_TYPES)}; got '{explicit}'")
         return explicit
-    labelled = search_text(relative_path.lower() + "\n" + title)
+    labelled = nfkc(relative_path.lower() + "\n" + title)
     scores = {
         doc_type: 3 * _hits(labelled, keywords) + _hits(head, keywords)
         for doc_type, keywords in _TYPE_KEYWORDS.items()
@@ -165,7 +161,7 @@ def _is_one_ward_finding(title: str, text: str) -> bool:
 
 def fiscal_year_from(value: str) -> int | None:
     """``2023``, ``令和5``, ``令和5年度``, ``R5``, ``平成30``, ``令和元`` → Gregorian fiscal year."""
-    value = search_text(value).strip()
+    value = nfkc(value).strip()
     if re.fullmatch(r"(?:19|20)\d{2}(?:年度)?", value):
         return int(value[:4])
     match = re.fullmatch(r"(令和|平成|昭和|[RrHhSs])\s*(元|\d{1,2})\s*(?:年度?)?", value)
@@ -187,9 +183,9 @@ def _fiscal_year(front_matter: dict[str, str], relative_path: str, title: str, t
             raise ValueError(f"fiscal_year not understood: '{explicit}'")
         return year
     return (
-        _most_mentioned_year(search_text(title))
+        _most_mentioned_year(nfkc(title))
         or _year_from_path(relative_path)
-        or _most_mentioned_year(search_text(text[:_HEAD_CHARS]))
+        or _most_mentioned_year(nfkc(text[:_HEAD_CHARS]))
     )
 
 

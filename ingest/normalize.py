@@ -9,7 +9,7 @@ between) and keeps every structural line — headings, bullets, label lines such
 from __future__ import annotations
 
 import re
-import unicodedata
+from knowledge.text import nfkc
 
 # A wrapped line is at least this long; shorter lines are labels, options or titles.
 MIN_WRAPPED_LINE_CHARS = 20
@@ -35,7 +35,7 @@ _ASCII_WORD_RE = re.compile(r"[A-Za-z0-9]")
 
 def search_form(text: str) -> str:
     """NFKC form for matching only (full-width digits → ASCII etc.); never store it."""
-    return unicodedata.normalize("NFKC", text)
+    return nfkc(text)
 
 
 def clean_text(raw: str, *, join_broken_lines: bool = True) -> str:

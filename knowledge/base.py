@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from knowledge.catalog import Catalog, make_engine
@@ -15,6 +16,7 @@ from knowledge.model_build import MODEL_DIR_NAME
 from knowledge.lexical import LexicalIndex, LexicalIndexError
 from knowledge.settings import Settings
 from knowledge.types import Chunk, DocumentInfo
+from knowledge.vector_cache import VectorCache
 from knowledge.vectorstore import REBUILD_HINT, VectorIndex
 
 FILTER_KEYS = ("doc_type", "fiscal_year", "document_id", "ward")
@@ -32,6 +34,8 @@ class KnowledgeBase:
         self._generation = -1
         self._live: frozenset[str] = frozenset()
         self._lexical: LexicalIndex | None = None
+        self._query_vectors: VectorCache | None = None
+        self._passage_vectors: VectorCache | None = None
 
     @property
     def lexical(self) -> LexicalIndex:
@@ -77,11 +81,24 @@ class KnowledgeBase:
     def live_chunk_ids(self) -> frozenset[str]:
         return self._live
 
+    # --- embeddings of questions and passage lines (cached) ----------------------------------------
+    def query_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length query embeddings (a question is embedded once, however many steps use it)."""
+        if self._query_vectors is None:
+            self._query_vectors = VectorCache(lambda batch: [self.embeddings.embed_query(t) for t in batch], 2_000)
+        return self._query_vectors.vectors(texts)
+
+    def passage_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length passage embeddings of short texts (answer lines), cached across questions."""
+        if self._passage_vectors is None:
+            self._passage_vectors = VectorCache(self.embeddings.embed_documents)
+        return self._passage_vectors.vectors(texts)
+
     # --- search --------------------------------------------------------------------------------
     def dense_search(self, query: str, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         if not query.strip() or not self._live:
             return []
-        vector = self.embeddings.embed_query(query)
+        vector = self.query_vectors([query])[0].tolist()
         hits = self.vectors.search(vector, k=k + 10, where=_chroma_where(where))
         return [(chunk_id, score) for chunk_id, score in hits if chunk_id in self._live][:k]
 

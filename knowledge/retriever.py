@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -13,6 +12,7 @@ from pydantic import ConfigDict
 
 from knowledge.base import KnowledgeBase
 from knowledge.types import Chunk
+from knowledge.text import compact
 
 Mode = Literal["hybrid", "dense", "lexical"]
 RRF_K = 60
@@ -46,7 +46,7 @@ def reciprocal_rank_fusion(
 
 
 def near_duplicate_key(text: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFKC", text) if not ch.isspace())
+    return compact(text)
 
 
 def hybrid_search(

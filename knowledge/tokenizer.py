@@ -123,6 +123,12 @@ class JapaneseTokenizer:
                 nouns.append(term)
         return nouns
 
+    def proper_nouns(self, text: str) -> list[str]:
+        """Sudachi's 固有名詞 (places, organisations, people) of ``text``, as written (NFKC)."""
+        return [
+            morpheme.surface() for morpheme in self._morphemes(text) if morpheme.part_of_speech()[1] == "固有名詞"
+        ]
+
     def _morphemes(self, text: str) -> Iterator[Morpheme]:
         """Sudachi's long units of ``text`` after NFKC and joining PDF-split Japanese."""
         normalized = _SPACE_INSIDE_JAPANESE.sub("", unicodedata.normalize("NFKC", text))

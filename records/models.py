@@ -15,18 +15,9 @@ from typing import Any
 from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, Text, Time
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from records.event_kinds import EVENT_KINDS
 from records.reference import ward_aliases
 
-EVENT_KINDS: dict[str, str] = {
-    "block_training": "ブロック別多職種研修会",
-    "multi_professional_training": "多職種研修会",
-    "joint_training": "合同研修会",
-    "briefing": "区担当者等説明会",
-    "liaison_meeting": "コーディネーター連絡会",
-    "report_meeting": "活動報告会",
-    "onboarding": "新任研修",
-    "other": "その他",
-}
 EVENT_STATUSES: dict[str, str] = {"held": "開催済", "planned": "開催予定", "written": "書面開催", "cancelled": "中止"}
 SUBJECTS: dict[str, str] = {"ward_office": "区役所", "support_office": "相談支援室"}
 FINDING_CATEGORIES: dict[str, str] = {"achievement": "取組み内容", "challenge": "課題", "plan": "今後の取組み"}

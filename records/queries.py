@@ -6,7 +6,6 @@ Serialise any record with :func:`record_to_dict` (``{type, id, ...fields, source
 from __future__ import annotations
 
 import difflib
-import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -29,6 +28,7 @@ from records.models import (
     Ward,
 )
 from records.reference import canonical_ward_name, close_ward_names
+from knowledge.text import compact
 
 
 class RecordLookupError(LookupError):
@@ -53,10 +53,6 @@ class UnknownEventKindError(RecordLookupError):
     pass
 
 
-def _compact(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split())
-
-
 # ---------------------------------------------------------------- wards and blocks
 
 
@@ -71,7 +67,7 @@ def resolve_ward(session: Session, name: str) -> Ward:
 
 def resolve_block(session: Session, name: str) -> Block:
     """A block by name (北ブロック), its stem (北), or id (block-north)."""
-    wanted = _compact(name)
+    wanted = compact(name)
     blocks = list(session.scalars(select(Block).order_by(Block.name)))
     for block in blocks:
         if wanted in {block.id, block.name, block.name.removesuffix("ブロック")}:
@@ -116,7 +112,7 @@ def resolve_event_kind(kind: str) -> str:
     if kind in EVENT_KINDS:
         return kind
     for key, label in EVENT_KINDS.items():
-        if _compact(kind) == _compact(label):
+        if compact(kind) == compact(label):
             return key
     raise UnknownEventKindError(
         f"unknown event kind {kind!r}", difflib.get_close_matches(kind, list(EVENT_KINDS), n=3, cutoff=0.3)

@@ -1,17 +1,37 @@
-"""Fixed reference data: the 24 wards (区) of Osaka City, in the city's official order."""
+"""Reference data: the municipality and its wards in official order, read from a data file at start-up."""
 
 from __future__ import annotations
 
 import difflib
-import unicodedata
+import os
+from dataclasses import dataclass
+from pathlib import Path
 
-CITY_NAME = "大阪市"
+import yaml
+from knowledge.text import compact
 
-OSAKA_WARDS: tuple[str, ...] = (
-    "北区", "都島区", "福島区", "此花区", "中央区", "西区", "港区", "大正区",
-    "天王寺区", "浪速区", "西淀川区", "淀川区", "東淀川区", "東成区", "生野区", "旭区",
-    "城東区", "鶴見区", "阿倍野区", "住之江区", "住吉区", "東住吉区", "平野区", "西成区",
-)
+MUNICIPALITY_FILE = Path(__file__).parent / "data" / "municipality.yaml"
+
+
+@dataclass(frozen=True)
+class Municipality:
+    city: str
+    wards: tuple[str, ...]
+
+
+def load_municipality(path: Path) -> Municipality:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return Municipality(city=str(data["city"]), wards=tuple(str(ward) for ward in data["wards"]))
+
+
+def _configured_file() -> Path:
+    configured = os.environ.get("RENKEI_MUNICIPALITY_FILE")
+    return Path(configured) if configured else MUNICIPALITY_FILE
+
+
+MUNICIPALITY = load_municipality(_configured_file())
+CITY_NAME = MUNICIPALITY.city
+WARDS: tuple[str, ...] = MUNICIPALITY.wards
 
 
 def ward_aliases(ward: str) -> tuple[str, ...]:
@@ -19,14 +39,10 @@ def ward_aliases(ward: str) -> tuple[str, ...]:
     return (f"{CITY_NAME}{ward}", f"{ward}役所", ward)
 
 
-def _normalise_ward_text(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split())
-
-
 def canonical_ward_name(text: str) -> str | None:
     """The official ward name for any alias (大阪市北区, 北区役所, 北区, full-width or spaced), else None."""
-    wanted = _normalise_ward_text(text)
-    for ward in OSAKA_WARDS:
+    wanted = compact(text)
+    for ward in WARDS:
         if wanted in ward_aliases(ward):
             return ward
     return None
@@ -34,9 +50,9 @@ def canonical_ward_name(text: str) -> str | None:
 
 def close_ward_names(text: str, limit: int = 3) -> list[str]:
     """Ward names that look like ``text`` (for "did you mean" messages)."""
-    wanted = _normalise_ward_text(text)
+    wanted = compact(text)
     wanted = wanted.removeprefix(CITY_NAME).removesuffix("役所")
-    candidates = list(OSAKA_WARDS)
+    candidates = list(WARDS)
     matches = difflib.get_close_matches(wanted, candidates, n=limit, cutoff=0.4)
     if not matches and not wanted.endswith("区"):
         matches = difflib.get_close_matches(f"{wanted}区", candidates, n=limit, cutoff=0.4)

@@ -18,7 +18,7 @@ from filelock import FileLock
 
 from api.schemas import Health, IngestStatus, RecordList, SourcePassage
 from assistant.schemas import ChatAnswer
-from records.reference import OSAKA_WARDS
+from records.reference import WARDS
 from tests.server_fixture import (  # noqa: F401 - pytest fixtures
     ADMIN_TOKEN,
     Deployment,
@@ -280,10 +280,10 @@ def raw_get(server: Server, path: str) -> httpx.Response:
 # --- records ------------------------------------------------------------------------------------------
 def test_wards_and_blocks(client: httpx.Client) -> None:
     wards = RecordList.model_validate(client.get("/api/records/wards").json())
-    assert [ward["name"] for ward in wards.items] == list(OSAKA_WARDS)
+    assert [ward["name"] for ward in wards.items] == list(WARDS)
     blocks = RecordList.model_validate(client.get("/api/records/blocks").json())
     assert blocks.count == 4
-    assert {ward for block in blocks.items for ward in block["wards"]} == set(OSAKA_WARDS)
+    assert {ward for block in blocks.items for ward in block["wards"]} == set(WARDS)
 
 
 def test_event_filters(client: httpx.Client) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from ingest.metadata import DocMeta, document_id_for, fiscal_year_from, infer_metadata, read_sidecar, wards_mentioned
 from ingest.parsers import parse_file
-from records.reference import OSAKA_WARDS
+from records.reference import WARDS
 
 SAMPLE = Path(__file__).resolve().parents[1] / "corpus" / "sample" / "osaka_r5_zaitaku_renkei_progress.txt"
 
@@ -86,7 +86,7 @@ def test_sample_report_metadata() -> None:
     assert isinstance(meta, DocMeta)
     assert meta.doc_type == "program_document"
     assert meta.fiscal_year == 2023
-    assert meta.wards == OSAKA_WARDS  # the block table names all 24 wards
+    assert meta.wards == WARDS  # the block table names all 24 wards
     assert meta.title
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from records.db import alembic_config, migrate, open_database
 from records.models import Base, Ward
-from records.reference import OSAKA_WARDS
+from records.reference import WARDS
 from tests.test_records_fixtures import engine  # noqa: F401  (fixture)
 
 
@@ -27,7 +27,7 @@ def test_migrated_schema_matches_the_models(engine: Engine) -> None:  # noqa: F8
 
 def test_wards_are_seeded_in_official_order(engine: Engine) -> None:  # noqa: F811
     with Session(engine) as session:
-        assert tuple(session.scalars(select(Ward.name).order_by(Ward.id))) == OSAKA_WARDS
+        assert tuple(session.scalars(select(Ward.name).order_by(Ward.id))) == WARDS
 
 
 def test_upgrade_is_idempotent_and_downgrade_reverses_it(engine: Engine) -> None:  # noqa: F811

@@ -17,7 +17,7 @@ import pytest
 
 from records.dates import format_era_date, format_era_fiscal_year
 from records.parsing import ParsedFile, ParsedRecord, parse_record_file
-from records.reference import OSAKA_WARDS
+from records.reference import WARDS
 from records.schema import BlockIn, EventIn, FindingIn, OnboardingStepIn, SupportActivityIn, SurveyIn
 from tests.test_records_fixtures import REPO, SAMPLE_RECORDS, SAMPLE_TEXT
 
@@ -109,7 +109,7 @@ def test_free_text_fields_are_the_reports_words(record: ParsedRecord) -> None:
 
 def test_blocks_cover_all_24_wards_once() -> None:
     wards = [ward for record in records_of(BlockIn) for ward in record.data.wards]
-    assert sorted(wards) == sorted(OSAKA_WARDS)
+    assert sorted(wards) == sorted(WARDS)
     assert {record.data.name for record in records_of(BlockIn)} == {"北ブロック", "東ブロック", "西ブロック", "南ブロック"}
 
 

@@ -1,0 +1,214 @@
+"""Fitting the answer layer's weights on the tune question sets (``renkei fit``), reproducibly.
+
+Only the sets named as tune sets are read (never ``field-check``). For each question the assistant's own
+passage path runs up to the candidate lines; a line is labelled as answering when it holds one of the
+question's ``must`` alternatives. Then, in order:
+
+1. the line model: a logistic regression (scikit-learn, standardised features, balanced classes) on every
+   candidate line of the answerable questions;
+2. the composition: a grid search over how many lines an answer takes, scored by how many answerable
+   questions' composed answers hold every ``must`` group;
+3. the support model: a logistic regression over selection features, labelled by whether the question is
+   answerable; its threshold and the strict answer-type check are chosen so that at most
+   ``MAX_ANSWERABLE_REFUSED`` of the answerable tune questions are refused, refusing as many of the rest as
+   possible.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.answer_model import MODEL_FILE, AnswerModel, Composition, LinearModel
+from assistant.evaluation import EvalSet, Question, load_questions, matches_group, suite_assistant
+from assistant.extractive import LINE_FEATURES, Candidate, Selection, rank_candidates, select
+from assistant.grounding import SUPPORT_FEATURES, support_features, unknown_proper_nouns
+from assistant.service import Assistant
+from assistant.vocabulary import AnswerType, vocabulary
+from knowledge.settings import Settings
+
+# The sets the weights are fitted on. field-check is never read here.
+TUNE_SETS: tuple[str, ...] = ("dev", "blind1", "blind2", "blind3", "blind4", "blind5", "field-tune")
+# The issue's bound on answerable questions refused, applied on the tune sets.
+MAX_ANSWERABLE_REFUSED = 0.05
+# Regularisation strength of both regressions (scikit-learn's default).
+REGULARISATION_C = 1.0
+GRID_CONTINUATION = (0, 1, 2, 3)
+GRID_RATIO = (0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
+GRID_EXTRA = (1, 2, 3)
+
+
+@dataclass
+class Case:
+    """One tune question, run up to its candidate lines."""
+
+    set_name: str
+    question: Question
+    intent: str
+    unknown_name: bool  # refused before any passage is read
+    candidates: list[Candidate]
+    labels: np.ndarray  # per candidate: holds a must alternative
+    answer_type: AnswerType | None
+
+    @property
+    def answerable(self) -> bool:
+        return self.question.kind != "none"
+
+
+def _holds_answer(text: str, question: Question) -> bool:
+    return any(matches_group(text, [alternative]) for group in question.must for alternative in group)
+
+
+def collect_cases(assistant: Assistant, set_name: str, questions: Sequence[Question]) -> list[Case]:
+    cases: list[Case] = []
+    for q in questions:
+        u = assistant.understand(q.question, ward=q.ward, as_of=q.as_of)
+        if u.intent == "greeting":
+            continue
+        unknown = bool(unknown_proper_nouns(assistant.kb, u.names))
+        found = [] if unknown else assistant.passage_candidates(q.question, u)
+        labels = np.asarray([q.kind != "none" and _holds_answer(c.unit.text, q) for c in found], dtype=bool)
+        cases.append(Case(set_name, q, u.intent, unknown, found, labels, vocabulary().answer_type(q.question)))
+    return cases
+
+
+def fit_logistic(rows: np.ndarray, labels: np.ndarray, features: tuple[str, ...]) -> LinearModel:
+    from sklearn.linear_model import LogisticRegression
+
+    mean = rows.mean(axis=0)
+    scale = rows.std(axis=0)
+    scale[scale == 0] = 1.0
+    regression = LogisticRegression(C=REGULARISATION_C, class_weight="balanced", max_iter=5000)
+    regression.fit((rows - mean) / scale, labels)
+    return LinearModel(features, mean, scale, regression.coef_[0].copy(), float(regression.intercept_[0]))
+
+
+def _composed_text(selection: Selection | None) -> str:
+    return "\n".join(unit.text for unit in selection.units) if selection else ""
+
+
+def _passes(case: Case, selection: Selection | None) -> bool:
+    text = _composed_text(selection)
+    return all(matches_group(text, group) for group in case.question.must)
+
+
+def fit_composition(cases: list[Case], line: LinearModel) -> tuple[Composition, dict[str, Any]]:
+    """The composition under which most answerable passage questions' answers hold every must group
+    (ties: the shorter answers)."""
+    scored = [c for c in cases if c.answerable and c.candidates and c.intent != "record"]
+    ranked = [rank_candidates(list(c.candidates), _line_only(line)) for c in scored]
+    best: tuple[int, float, Composition] | None = None
+    for continuation, ratio, extra in itertools.product(GRID_CONTINUATION, GRID_RATIO, GRID_EXTRA):
+        composition = Composition(continuation, ratio, extra)
+        passed, chars = 0, 0
+        for case, order in zip(scored, ranked, strict=True):
+            selection = select(order, composition)
+            passed += _passes(case, selection)
+            chars += len(_composed_text(selection))
+        key = (passed, -chars / max(1, len(scored)), composition)
+        if best is None or key[:2] > best[:2]:
+            best = key
+    assert best is not None
+    return best[2], {"passage_questions": len(scored), "composed_answers_holding_must": best[0]}
+
+
+def _line_only(line: LinearModel) -> AnswerModel:
+    """A model with just the line weights (ranking needs nothing else)."""
+    placeholder = LinearModel(SUPPORT_FEATURES, *(np.zeros(len(SUPPORT_FEATURES)) for _ in range(3)), 0.0)
+    return AnswerModel(line, placeholder, 0.0, Composition(0, 1.01, 0), False)
+
+
+def fit_support(
+    cases: list[Case], line: LinearModel, composition: Composition
+) -> tuple[LinearModel, float, bool, dict[str, Any]]:
+    rows: list[np.ndarray] = []
+    labels: list[bool] = []
+    type_found: list[bool] = []
+    strict_type: list[bool] = []
+    usable = [c for c in cases if c.intent != "record" and c.question.kind in ("rag", "none")]
+    refused_first = [c for c in usable if c.unknown_name or not c.candidates]
+    scored = [c for c in usable if c not in refused_first]
+    for case in scored:
+        selection = select(rank_candidates(list(case.candidates), _line_only(line)), composition)
+        assert selection is not None
+        features = support_features(selection, case.answer_type)
+        rows.append(features)
+        labels.append(case.answerable)
+        type_found.append(bool(features[SUPPORT_FEATURES.index("type_found")]))
+        strict_type.append(case.answer_type is not None and case.answer_type.strict)
+    matrix, answerable = np.vstack(rows), np.asarray(labels)
+    support = fit_logistic(matrix, answerable, SUPPORT_FEATURES)
+    probabilities = support.probabilities(matrix)
+    strict_blocks = np.asarray(strict_type) & ~np.asarray(type_found)
+    answerable_total = sum(c.answerable for c in usable)
+    unanswerable_total = len(usable) - answerable_total
+    pre_refused_answerable = sum(c.answerable for c in refused_first)
+    pre_refused_none = len(refused_first) - pre_refused_answerable
+    choice: tuple[int, float, bool, dict[str, Any]] | None = None
+    for strict in (False, True):
+        for threshold in sorted(set(np.round(probabilities, 6)) | {0.0}):
+            refused = (probabilities < threshold) | (strict_blocks if strict else False)
+            answerable_refused = pre_refused_answerable + int((refused & answerable).sum())
+            none_refused = pre_refused_none + int((refused & ~answerable).sum())
+            if answerable_refused > MAX_ANSWERABLE_REFUSED * answerable_total:
+                continue
+            key = none_refused - answerable_refused
+            stats = {
+                "answerable_refused": f"{answerable_refused}/{answerable_total}",
+                "unanswerable_refused": f"{none_refused}/{unanswerable_total}",
+            }
+            if choice is None or key > choice[0]:
+                choice = (key, float(threshold), strict, stats)
+    assert choice is not None
+    return support, choice[1], choice[2], {"questions": len(usable), **choice[3]}
+
+
+def fit_answer_model(
+    suite: list[EvalSet], work_dir: Path, settings: Settings, tune_sets: Sequence[str] = TUNE_SETS
+) -> tuple[AnswerModel, dict[str, Any]]:
+    if "field-check" in tune_sets:
+        raise ValueError("field-check is never tuned on")
+    cases: list[Case] = []
+    assistants: dict[tuple[Path, ...], Assistant] = {}
+    for item in suite:
+        if item.name not in tune_sets:
+            continue
+        key = tuple(item.corpus)
+        if key not in assistants:
+            assistants[key] = suite_assistant(item.corpus, work_dir, settings)
+        cases += collect_cases(assistants[key], item.name, load_questions(item.questions))
+    lines = [c for c in cases if c.answerable and c.labels.any()]
+    rows = np.vstack([c.candidates[i].features for c in lines for i in range(len(c.candidates))])
+    labels = np.concatenate([c.labels for c in lines])
+    line = fit_logistic(rows, labels, LINE_FEATURES)
+    composition, composition_stats = fit_composition(cases, line)
+    support, threshold, strict, support_stats = fit_support(cases, line, composition)
+    model = AnswerModel(line, support, threshold, composition, strict)
+    provenance = {
+        "command": "renkei fit --suite tests/eval_sets.yaml",
+        "fitted": date.today().isoformat(),
+        "tune_sets": [name for name in tune_sets if any(item.name == name for item in suite)],
+        "questions": len(cases),
+        "line_model": {"lines": int(len(labels)), "answering_lines": int(labels.sum()), "questions": len(lines)},
+        "composition": composition_stats,
+        "support": support_stats,
+        "python": platform.python_version(),
+    }
+    return model, provenance
+
+
+def write_answer_model(model: AnswerModel, provenance: dict[str, Any], path: Path = MODEL_FILE) -> Path:
+    """Write atomically: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(model.to_json(provenance), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    partial.replace(path)
+    return path
