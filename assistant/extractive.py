@@ -41,6 +41,7 @@ LINE_FEATURES: tuple[str, ...] = (
     "dense_gap",  # dense minus the best candidate's dense (≤ 0)
     "lexical",  # IDF-weighted share of the question's words the line holds
     "lexical_gap",  # lexical minus the best candidate's lexical
+    "key",  # share of the question's key words (weighted by rarity in the corpus) the line holds
     "context",  # share held only by the line's context (lines just above, section path)
     "focus",  # the word the question asks about is in the line
     "type_match",  # a type of answer is expected (date, count, place …) and the line has an instance
@@ -60,8 +61,11 @@ LINE_FEATURES: tuple[str, ...] = (
 
 @lru_cache(maxsize=50_000)
 def terms_of(text: str) -> frozenset[str]:
-    """The index terms of a line (cached: the same passages come back query after query)."""
-    return frozenset(tokenize(text))
+    """The index terms of a line and its words' synonym groups (cached: the same passages come back query
+    after query)."""
+    return frozenset(
+        term for word in default_tokenizer().words(text) for term in (word.term, *word.parts, *word.synonyms)
+    )
 
 
 def question_terms(question: str) -> list[str]:
@@ -99,10 +103,11 @@ class Concept:
     term: str
     parts: tuple[str, ...]
     weight: float
+    synonyms: tuple[str, ...] = ()
 
     def match(self, terms: frozenset[str] | set[str]) -> float:
-        if self.term in terms:
-            return 1.0
+        if self.term in terms or any(group in terms for group in self.synonyms):
+            return 1.0  # the word, or a word of the same synonym group (決まり ~ 規則)
         if self.parts:
             return PART_CREDIT * sum(part in terms for part in self.parts) / len(self.parts)
         return 0.0
@@ -120,8 +125,9 @@ def concepts(question: str, unit_terms: Sequence[frozenset[str]]) -> list[Concep
             continue
         seen.add(word.term)
         parts = tuple(p for p in word.parts if p not in words_to_skip)
-        df = sum(1 for terms in unit_terms if word.term in terms or (parts and all(p in terms for p in parts)))
-        result.append(Concept(word.term, parts, math.log(1.0 + total / (1.0 + df))))
+        concept = Concept(word.term, parts, 0.0, word.synonyms)
+        df = sum(1 for terms in unit_terms if concept.match(terms) == 1.0 or (parts and all(p in terms for p in parts)))
+        result.append(Concept(word.term, parts, math.log(1.0 + total / (1.0 + df)), word.synonyms))
     return result
 
 
@@ -129,10 +135,32 @@ def concepts(question: str, unit_terms: Sequence[frozenset[str]]) -> list[Concep
 class Candidate:
     unit: Unit
     features: np.ndarray  # in LINE_FEATURES order
+    evidence_terms: frozenset[str]  # the line's terms with its context's (lines above, section path)
     probability: float = 0.0
 
     def feature(self, name: str) -> float:
         return float(self.features[LINE_FEATURES.index(name)])
+
+
+@dataclass
+class Evidence:
+    """What the retrieved passages offer for one question: every candidate line, and the question's key words
+    (its content words other than question words, kinds of fact and the places it names), each weighted by
+    its rarity in the whole corpus."""
+
+    candidates: list[Candidate]
+    keys: list[Concept]
+    max_rarity: float  # the rarity of a word no passage has
+
+    def key_share(self, terms: frozenset[str] | set[str]) -> float:
+        total = sum(c.weight for c in self.keys)
+        return sum(c.weight * c.match(terms) for c in self.keys) / total if total else 1.0
+
+    def rarest_missing(self, terms: frozenset[str] | set[str]) -> float:
+        """The rarity (0–1) of the rarest key word ``terms`` lack: a rare word of the question that the
+        answer does not hold says the answer is about something else."""
+        missing = [c.weight for c in self.keys if c.match(terms) < 1.0]
+        return max(missing, default=0.0) / self.max_rarity if self.max_rarity else 0.0
 
 
 @dataclass
@@ -146,13 +174,30 @@ def _inverse_rank(rank: int | None) -> float:
     return 0.0 if rank is None else 1.0 / rank
 
 
-def candidates(
+def key_concepts(kb: KnowledgeBase, question: str, proper_nouns: Sequence[str]) -> list[Concept]:
+    vocab = vocabulary()
+    names = {compact(noun) for noun in proper_nouns}
+    keys: list[Concept] = []
+    for word in default_tokenizer().words(question):
+        term = word.term
+        if term in vocab.question_words or term in vocab.attribute_nouns or compact(term) in names:
+            continue
+        if not compact(term) or any(c.term == term for c in keys):
+            continue
+        parts = tuple(p for p in word.parts if p not in vocab.question_words)
+        keys.append(Concept(term, parts, kb.lexical.rarity(term), word.synonyms))
+    return keys
+
+
+def gather_evidence(
     kb: KnowledgeBase, question: str, results: Sequence[ScoredChunk], proper_nouns: Sequence[str] = ()
-) -> list[Candidate]:
+) -> Evidence:
     """Every line of the retrieved chunks with its features (noise lines — page numbers, axes — left out)."""
+    keys = key_concepts(kb, question, proper_nouns)
+    evidence = Evidence([], keys, kb.lexical.rarity("\x00"))
     units = [unit for rank, item in enumerate(results) for unit in units_of(item.chunk, rank) if not unit.is_noise]
     if not units:
-        return []
+        return evidence
     unit_terms = [terms_of(unit.text) for unit in units]
     weighted = concepts(question, unit_terms)
     total_weight = sum(c.weight for c in weighted) or 1.0
@@ -164,6 +209,7 @@ def candidates(
     subjects = _subject_shares(kb, results, proper_nouns)
     dense = kb.passage_vectors([unit.text for unit in units]) @ kb.query_vectors([question])[0]
     rows: list[list[float]] = []
+    contexts: list[frozenset[str]] = []
     for index, (unit, found) in enumerate(zip(units, unit_terms, strict=True)):
         context = set(section_terms[unit.chunk.chunk_id])
         for previous in range(max(0, index - CONTEXT_LINES), index):
@@ -176,8 +222,9 @@ def candidates(
         heading = unit.is_heading
         has_focus = focus is not None and focus in found
         scored = by_chunk[unit.chunk.chunk_id]
+        contexts.append(frozenset(found | context))
         rows.append([
-            float(dense[index]), 0.0, lexical, 0.0, in_context / total_weight,
+            float(dense[index]), 0.0, lexical, 0.0, evidence.key_share(found), in_context / total_weight,
             float(has_focus), float(has_type), float(answer_type is not None and not has_type),
             float(heading), float(_is_title_line(unit)), float(heading and has_focus), float(unit.is_bullet),
             len(found & query_terms) / len(found) if found else 0.0,
@@ -189,7 +236,10 @@ def candidates(
     for column, gap in (("dense", "dense_gap"), ("lexical", "lexical_gap")):
         source = LINE_FEATURES.index(column)
         matrix[:, LINE_FEATURES.index(gap)] = matrix[:, source] - matrix[:, source].max()
-    return [Candidate(unit, row) for unit, row in zip(units, matrix, strict=True)]
+    evidence.candidates = [
+        Candidate(unit, row, terms) for unit, row, terms in zip(units, matrix, contexts, strict=True)
+    ]
+    return evidence
 
 
 def _subject_shares(kb: KnowledgeBase, results: Sequence[ScoredChunk], proper_nouns: Sequence[str]) -> dict[str, float]:
@@ -207,6 +257,18 @@ def _subject_shares(kb: KnowledgeBase, results: Sequence[ScoredChunk], proper_no
         text = compact(document.title + document.text) if document else compact(item.chunk.text)
         shares[document_id] = sum(noun in text for noun in wanted) / len(wanted)
     return shares
+
+
+def about_subject(kb: KnowledgeBase, results: list[ScoredChunk], proper_nouns: Sequence[str]) -> list[ScoredChunk]:
+    """The passages of the documents that name the most of the question's places and organisations, in rank
+    order (all of them when the question names none, or no document names any)."""
+    if not proper_nouns or not results:
+        return results
+    shares = _subject_shares(kb, results, proper_nouns)
+    best = max(shares.values())
+    if best == 0:
+        return results
+    return [item for item in results if shares[item.chunk.document_id] == best]
 
 
 def rank_candidates(found: list[Candidate], model: AnswerModel) -> list[Candidate]:

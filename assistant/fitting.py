@@ -8,10 +8,10 @@ question's ``must`` alternatives. Then, in order:
    candidate line of the answerable questions;
 2. the composition: a grid search over how many lines an answer takes, scored by how many answerable
    questions' composed answers hold every ``must`` group;
-3. the support model: a logistic regression over selection features, labelled by whether the question is
-   answerable; its threshold and the strict answer-type check are chosen so that at most
-   ``MAX_ANSWERABLE_REFUSED`` of the answerable tune questions are refused, refusing as many of the rest as
-   possible.
+3. the support model: a logistic regression over selection features, fitted on answers that hold their
+   answer against unanswerable questions; its threshold and the strict answer-type check are chosen to make
+   the most tune questions pass (unanswerable ones refused, answerable ones answered with their answer)
+   while at most ``MAX_ANSWERABLE_REFUSED`` of the answerable ones are refused.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 
 from assistant.answer_model import MODEL_FILE, AnswerModel, Composition, LinearModel
 from assistant.evaluation import EvalSet, Question, load_questions, matches_group, suite_assistant
-from assistant.extractive import LINE_FEATURES, Candidate, Selection, rank_candidates, select
+from assistant.extractive import LINE_FEATURES, Candidate, Evidence, Selection, rank_candidates, select
 from assistant.grounding import SUPPORT_FEATURES, support_features, unknown_proper_nouns
 from assistant.service import Assistant
 from assistant.vocabulary import AnswerType, vocabulary
@@ -54,9 +54,13 @@ class Case:
     question: Question
     intent: str
     unknown_name: bool  # refused before any passage is read
-    candidates: list[Candidate]
+    evidence: Evidence
     labels: np.ndarray  # per candidate: holds a must alternative
     answer_type: AnswerType | None
+
+    @property
+    def candidates(self) -> list[Candidate]:
+        return self.evidence.candidates
 
     @property
     def answerable(self) -> bool:
@@ -74,9 +78,9 @@ def collect_cases(assistant: Assistant, set_name: str, questions: Sequence[Quest
         if u.intent == "greeting":
             continue
         unknown = bool(unknown_proper_nouns(assistant.kb, u.names))
-        found = [] if unknown else assistant.passage_candidates(q.question, u)
-        labels = np.asarray([q.kind != "none" and _holds_answer(c.unit.text, q) for c in found], dtype=bool)
-        cases.append(Case(set_name, q, u.intent, unknown, found, labels, vocabulary().answer_type(q.question)))
+        evidence = Evidence([], [], 0.0) if unknown else assistant.passage_evidence(q.question, u)
+        labels = np.asarray([q.kind != "none" and _holds_answer(c.unit.text, q) for c in evidence.candidates], bool)
+        cases.append(Case(set_name, q, u.intent, unknown, evidence, labels, vocabulary().answer_type(q.question)))
     return cases
 
 
@@ -133,25 +137,32 @@ def fit_support(
     labels: list[bool] = []
     type_found: list[bool] = []
     strict_type: list[bool] = []
+    correct: list[bool] = []
     usable = [c for c in cases if c.intent != "record" and c.question.kind in ("rag", "none")]
     refused_first = [c for c in usable if c.unknown_name or not c.candidates]
     scored = [c for c in usable if c not in refused_first]
     for case in scored:
         selection = select(rank_candidates(list(case.candidates), _line_only(line)), composition)
         assert selection is not None
-        features = support_features(selection, case.answer_type)
+        features = support_features(selection, case.evidence, case.answer_type)
         rows.append(features)
         labels.append(case.answerable)
+        correct.append(_passes(case, selection))
         type_found.append(bool(features[SUPPORT_FEATURES.index("type_found")]))
         strict_type.append(case.answer_type is not None and case.answer_type.strict)
     matrix, answerable = np.vstack(rows), np.asarray(labels)
-    support = fit_logistic(matrix, answerable, SUPPORT_FEATURES)
+    # Learn from the clear cases: answers that hold the answer against questions the documents do not answer
+    # (an answerable question whose selection missed its answer teaches nothing about support). The threshold
+    # below is still chosen over every question.
+    clear = ~answerable | np.asarray(correct)
+    support = fit_logistic(matrix[clear], answerable[clear], SUPPORT_FEATURES)
     probabilities = support.probabilities(matrix)
     strict_blocks = np.asarray(strict_type) & ~np.asarray(type_found)
     answerable_total = sum(c.answerable for c in usable)
     unanswerable_total = len(usable) - answerable_total
     pre_refused_answerable = sum(c.answerable for c in refused_first)
     pre_refused_none = len(refused_first) - pre_refused_answerable
+    passing = np.asarray(correct)
     choice: tuple[int, float, bool, dict[str, Any]] | None = None
     for strict in (False, True):
         for threshold in sorted(set(np.round(probabilities, 6)) | {0.0}):
@@ -160,13 +171,15 @@ def fit_support(
             none_refused = pre_refused_none + int((refused & ~answerable).sum())
             if answerable_refused > MAX_ANSWERABLE_REFUSED * answerable_total:
                 continue
-            key = none_refused - answerable_refused
+            # questions that pass: unanswerable ones refused, answerable ones answered with their answer
+            passed = none_refused + int((~refused & answerable & passing).sum())
             stats = {
                 "answerable_refused": f"{answerable_refused}/{answerable_total}",
                 "unanswerable_refused": f"{none_refused}/{unanswerable_total}",
+                "passed": f"{passed}/{len(usable)}",
             }
-            if choice is None or key > choice[0]:
-                choice = (key, float(threshold), strict, stats)
+            if choice is None or passed > choice[0]:
+                choice = (passed, float(threshold), strict, stats)
     assert choice is not None
     return support, choice[1], choice[2], {"questions": len(usable), **choice[3]}
 

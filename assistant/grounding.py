@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from assistant.answer_model import AnswerModel
-from assistant.extractive import Selection, supporting_type_found
+from assistant.extractive import Evidence, Selection, supporting_type_found
 from assistant.vocabulary import AnswerType
 from knowledge.base import KnowledgeBase
 from knowledge.tokenizer import default_tokenizer
@@ -27,8 +27,13 @@ SUPPORT_FEATURES: tuple[str, ...] = (
     "second_probability",  # … for the runner-up (answers often stand in several lines)
     "best_dense",  # the best dense similarity of any candidate line
     "best_lexical",  # the best lexical coverage of any candidate line
+    "best_coverage",  # share of the question's words held by the best line or its context
+    "key_coverage",  # share of the question's key words (by rarity) the answer lines and their context hold
+    "rarest_missing",  # rarity of the rarest key word the answer lines and their context lack
     "focus_found",  # the asked-about word stands in an answer line
+    "focus_anywhere",  # the asked-about word stands in any retrieved line
     "type_found",  # the expected answer type has an instance in the answer lines (1 when none is expected)
+    "type_expected",  # the question asks for a type of answer (date, count, place …)
     "subject",  # share of the question's proper nouns named by the best line's document
 )
 
@@ -50,27 +55,35 @@ def _in_corpus(kb: KnowledgeBase, noun: str) -> bool:
     )
 
 
-def support_features(selection: Selection, answer_type: AnswerType | None) -> np.ndarray:
+def support_features(selection: Selection, evidence: Evidence, answer_type: AnswerType | None) -> np.ndarray:
     ranked = selection.candidates
     answer_units = {(unit.chunk.document_id, unit.start) for unit in selection.units}
     in_answer = [c for c in ranked if (c.unit.chunk.document_id, c.unit.start) in answer_units]
+    answer_terms = frozenset().union(*(c.evidence_terms for c in in_answer))
     return np.asarray([
         selection.best.probability,
         ranked[1].probability if len(ranked) > 1 else 0.0,
         max(c.feature("dense") for c in ranked),
         max(c.feature("lexical") for c in ranked),
+        selection.best.feature("lexical") + selection.best.feature("context"),
+        evidence.key_share(answer_terms),
+        evidence.rarest_missing(answer_terms),
         float(any(c.feature("focus") for c in in_answer)),
+        float(any(c.feature("focus") for c in ranked)),
         float(supporting_type_found(selection, answer_type)),
+        float(answer_type is not None),
         selection.best.feature("subject"),
     ], dtype=float)  # fmt: skip
 
 
-def is_supported(selection: Selection | None, answer_type: AnswerType | None, model: AnswerModel) -> bool:
+def is_supported(
+    selection: Selection | None, evidence: Evidence, answer_type: AnswerType | None, model: AnswerModel
+) -> bool:
     """Whether the selected lines answer the question (see the module's checks 2 and 3)."""
     if selection is None:
         return False
     if model.strict_answer_types and answer_type is not None and answer_type.strict:
         if not supporting_type_found(selection, answer_type):
             return False
-    features = support_features(selection, answer_type)
+    features = support_features(selection, evidence, answer_type)
     return bool(model.support.probabilities(features[None, :])[0] >= model.support_threshold)

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from assistant.citations import Citations
 from assistant.errors import UnknownWardError
 from assistant.answer_model import AnswerModel, answer_model
-from assistant.extractive import Candidate, candidates, rank_candidates, select
+from assistant.extractive import Evidence, about_subject, gather_evidence, rank_candidates, select
 from assistant.grounding import is_supported, unknown_proper_nouns
 from assistant.llm import cited_numbers, evidence_for, llm_answer
 from assistant.llm import enabled as llm_enabled
@@ -27,6 +27,9 @@ from knowledge.settings import Settings
 from records.reference import canonical_ward_name, close_ward_names
 
 RETRIEVAL_K = 8
+# Retrieved before keeping the passages about the places the question names (a question about 吹田市 wants
+# 吹田市's report, even where another town's report shares more of its words).
+SUBJECT_POOL_K = 24
 GREETING_ANSWER = (
     "こんにちは。在宅医療・介護連携推進事業の資料についてお答えします。"
     "例えば「次のブロック別多職種研修会はいつ？」「新任コーディネーターへの支援の流れは？」のように聞いてください。"
@@ -83,10 +86,10 @@ class Assistant:
         venues, names = record_names(self.records_engine)
         return understand(message, ward=ward, as_of=as_of, venues=venues, record_names=names)
 
-    def passage_candidates(self, question: str, u: Understanding) -> list[Candidate]:
+    def passage_evidence(self, question: str, u: Understanding) -> Evidence:
         """Every line of the passages retrieved for ``question``, with its features (not yet scored)."""
-        results = hybrid_search(self.kb, question, k=RETRIEVAL_K)
-        return candidates(self.kb, question, results, u.names)
+        results = hybrid_search(self.kb, question, k=SUBJECT_POOL_K if u.names else RETRIEVAL_K)
+        return gather_evidence(self.kb, question, about_subject(self.kb, results, u.names)[:RETRIEVAL_K], u.names)
 
     # --- steps ---------------------------------------------------------------------------------
     @staticmethod
@@ -126,10 +129,11 @@ class Assistant:
         return answer
 
     def _passage_answer(self, u: Understanding, question: str, citations: Citations) -> ChatAnswer:
-        found = self.passage_candidates(question, u)
-        selection = select(rank_candidates(found, self.model), self.model.composition)
-        if selection is None or not is_supported(selection, vocabulary().answer_type(question), self.model):
-            sections = list(dict.fromkeys(c.unit.chunk.section_path for c in found))
+        evidence = self.passage_evidence(question, u)
+        selection = select(rank_candidates(evidence.candidates, self.model), self.model.composition)
+        answer_type = vocabulary().answer_type(question)
+        if selection is None or not is_supported(selection, evidence, answer_type, self.model):
+            sections = list(dict.fromkeys(c.unit.chunk.section_path for c in evidence.candidates))
             return _refusal_answer((), sections)
         lines: list[str] = []
         by_chunk: dict[str, list[Unit]] = {}

@@ -37,6 +37,18 @@ def search_form(text: str) -> str:
     """NFKC form for matching only (full-width digits → ASCII etc.); never store it."""
     return nfkc(text)
 
+# A page of A4 text holds about 40–50 full-width characters a line; a plain-text export of a PDF keeps those
+# breaks, so none of its lines is longer than this. An authored text file writes a paragraph on one line
+# (measured: the sample report's export has no line over 50 characters; every authored report in
+# corpus/field has lines of 76 characters and more).
+PAGE_LINE_CHARS = 60
+
+
+def looks_wrapped(text: str) -> bool:
+    """Whether a plain text reads like an export of a laid-out page (every line within a page's width), so
+    lines were broken by the layout, not by the author."""
+    return all(len(line.strip()) <= PAGE_LINE_CHARS for line in text.splitlines())
+
 
 def clean_text(raw: str, *, join_broken_lines: bool = True) -> str:
     """Normalise newlines and blank lines; optionally re-join sentences broken across lines.

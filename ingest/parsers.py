@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from ingest.normalize import clean_text
+from ingest.normalize import clean_text, looks_wrapped
 
 if TYPE_CHECKING:
     from bs4 import Tag
@@ -158,7 +158,7 @@ def _reject_binary(text: str) -> str:
 def _parse_plain(data: bytes, *, markdown: bool) -> ParsedDocument:
     raw = decode_bytes(data).replace("\r\n", "\n").replace("\r", "\n")
     front_matter, body = split_front_matter(raw)
-    text = clean_text(body, join_broken_lines=not markdown)
+    text = clean_text(body, join_broken_lines=not markdown and looks_wrapped(body))
     title = front_matter.get("title") or None
     if title is None and markdown:
         match = _MD_TITLE_RE.search(text)

@@ -280,6 +280,18 @@ class LexicalIndex:
         """Whether some chunk contains ``term`` as a whole index term (no backing off to its parts)."""
         return term in self._current_snapshot().column
 
+    def rarity(self, term: str) -> float:
+        """BM25's inverse document frequency of a whole index term (the highest value for a term no chunk has):
+        how much finding the term says about a passage."""
+        snapshot = self._current_snapshot()
+        column = snapshot.column.get(term)
+        frequency = 0
+        if column is not None and snapshot.bm25 is not None:
+            indptr = snapshot.bm25.scores["indptr"]
+            frequency = int(indptr[column + 1] - indptr[column])
+        total = len(snapshot.ids)
+        return float(np.log1p((total - frequency + 0.5) / (frequency + 0.5)))
+
     def _current_snapshot(self) -> _Snapshot:
         with self._lock:
             wanted = self._generation

@@ -90,6 +90,16 @@ class Word(NamedTuple):
 
     term: str
     parts: tuple[str, ...] = ()
+    # Sudachi's synonym groups of the word, as tokens (決まり, 規則 and ルール share one): the same concept
+    # in other words. Not indexed for BM25; the answer layer matches on them.
+    synonyms: tuple[str, ...] = ()
+
+
+SYNONYM_PREFIX = "≈"
+
+
+def synonym_token(group_id: int) -> str:
+    return f"{SYNONYM_PREFIX}{group_id}"
 
 
 class JapaneseTokenizer:
@@ -145,11 +155,12 @@ def _word(morpheme: Morpheme) -> Word | None:
     term = _term(morpheme)
     if not term:
         return None
+    synonyms = tuple(synonym_token(group) for group in morpheme.synonym_group_ids())
     units = morpheme.split(SplitMode.A)
     if len(units) < 2:
-        return Word(term)
+        return Word(term, (), synonyms)
     parts = tuple(p for p in (_term(unit) for unit in units if _keep(unit)) if p)
-    return Word(term, parts)
+    return Word(term, parts, synonyms)
 
 
 _default: JapaneseTokenizer | None = None
