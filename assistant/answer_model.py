@@ -61,6 +61,8 @@ class Composition:
     continuation: int  # lines after the best one, in the same paragraph or list, that come with it
     ratio: float  # other lines join when their probability is at least this share of the best one's
     extra: int  # at most this many such other lines
+    max_chars: int  # the answer's lines stop here (the answer stays under 600 characters with its marks)
+    siblings: int = 0  # when the best line is an item of a list: this many items of the same list around it
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,14 @@ class AnswerModel:
     line: LinearModel
     support: LinearModel
     support_threshold: float  # below it the documents are taken not to answer
-    composition: Composition
+    composition: Composition  # for questions that ask one fact
+    list_composition: Composition  # for questions that ask for several things (どんな取組み, 手順, 意見)
     strict_answer_types: bool  # refuse when a strict answer type has no instance in the answer lines
+
+    def composition_for(self, question: str) -> Composition:
+        from assistant.vocabulary import vocabulary
+
+        return self.list_composition if vocabulary().wants_list(question) else self.composition
 
     def to_json(self, provenance: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -77,6 +85,7 @@ class AnswerModel:
             "support": self.support.to_json(),
             "support_threshold": round(self.support_threshold, 6),
             "composition": vars(self.composition),
+            "list_composition": vars(self.list_composition),
             "strict_answer_types": self.strict_answer_types,
             "provenance": provenance,
         }
@@ -88,6 +97,7 @@ class AnswerModel:
             LinearModel.from_json(data["support"]),
             float(data["support_threshold"]),
             Composition(**data["composition"]),
+            Composition(**data["list_composition"]),
             bool(data["strict_answer_types"]),
         )
 

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from knowledge.types import Chunk
 from knowledge.text import compact
 
-MAX_UNIT_CHARS = 160
+# Lines longer than this are read sentence by sentence: an answer quotes the sentence that answers, not its
+# whole paragraph (authored files write a paragraph on one line).
+MAX_UNIT_CHARS = 60
 _SENTENCE_END = re.compile(r"(?<=[。！？])")
 _HEADING = re.compile(r"^\s*(?:【[^】]{1,30}】|＜[^＞]{1,30}＞|〈[^〉]{1,30}〉|<[^>]{1,30}>)\s*$")
 _LABEL_ONLY = re.compile(r"^\s*\S{1,20}[：:]\s*$")

@@ -25,14 +25,16 @@ from knowledge.text import compact
 from knowledge.tokenizer import default_tokenizer, tokenize
 
 # Answers stay short: a dump of passages is not an answer (the evaluation fails answers over 600 characters,
-# citation marks and line breaks included).
-MAX_ANSWER_CHARS = 420
+# citation marks and line breaks included); the fitted composition sets the budget below this bound.
+MAX_ANSWER_CHARS = 520
 MAX_TITLE_CHARS = 40
 MAX_FOLLOWERS = 6
 # A compound the line holds only in parts counts for this share of the whole word.
 PART_CREDIT = 0.5
 # Lines before a line that count as its context (a label line 「目的」 above 「…を目的とする」).
 CONTEXT_LINES = 2
+# One-character nouns (手, 気, 方, 次) are too generic to say what a question is about.
+MIN_KEY_CHARS = 2
 # Line lengths are measured against this (a long sentence is split at 。 beyond 160 characters).
 LENGTH_SCALE = 80.0
 
@@ -46,6 +48,7 @@ LINE_FEATURES: tuple[str, ...] = (
     "focus",  # the word the question asks about is in the line
     "type_match",  # a type of answer is expected (date, count, place …) and the line has an instance
     "type_missing",  # a type is expected and the line has none
+    "type_and_key",  # the line has an instance of the expected type and holds key words (the two together)
     "heading",  # a heading or a bare label line
     "title",  # a short marked line naming a section
     "heading_focus",  # a heading that names what is asked about
@@ -56,6 +59,10 @@ LINE_FEATURES: tuple[str, ...] = (
     "chunk_rank",  # 1 / (1 + rank of the chunk after fusion)
     "chunk_dense",  # 1 / (1 + rank of the chunk in dense retrieval), 0 when absent
     "chunk_lexical",  # 1 / (1 + rank of the chunk in lexical retrieval), 0 when absent
+    # for questions that ask for several things (どんな取組み, 手順): an item under a matching heading answers
+    "list_context",  # context, when the question asks for a list
+    "list_bullet",  # bullet, when the question asks for a list
+    "list_title",  # title, when the question asks for a list
 )
 
 
@@ -175,17 +182,21 @@ def _inverse_rank(rank: int | None) -> float:
 
 
 def key_concepts(kb: KnowledgeBase, question: str, proper_nouns: Sequence[str]) -> list[Concept]:
+    """The nouns that say what the question is about: not interrogatives (何人, 何時), not the nouns that name
+    a kind of fact (場所, 日時), not the places it names (those choose the documents)."""
     vocab = vocabulary()
     names = {compact(noun) for noun in proper_nouns}
     keys: list[Concept] = []
-    for word in default_tokenizer().words(question):
-        term = word.term
-        if term in vocab.question_words or term in vocab.attribute_nouns or compact(term) in names:
+    for word in default_tokenizer().noun_words(question):
+        term = compact(word.term)
+        if len(term) < MIN_KEY_CHARS or term in names or term.startswith(("何", "なに", "なん")):
             continue
-        if not compact(term) or any(c.term == term for c in keys):
+        if any(c.term == word.term for c in keys):
+            continue
+        if word.term in vocab.question_words or word.term in vocab.attribute_nouns:
             continue
         parts = tuple(p for p in word.parts if p not in vocab.question_words)
-        keys.append(Concept(term, parts, kb.lexical.rarity(term), word.synonyms))
+        keys.append(Concept(word.term, parts, kb.lexical.rarity(word.term), word.synonyms))
     return keys
 
 
@@ -206,6 +217,7 @@ def gather_evidence(
     query_terms = set(question_terms(question))
     answer_type = vocabulary().answer_type(question)
     focus = focus_term(question)
+    wants_list = float(vocabulary().wants_list(question))
     subjects = _subject_shares(kb, results, proper_nouns)
     dense = kb.passage_vectors([unit.text for unit in units]) @ kb.query_vectors([question])[0]
     rows: list[list[float]] = []
@@ -226,11 +238,14 @@ def gather_evidence(
         rows.append([
             float(dense[index]), 0.0, lexical, 0.0, evidence.key_share(found), in_context / total_weight,
             float(has_focus), float(has_type), float(answer_type is not None and not has_type),
+            float(has_type) * evidence.key_share(found),
             float(heading), float(_is_title_line(unit)), float(heading and has_focus), float(unit.is_bullet),
             len(found & query_terms) / len(found) if found else 0.0,
             min(1.0, len(unit.text) / LENGTH_SCALE),
             subjects[unit.chunk.document_id],
             1.0 / (1 + unit.rank), _inverse_rank(scored.dense_rank), _inverse_rank(scored.lexical_rank),
+            wants_list * in_context / total_weight, wants_list * float(unit.is_bullet),
+            wants_list * float(_is_title_line(unit)),
         ])  # fmt: skip
     matrix = np.asarray(rows, dtype=float)
     for column, gap in (("dense", "dense_gap"), ("lexical", "lexical_gap")):
@@ -298,6 +313,9 @@ def select(ranked: list[Candidate], composition: Composition) -> Selection | Non
     else:
         for follower in _continuation(best.unit, composition.continuation):
             take(follower)
+        if best.unit.is_bullet:
+            for sibling in _siblings(best.unit, composition.siblings):
+                take(sibling)
     primary = list(chosen.values())
     extra = 0
     for candidate in ranked[1:]:
@@ -310,7 +328,8 @@ def select(ranked: list[Candidate], composition: Composition) -> Selection | Non
             take(candidate.unit)
             extra += 1
     rest = [unit for unit in chosen.values() if unit not in primary]
-    units = _drop_dangling_headings(sorted(_trim(primary + rest), key=lambda u: (u.rank, u.start)), best.unit)
+    budget = min(composition.max_chars, MAX_ANSWER_CHARS)
+    units = _drop_dangling_headings(sorted(_trim(primary + rest, budget), key=lambda u: (u.rank, u.start)), best.unit)
     return Selection(units=units, best=best, candidates=ranked)
 
 
@@ -354,6 +373,24 @@ def _followers(unit: Unit, limit: int, *, through_subsections: bool = False) -> 
     return picked
 
 
+def _siblings(unit: Unit, limit: int) -> list[Unit]:
+    """The items of the same list (no heading in between) nearest to ``unit``: asked for 「どんな取組み」, the
+    answer is several items of the list, not one."""
+    if limit <= 0:
+        return []
+    siblings = units_of(unit.chunk, unit.rank)
+    index = next(i for i, other in enumerate(siblings) if other.start == unit.start)
+    block: list[Unit] = []
+    for step in (-1, 1):
+        position = index + step
+        while 0 <= position < len(siblings) and not siblings[position].is_heading:
+            if siblings[position].is_bullet:
+                block.append(siblings[position])
+            position += step
+    block.sort(key=lambda other: abs(other.start - unit.start))
+    return block[:limit]
+
+
 def _drop_dangling_headings(units: list[Unit], best: Unit) -> list[Unit]:
     """A heading with nothing of its own after it (the answer was cut there) says nothing."""
     kept: list[Unit] = []
@@ -366,12 +403,12 @@ def _drop_dangling_headings(units: list[Unit], best: Unit) -> list[Unit]:
     return kept
 
 
-def _trim(units: list[Unit]) -> list[Unit]:
+def _trim(units: list[Unit], budget: int) -> list[Unit]:
     """Keep the answer short: units in priority order (the best first) while they fit."""
     kept: list[Unit] = []
     size = 0
     for unit in units:
-        if kept and size + len(unit.text) > MAX_ANSWER_CHARS:
+        if kept and size + len(unit.text) > budget:
             continue
         kept.append(unit)
         size += len(unit.text)

@@ -44,6 +44,8 @@ REGULARISATION_C = 1.0
 GRID_CONTINUATION = (0, 1, 2, 3)
 GRID_RATIO = (0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
 GRID_EXTRA = (1, 2, 3)
+GRID_MAX_CHARS = (300, 420, 520)
+GRID_SIBLINGS = (0, 2, 4)
 
 
 @dataclass
@@ -108,10 +110,13 @@ def fit_composition(cases: list[Case], line: LinearModel) -> tuple[Composition, 
     """The composition under which most answerable passage questions' answers hold every must group
     (ties: the shorter answers)."""
     scored = [c for c in cases if c.answerable and c.candidates and c.intent != "record"]
+    if not scored:
+        return Composition(0, 1.01, 0, 300), {"passage_questions": 0}
     ranked = [rank_candidates(list(c.candidates), _line_only(line)) for c in scored]
     best: tuple[int, float, Composition] | None = None
-    for continuation, ratio, extra in itertools.product(GRID_CONTINUATION, GRID_RATIO, GRID_EXTRA):
-        composition = Composition(continuation, ratio, extra)
+    grid = itertools.product(GRID_CONTINUATION, GRID_RATIO, GRID_EXTRA, GRID_MAX_CHARS, GRID_SIBLINGS)
+    for continuation, ratio, extra, max_chars, siblings in grid:
+        composition = Composition(continuation, ratio, extra, max_chars, siblings)
         passed, chars = 0, 0
         for case, order in zip(scored, ranked, strict=True):
             selection = select(order, composition)
@@ -127,11 +132,11 @@ def fit_composition(cases: list[Case], line: LinearModel) -> tuple[Composition, 
 def _line_only(line: LinearModel) -> AnswerModel:
     """A model with just the line weights (ranking needs nothing else)."""
     placeholder = LinearModel(SUPPORT_FEATURES, *(np.zeros(len(SUPPORT_FEATURES)) for _ in range(3)), 0.0)
-    return AnswerModel(line, placeholder, 0.0, Composition(0, 1.01, 0), False)
+    return AnswerModel(line, placeholder, 0.0, Composition(0, 1.01, 0, 0), Composition(0, 1.01, 0, 0), False)
 
 
 def fit_support(
-    cases: list[Case], line: LinearModel, composition: Composition
+    cases: list[Case], line: LinearModel, composition: Composition, lists: Composition
 ) -> tuple[LinearModel, float, bool, dict[str, Any]]:
     rows: list[np.ndarray] = []
     labels: list[bool] = []
@@ -142,7 +147,8 @@ def fit_support(
     refused_first = [c for c in usable if c.unknown_name or not c.candidates]
     scored = [c for c in usable if c not in refused_first]
     for case in scored:
-        selection = select(rank_candidates(list(case.candidates), _line_only(line)), composition)
+        chosen = lists if vocabulary().wants_list(case.question.question) else composition
+        selection = select(rank_candidates(list(case.candidates), _line_only(line)), chosen)
         assert selection is not None
         features = support_features(selection, case.evidence, case.answer_type)
         rows.append(features)
@@ -202,9 +208,11 @@ def fit_answer_model(
     rows = np.vstack([c.candidates[i].features for c in lines for i in range(len(c.candidates))])
     labels = np.concatenate([c.labels for c in lines])
     line = fit_logistic(rows, labels, LINE_FEATURES)
-    composition, composition_stats = fit_composition(cases, line)
-    support, threshold, strict, support_stats = fit_support(cases, line, composition)
-    model = AnswerModel(line, support, threshold, composition, strict)
+    wants_list = [vocabulary().wants_list(c.question.question) for c in cases]
+    composition, composition_stats = fit_composition([c for c, w in zip(cases, wants_list) if not w], line)
+    lists, list_stats = fit_composition([c for c, w in zip(cases, wants_list) if w], line)
+    support, threshold, strict, support_stats = fit_support(cases, line, composition, lists)
+    model = AnswerModel(line, support, threshold, composition, lists, strict)
     provenance = {
         "command": "renkei fit --suite tests/eval_sets.yaml",
         "fitted": date.today().isoformat(),
@@ -212,6 +220,7 @@ def fit_answer_model(
         "questions": len(cases),
         "line_model": {"lines": int(len(labels)), "answering_lines": int(labels.sum()), "questions": len(lines)},
         "composition": composition_stats,
+        "list_composition": list_stats,
         "support": support_stats,
         "python": platform.python_version(),
     }

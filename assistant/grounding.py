@@ -30,6 +30,7 @@ SUPPORT_FEATURES: tuple[str, ...] = (
     "best_coverage",  # share of the question's words held by the best line or its context
     "key_coverage",  # share of the question's key words (by rarity) the answer lines and their context hold
     "rarest_missing",  # rarity of the rarest key word the answer lines and their context lack
+    "keys_nowhere",  # share of the key words (by rarity) that no retrieved line holds
     "focus_found",  # the asked-about word stands in an answer line
     "focus_anywhere",  # the asked-about word stands in any retrieved line
     "type_found",  # the expected answer type has an instance in the answer lines (1 when none is expected)
@@ -68,6 +69,7 @@ def support_features(selection: Selection, evidence: Evidence, answer_type: Answ
         selection.best.feature("lexical") + selection.best.feature("context"),
         evidence.key_share(answer_terms),
         evidence.rarest_missing(answer_terms),
+        1.0 - evidence.key_share(frozenset().union(*(c.evidence_terms for c in ranked))),
         float(any(c.feature("focus") for c in in_answer)),
         float(any(c.feature("focus") for c in ranked)),
         float(supporting_type_found(selection, answer_type)),

@@ -204,7 +204,7 @@ def facts(text: str, with_phrases: bool = True) -> Facts:
             found.times.add((int(match.group(3)), 30 if match.group(5) else int(match.group(4) or 0)))
     found.numbers = {_number(m.group(0)) for m in _NUMBER.finditer(normal)}
     if with_phrases:
-        found.phrases = {p for p in map(_compact, _phrases(normal)) if p}
+        found.phrases = {p for p in map(compact, _phrases(normal)) if p}
     return found
 
 

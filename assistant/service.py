@@ -130,7 +130,7 @@ class Assistant:
 
     def _passage_answer(self, u: Understanding, question: str, citations: Citations) -> ChatAnswer:
         evidence = self.passage_evidence(question, u)
-        selection = select(rank_candidates(evidence.candidates, self.model), self.model.composition)
+        selection = select(rank_candidates(evidence.candidates, self.model), self.model.composition_for(question))
         answer_type = vocabulary().answer_type(question)
         if selection is None or not is_supported(selection, evidence, answer_type, self.model):
             sections = list(dict.fromkeys(c.unit.chunk.section_path for c in evidence.candidates))
@@ -171,6 +171,7 @@ def _inherit(resolved: Understanding, current: Understanding) -> Understanding:
 
 def _record_chat_answer(found: RecordAnswer, citations: Citations) -> ChatAnswer:
     return ChatAnswer(
-        conversation_id="", answer=found.text, intent="record", grounded=True,
+        # 「…の予定は資料に見つかりません」 cites nothing: it is not grounded in a passage
+        conversation_id="", answer=found.text, intent="record", grounded=bool(citations.items),
         citations=citations.items, records=found.records,
     )

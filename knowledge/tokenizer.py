@@ -124,6 +124,20 @@ class JapaneseTokenizer:
         """The content words of ``text`` in order (queries use these: see ``LexicalIndex.search``)."""
         return [word for word in map(_word, self._morphemes(text)) if word is not None]
 
+    def noun_words(self, text: str) -> list[Word]:
+        """The nouns of ``text`` that can name a topic, as words (with parts and synonym groups): not numerals,
+        not adverbial nouns (だいたい, いつごろ), not a counter after a numeral (何|パーセント, 3|回)."""
+        words: list[Word] = []
+        previous: tuple[str, ...] = ()
+        for morpheme in self._morphemes(text):
+            pos = morpheme.part_of_speech()
+            counter = pos[2] == "助数詞可能" and previous[:2] == ("名詞", "数詞")
+            if pos[0] == "名詞" and pos[1] != "数詞" and pos[2] != "副詞可能" and not counter:
+                if (word := _word(morpheme)) is not None:
+                    words.append(word)
+            previous = pos
+        return words
+
     def nouns(self, text: str) -> list[str]:
         """The nouns of ``text`` (normalised long units, numerals excluded): what a question is about."""
         nouns: list[str] = []

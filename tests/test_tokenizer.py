@@ -24,8 +24,8 @@ def test_particles_auxiliaries_and_symbols_are_dropped(tokenizer: JapaneseTokeni
 
 def test_compounds_yield_their_short_units_too(tokenizer: JapaneseTokenizer) -> None:
     assert tokenizer.tokenize("研修会") == ["研修会", "研修", "会"]
-    assert tokenizer.words("説明会") == [("説明会", ("説明", "会"))]
-    assert tokenizer.words("医療") == [("医療", ())]
+    assert [(word.term, word.parts) for word in tokenizer.words("説明会")] == [("説明会", ("説明", "会"))]
+    assert [(word.term, word.parts) for word in tokenizer.words("医療")] == [("医療", ())]
 
 
 def test_in_home_care_and_collaboration_terms(tokenizer: JapaneseTokenizer) -> None:
@@ -117,3 +117,12 @@ def test_nouns_are_the_long_unit_nouns_without_numerals(tokenizer: JapaneseToken
     assert {"札幌市", "研修会", "講師"} <= set(nouns)
     assert not {"2", "の", "は", "です", "か", "研修"} & set(nouns)
     assert tokenizer.nouns("？") == []
+
+
+def test_words_carry_sudachi_synonym_groups(tokenizer: JapaneseTokenizer) -> None:
+    """決まり and 規則 share a synonym group in Sudachi's dictionary; 研修 and 駐車場 do not."""
+    rule, regulation = tokenizer.words("決まり")[0], tokenizer.words("規則")[0]
+    assert set(rule.synonyms) & set(regulation.synonyms)
+    training, parking = tokenizer.words("研修")[0], tokenizer.words("駐車場")[0]
+    assert not set(training.synonyms) & set(parking.synonyms)
+    assert "決まり" in tokenizer.tokenize("決まり") and not any(t.startswith("≈") for t in tokenizer.tokenize("決まり"))
