@@ -327,6 +327,9 @@ def select(ranked: list[Candidate], composition: Composition) -> Selection | Non
         if key not in chosen:
             take(candidate.unit)
             extra += 1
+            if _is_title_line(candidate.unit):  # a section title says what follows: bring what follows
+                for follower in _followers(candidate.unit, MAX_FOLLOWERS, through_subsections=True):
+                    take(follower)
     rest = [unit for unit in chosen.values() if unit not in primary]
     budget = min(composition.max_chars, MAX_ANSWER_CHARS)
     units = _drop_dangling_headings(sorted(_trim(primary + rest, budget), key=lambda u: (u.rank, u.start)), best.unit)
