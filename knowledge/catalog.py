@@ -66,6 +66,18 @@ class ChunkRow:
     document: CatalogDocument
 
 
+@dataclass(frozen=True)
+class DocumentSummary:
+    document_id: str
+    title: str
+    doc_type: str
+    fiscal_year: int | None
+    source_path: str
+    updated_at: datetime
+    chunks: int
+    pages: int | None  # the last page a chunk comes from (PDF); None for formats without pages
+
+
 SECTION_SEPARATOR = " > "
 
 
@@ -113,6 +125,31 @@ class Catalog:
             documents = session.scalar(select(func.count()).select_from(CatalogDocument)) or 0
             chunks = session.scalar(select(func.count()).select_from(CatalogChunk)) or 0
         return {"documents": documents, "chunks": chunks}
+
+    def document_summaries(self) -> list[DocumentSummary]:
+        """Every live document without its text, with its chunk count and last page (for the admin list)."""
+        per_document = (
+            select(CatalogChunk.document_id, func.count().label("chunks"), func.max(CatalogChunk.page).label("pages"))
+            .group_by(CatalogChunk.document_id)
+            .subquery()
+        )
+        query = (
+            select(
+                CatalogDocument.document_id, CatalogDocument.title, CatalogDocument.doc_type,
+                CatalogDocument.fiscal_year, CatalogDocument.source_path, CatalogDocument.updated_at,
+                per_document.c.chunks, per_document.c.pages,
+            )
+            .outerjoin(per_document, per_document.c.document_id == CatalogDocument.document_id)
+            .order_by(CatalogDocument.document_id)
+        )
+        with Session(self.engine) as session:
+            return [
+                DocumentSummary(
+                    document_id=row.document_id, title=row.title, doc_type=row.doc_type, fiscal_year=row.fiscal_year,
+                    source_path=row.source_path, updated_at=row.updated_at, chunks=row.chunks or 0, pages=row.pages,
+                )
+                for row in session.execute(query)
+            ]
 
     def document(self, document_id: str) -> DocumentInfo | None:
         with Session(self.engine) as session:
