@@ -14,7 +14,6 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -46,12 +45,11 @@ class FeedbackVocabulary:
     items_per_group: int
 
 
-@cache
-def vocabulary() -> FeedbackVocabulary:
-    return FeedbackVocabulary(**yaml.safe_load(VOCABULARY_FILE.read_text(encoding="utf-8")))
+def load_vocabulary(path: Path = VOCABULARY_FILE) -> FeedbackVocabulary:
+    return FeedbackVocabulary(**yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
-VOCABULARY = vocabulary()
+VOCABULARY = load_vocabulary()
 
 
 class FeedbackError(ValueError):
@@ -164,9 +162,13 @@ class GapItem:
     comment: str | None = None
     citations: list[dict[str, str]] = field(default_factory=list)
 
+    @property
+    def refused(self) -> bool:
+        return self.intent == VOCABULARY.refusal_intent
+
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind, "kind_label": VOCABULARY.item_kinds[self.kind],
+            "kind": self.kind, "kind_label": VOCABULARY.item_kinds[self.kind], "refused": self.refused,
             "conversation_id": self.conversation_id, "turn": self.turn, "question": self.question,
             "answer": self.answer, "intent": self.intent, "created_at": _iso(self.created_at),
             "reason": self.reason, "reason_label": VOCABULARY.reasons.get(self.reason or "", None),
@@ -184,7 +186,7 @@ class GapGroup:
         return {
             "question": newest.question,
             "count": len(self.items),
-            "refusals": sum(item.kind == "refusal" for item in self.items),
+            "refusals": sum(item.refused for item in self.items),
             "downs": sum(item.kind == "down" for item in self.items),
             "last_seen": _iso(newest.created_at),
             "items": [item.to_dict() for item in self.items[: VOCABULARY.items_per_group]],
@@ -245,7 +247,7 @@ def quality_view(memory: ConversationMemory) -> dict[str, Any]:
     return {
         "totals": {
             "up": counts.get("up", 0), "down": counts.get("down", 0),
-            "refused": sum(item.kind == "refusal" for item in items),
+            "refused": sum(item.refused for item in items),
         },
         "groups": [group.to_dict() for group in group_similar(items)],
         "labels": {"reasons": VOCABULARY.reasons, "kinds": VOCABULARY.item_kinds},

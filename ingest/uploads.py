@@ -118,7 +118,7 @@ def check_content(name: str, data: bytes, max_bytes: int) -> Kind:
     if len(data) > max_bytes:
         raise ActionRefused(
             413, "file_too_large",
-            f"ファイルが大きすぎます（{len(data):,} バイト、上限 {max_bytes:,} バイト）。 / The file exceeds {max_bytes:,} bytes.",
+            f"ファイルが大きすぎます（上限 {max_bytes:,} バイト）。 / The file exceeds {max_bytes:,} bytes.",
         )
     expected = EXTENSION_KINDS[Path(name).suffix.lower()]
     found = detect_kind(data)
@@ -127,7 +127,7 @@ def check_content(name: str, data: bytes, max_bytes: int) -> Kind:
         raise ActionRefused(
             415, "content_mismatch",
             f"「{name}」の中身は{KIND_LABELS[expected]}ではありません（中身: {what}）。"
-            f" / The content of {name!r} is not {expected} (it looks like {found or 'binary data'}).",
+            f" / The content of {name!r} is not what its extension says ({expected}).",
         )
     return expected
 
