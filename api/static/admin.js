@@ -221,7 +221,7 @@ function gapItem(item) {
 }
 
 function gapGroup(group) {
-  const counts = [`${group.count}件`, group.refusals ? `回答できず ${group.refusals}件` : "", group.downs ? `👎 ${group.downs}件` : ""]
+  const counts = [`${group.count}件`, group.refusals ? `回答できず ${group.refusals}件` : "", group.downs ? `役に立たなかった ${group.downs}件` : ""]
     .filter(Boolean).join("・");
   return el("li", { className: "gap-group" },
     el("h3", { text: group.question }),
@@ -233,7 +233,7 @@ async function loadQuality() {
   try {
     const view = await adminJson("/api/admin/feedback");
     const totals = view.totals;
-    $("quality-totals").textContent = `👍 ${totals.up}件 ・ 👎 ${totals.down}件 ・ 回答できなかった質問 ${totals.refused}件（似た質問ごとに ${view.groups.length}グループ）`;
+    $("quality-totals").textContent = `役に立った ${totals.up}件 ・ 役に立たなかった ${totals.down}件 ・ 回答できなかった質問 ${totals.refused}件（似た質問ごとに ${view.groups.length}グループ）`;
     $("gap-list").replaceChildren(...view.groups.map(gapGroup));
   } catch (error) {
     $("quality-totals").textContent = `読み込めません: ${error.message}`;

@@ -569,7 +569,7 @@ function draftSource(draft) {
   const [start, end] = draft.span || [];
   const box = el("div", { className: "draft-source" },
     el("p", { className: "muted", text: ["元の文", draft.section].filter(Boolean).join(" ・ ") }),
-    el("blockquote", { className: "draft-quote", text: draft.quote }));
+    el("blockquote", { className: "draft-quote", text: draft.quote, tabindex: "0" }));  // scrolls: reachable by keyboard
   if (draft.document_id && Number.isInteger(start) && Number.isInteger(end) && start < end) {
     const citation = { document_id: draft.document_id, start, end, snippet: draft.quote };
     box.append(el("button", {

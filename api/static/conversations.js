@@ -113,8 +113,11 @@ class FeedbackBar {
     this.rating = rating || null;
     feedbackSerial += 1;
     const name = `feedback-${feedbackSerial}`;
-    this.up = el("button", { type: "button", className: "rate up", "aria-pressed": "false", "aria-label": "役に立った", title: "役に立った", onclick: () => this.rate("up") }, "👍");
-    this.down = el("button", { type: "button", className: "rate down", "aria-pressed": "false", "aria-label": "役に立たなかった", title: "役に立たなかった", onclick: () => this.rate("down") }, "👎");
+    // The emoji is decoration; the words are the button's name.
+    this.up = el("button", { type: "button", className: "rate up", "aria-pressed": "false", onclick: () => this.rate("up") },
+      el("span", { "aria-hidden": "true", text: "👍 " }), "役に立った");
+    this.down = el("button", { type: "button", className: "rate down", "aria-pressed": "false", onclick: () => this.rate("down") },
+      el("span", { "aria-hidden": "true", text: "👎 " }), "役に立たなかった");
     this.status = el("span", { className: "feedback-status muted", role: "status" });
     const reasons = Object.keys(LABELS.feedback_reasons).length ? LABELS.feedback_reasons : FALLBACK_REASONS;
     this.comment = el("textarea", { id: `${name}-comment`, rows: "2", maxlength: "1000", className: "feedback-comment" });
@@ -131,7 +134,7 @@ class FeedbackBar {
       this.rate("down", true);
     });
     this.node = el("div", { className: "feedback", role: "group", "aria-label": "この回答の評価" },
-      el("div", { className: "feedback-buttons" }, el("span", { className: "muted", text: "この回答は役に立ちましたか？" }), this.up, this.down, this.status),
+      el("div", { className: "feedback-buttons" }, this.up, this.down, this.status),
       this.form);
     this.show();
   }
