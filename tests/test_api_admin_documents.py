@@ -131,7 +131,7 @@ def test_upload_ingest_delete_and_restore(client: httpx.Client, loop_server: Ser
     row = documents(client)[document_id]
     assert row["status"] == "indexed" and row["uploaded"] and row["chunks"] == outcome["chunks"]
     assert row["title"].startswith("令和６年度 北ブロック") and row["fiscal_year"] == 2024
-    assert row["pending_drafts"] == 2 and row["errors"] == [] and row["last_ingest"]
+    assert row["pending_drafts"] == 3 and row["errors"] == [] and row["last_ingest"]
 
     again = upload(client, "another-name.md", KITA_REPORT.encode())
     assert again.status_code == 409 and document_id in again.json()["error"]["message"]
@@ -146,7 +146,7 @@ def test_upload_ingest_delete_and_restore(client: httpx.Client, loop_server: Ser
     deleted = client.delete(f"/api/admin/documents/{document_id}", headers=AUTH)
     assert deleted.status_code == 200, deleted.text
     result = deleted.json()
-    assert result["chunks_removed"] == outcome["chunks"] and result["drafts_removed"] == 1 and result["records_removed"] == 0
+    assert result["chunks_removed"] == outcome["chunks"] and result["drafts_removed"] == 2 and result["records_removed"] == 0
     assert not (corpus / document_id).exists()
     trashed = corpus / ".trash" / result["trash_id"] / "r6_kita_training.md"
     assert trashed.read_text(encoding="utf-8") == KITA_REPORT
@@ -163,7 +163,7 @@ def test_upload_ingest_delete_and_restore(client: httpx.Client, loop_server: Ser
     assert (corpus / document_id).read_text(encoding="utf-8") == KITA_REPORT
     assert not (corpus / ".trash" / result["trash_id"]).exists()
     row = documents(client)[document_id]
-    assert row["status"] == "indexed" and row["pending_drafts"] == 1  # the accepted one is not proposed again
+    assert row["status"] == "indexed" and row["pending_drafts"] == 2  # the accepted one is not proposed again
     assert client.get(f"/api/sources/{document_id}").status_code == 200
     missing = client.post(f"/api/admin/documents/trash/{result['trash_id']}/restore", headers=AUTH)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "trash_not_found"
