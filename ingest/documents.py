@@ -23,8 +23,9 @@ from typing import Literal
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from ingest.discovery import discover, sidecar_of
+from ingest.discovery import discover, is_document_path, sidecar_of
 from ingest.errors import ActionRefused
+from ingest.locking import IngestAlreadyRunning
 from ingest.metadata import document_id_for
 from ingest.pipeline import IngestRun, file_errors
 from knowledge.base import KnowledgeBase
@@ -79,9 +80,11 @@ def trash_entries(roots: list[Path]) -> list[TrashEntry]:
     for root in roots:
         for entry_file in sorted((root / TRASH_DIR).glob(f"*/{ENTRY_FILE}")):
             try:
-                entries.append(TrashEntry(**json.loads(entry_file.read_text(encoding="utf-8"))))
+                entry = TrashEntry(**json.loads(entry_file.read_text(encoding="utf-8")))
             except (OSError, ValueError, TypeError):
                 continue  # a damaged entry is left for a person to look at, not listed
+            if entry.trash_id == entry_file.parent.name and entry.files and all(Path(n).name == n for n in entry.files):
+                entries.append(entry)
     return entries
 
 
@@ -126,10 +129,15 @@ def list_documents(kb: KnowledgeBase, records_engine: Engine) -> list[DocumentSt
 
 
 def _document_file(kb: KnowledgeBase, document_id: str) -> tuple[Path, Path]:
-    """(corpus root, file) of a document id, looked up in the configured corpus folders only."""
+    """(corpus root, file) of a document id: a file discovery would ingest, inside a configured corpus."""
     for root in _roots(kb):
         candidate = (root / document_id).resolve()
-        if candidate.is_relative_to(root) and candidate.is_file() and document_id_for(candidate, root) == document_id:
+        if (
+            candidate.is_relative_to(root)
+            and candidate.is_file()
+            and is_document_path(Path(document_id))
+            and document_id_for(candidate, root) == document_id
+        ):
             return root, candidate
     raise ActionRefused(
         404, "document_not_found", f"資料が見つかりません: {document_id} / No document file for {document_id!r}."
@@ -146,16 +154,22 @@ def delete_document(
     info = kb.catalog.document(document_id)
     trash_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     folder = root / TRASH_DIR / trash_id
-    folder.mkdir(parents=True)
     moved = [path] + ([sidecar_of(path)] if sidecar_of(path).is_file() else [])
     entry = TrashEntry(
         trash_id=trash_id, document_id=document_id, title=info.title if info else path.name, original=str(path),
         files=[item.name for item in moved], deleted_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    (folder / ENTRY_FILE).write_text(json.dumps(asdict(entry), ensure_ascii=False, indent=2), encoding="utf-8")
-    for item in moved:
-        os.replace(item, folder / item.name)
-    chunks_removed = IngestRun(kb).remove([document_id])
+
+    def move_to_trash() -> None:
+        folder.mkdir(parents=True)
+        (folder / ENTRY_FILE).write_text(json.dumps(asdict(entry), ensure_ascii=False, indent=2), encoding="utf-8")
+        for item in moved:
+            os.replace(item, folder / item.name)
+
+    try:
+        chunks_removed = IngestRun(kb).remove([document_id], first=move_to_trash)
+    except IngestAlreadyRunning as exc:
+        raise ActionRefused(409, "ingest_running", f"取り込みの実行中は削除できません。 / {exc}") from None
     with Session(records_engine) as session, session.begin():
         forgotten = forget_document(session, document_id, remove_records=remove_records)
     return {
@@ -169,13 +183,15 @@ def restore_document(kb: KnowledgeBase, trash_id: str) -> TrashEntry:
     entry = next((e for e in trash_entries(_roots(kb)) if e.trash_id == trash_id), None)
     if entry is None:
         raise ActionRefused(404, "trash_not_found", f"ごみ箱に {trash_id} はありません。 / No trash entry {trash_id!r}.")
-    original = Path(entry.original)
+    root, folder = next((root, root / TRASH_DIR / trash_id) for root in _roots(kb) if (root / TRASH_DIR / trash_id).is_dir())
+    original = Path(entry.original).resolve()
+    if not original.is_relative_to(root) or not is_document_path(original.relative_to(root)):
+        raise ActionRefused(422, "invalid_trash_entry", f"ごみ箱の記録 {trash_id} が壊れています。 / The trash entry {trash_id!r} is damaged.")
     if original.exists():
         raise ActionRefused(
             409, "restore_conflict",
             f"元の場所に同じ名前のファイルがあるため戻せません: {entry.document_id} / A file already exists at {entry.document_id}.",
         )
-    folder = next(root / TRASH_DIR / trash_id for root in _roots(kb) if (root / TRASH_DIR / trash_id).is_dir())
     original.parent.mkdir(parents=True, exist_ok=True)
     for name in entry.files:
         os.replace(folder / name, original.parent / (original.name if name == entry.files[0] else name))

@@ -16,7 +16,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -146,12 +146,15 @@ class IngestRun:
         report.seconds = round(time.perf_counter() - started, 3)
         return report
 
-    def remove(self, document_ids: Sequence[str]) -> int:
-        """Take documents out of the catalog and both indexes now (their files are the caller's business).
+    def remove(self, document_ids: Sequence[str], *, first: Callable[[], None] = lambda: None) -> int:
+        """Take documents out of the catalog and both indexes now; returns the chunks removed.
 
-        Same write order as a run: the catalog commit first, then the chunks it no longer lists.
+        ``first`` runs once the ingest lock is held (the caller moves the files away there), so no ingest
+        can see a file gone while its chunks are still listed. Same write order as a run: the catalog
+        commit, then the chunks it no longer lists. Raises ``IngestAlreadyRunning`` before ``first`` runs.
         """
         with ingest_lock(str(self.kb.settings.data_dir / "ingest.lock"), self.kb.catalog.engine):
+            first()
             self.kb.catalog.commit((), document_ids)
             return self._remove_orphans()
 

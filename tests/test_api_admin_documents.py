@@ -179,7 +179,8 @@ def test_upload_ingest_delete_and_restore(client: httpx.Client, loop_server: Ser
     [
         ("/api/admin/documents/a/%2E%2E/%2E%2E/etc/passwd", 400, "invalid_document_id"),
         ("/api/admin/documents/no-such-file.md", 404, "document_not_found"),
-        ("/api/admin/documents/.trash/x/entry.json", 404, "document_not_found"),
+        ("/api/admin/documents/osaka_r5_zaitaku_renkei_progress.records.yaml", 404, "document_not_found"),
+        ("/api/admin/documents/osaka_r5_zaitaku_renkei_progress.txt.meta.yaml", 404, "document_not_found"),
     ],
 )
 def test_delete_refuses_paths_outside_the_corpus_and_unknown_documents(
@@ -203,7 +204,11 @@ def test_a_document_that_fails_to_ingest_is_listed_with_its_error(client: httpx.
     finally:
         deleted = client.delete("/api/admin/documents/broken-scan.pdf", headers=AUTH)
         assert deleted.status_code == 200 and deleted.json()["chunks_removed"] == 0
+    trash_id = deleted.json()["trash_id"]
     assert documents(client)["broken-scan.pdf"]["status"] == "deleted"
+    inside_trash = client.delete(f"/api/admin/documents/.trash/{trash_id}/broken-scan.pdf", headers=AUTH)
+    assert inside_trash.status_code == 404  # the trash is not a corpus folder
+    assert (loop_server.deployment.corpus / ".trash" / trash_id / "broken-scan.pdf").is_file()
 
 
 def test_uploads_land_in_the_first_corpus_and_are_found_by_a_later_ingest(tmp_path: Path) -> None:
