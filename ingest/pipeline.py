@@ -92,6 +92,7 @@ def prepare_document(path: Path, root: Path, sha256: str) -> tuple[DocumentInfo,
         fiscal_year=meta.fiscal_year,
         wards=tuple(meta.wards),
         source_path=str(path),
+        page_count=len(parsed.pages) or None,
     )
     chunks = chunk_document(document_id, text, parsed.pages)
     return info, chunks

@@ -211,6 +211,39 @@ def test_a_document_that_fails_to_ingest_is_listed_with_its_error(client: httpx.
     assert (loop_server.deployment.corpus / ".trash" / trash_id / "broken-scan.pdf").is_file()
 
 
+def _docx_bytes(paragraphs: list[str]) -> bytes:
+    import docx
+
+    document = docx.Document()
+    for text in paragraphs:
+        document.add_paragraph(text)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def test_every_supported_type_is_accepted_and_ingested(client: httpx.Client, loop_server: Server, tmp_path: Path) -> None:  # noqa: F811
+    from tests.test_parsers import _pdf
+
+    pdf = _pdf(tmp_path / "m.pdf", [["令和６年度 東部ブロック 研修会の記録"], ["第2回 研修会は城東区民センターで開催"]]).read_bytes()
+    files = {
+        "r6_east_minutes.pdf": pdf,
+        "r6_east_guide.docx": _docx_bytes(["東部ブロックの連絡会の手引き", "連絡票は相談支援室へ提出します。"]),
+        "r6_east_page.html": "<html><head><title>東部ブロックのお知らせ</title></head><body><p>研修の申込みは区役所へ。</p></body></html>".encode(),
+        "r6_east_memo.txt": "東部ブロック 打合せメモ\n次回は鶴見区で開催します。".encode("cp932"),  # Shift_JIS text too
+    }
+    for name, data in files.items():
+        response = upload(client, name, data)
+        assert response.status_code == 202, (name, response.text)
+        assert wait_for_run(client, response.json()["run_id"])["status"] == "succeeded", name
+    rows = documents(client)
+    assert {name: rows[f"uploads/{name}"]["status"] for name in files} == {name: "indexed" for name in files}
+    assert rows["uploads/r6_east_minutes.pdf"]["pages"] == 2
+    assert rows["uploads/r6_east_page.html"]["title"] == "東部ブロックのお知らせ"
+    for name in files:
+        assert client.delete(f"/api/admin/documents/uploads/{name}", headers=AUTH).status_code == 200
+
+
 def test_uploads_land_in_the_first_corpus_and_are_found_by_a_later_ingest(tmp_path: Path) -> None:
     """Without a server: the rules of ``ingest.uploads`` on a corpus folder."""
     from ingest.discovery import discover

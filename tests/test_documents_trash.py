@@ -66,3 +66,20 @@ def test_restore_refuses_a_taken_place_and_a_damaged_entry(corpus_copy, kb_facto
         restore_document(kb, trash_id)
     assert damaged.value.code == "invalid_trash_entry"
     assert (corpus_copy / TRASH_DIR / trash_id / SAMPLE_NAME).is_file()  # nothing moved
+
+
+def test_a_catalog_from_before_page_counts_gets_the_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    from knowledge.catalog import Catalog, make_engine
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as old:  # kb_documents as the first release created it
+        old.execute(
+            "CREATE TABLE kb_documents (document_id VARCHAR(512) PRIMARY KEY, title VARCHAR(512), doc_type VARCHAR(32),"
+            " sha256 VARCHAR(64), fiscal_year INTEGER, wards JSON, source_path VARCHAR(1024), text TEXT, updated_at DATETIME)"
+        )
+        old.execute("INSERT INTO kb_documents VALUES ('a.txt', 'A', 'other', 'x', NULL, '[]', '', '本文', '2024-01-01 00:00:00')")
+    catalog = Catalog(make_engine(f"sqlite:///{path}"))
+    assert [(s.document_id, s.pages) for s in catalog.document_summaries()] == [("a.txt", None)]
+    assert catalog.document("a.txt").page_count is None  # type: ignore[union-attr]
