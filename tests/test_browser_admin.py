@@ -24,7 +24,7 @@ from playwright.sync_api import Page, expect  # noqa: E402,I001 - after test_bro
 pytestmark = pytest.mark.browser
 
 AXE = REPO / ".tools" / "node_modules" / "axe-core" / "axe.min.js"
-DOC_ID = "uploads/r7_minami_training.md"
+DOC_ID = "uploads/令和7年度_南ブロック研修.md"
 MINAMI_REPORT = """# 令和７年度 南ブロック 多職種連携研修会 実施報告
 
 ## 第1回 研修会
@@ -87,7 +87,7 @@ def test_admin_uploads_a_report_reviews_its_drafts_then_deletes_and_restores_it(
     page.click("#upload-submit")
     expect(page.locator("#upload-message")).to_contain_text("アップロードできませんでした: 「renamed.pdf」の中身はPDFではありません（中身: PNG 画像）")
 
-    page.set_input_files("#upload-file", files=[{"name": "r7_minami_training.md", "mimeType": "text/markdown", "buffer": MINAMI_REPORT.encode()}])
+    page.set_input_files("#upload-file", files=[{"name": "令和7年度_南ブロック研修.md", "mimeType": "text/markdown", "buffer": MINAMI_REPORT.encode()}])
     page.click("#upload-submit")
     expect(page.locator("#upload-message")).to_contain_text(f"{DOC_ID} の取り込み: 完了")
     stages = page.locator("#upload-stages li")
@@ -109,7 +109,7 @@ def test_admin_uploads_a_report_reviews_its_drafts_then_deletes_and_restores_it(
     assert_accessible(page, axe_source)
 
     page.click("#documents-load")
-    page.fill("#documents-filter", "minami")
+    page.fill("#documents-filter", "南ブロック研修")
     rows = page.locator("#documents-body tr")
     expect(rows).to_have_count(1)
     row = page.locator(f"#documents-body tr[data-document-id='{DOC_ID}']")
