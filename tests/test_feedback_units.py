@@ -1,4 +1,4 @@
-"""The content-gap grouping and the CSV cell rule, without I/O."""
+"""The content-gap grouping and the CSV cell rule (no I/O), and ratings stored on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 from assistant.feedback import CSV_COLUMNS, GapItem, group_similar, question_shingles, write_csv
+from tests.test_records_fixtures import engine  # noqa: F401 - fixture (SQLite, and PostgreSQL when configured)
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -45,3 +46,25 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_quoted() -> None:
     write_csv([{column: "" for column in CSV_COLUMNS} | {"question": "=HYPERLINK(\"x\")", "comment": "-1"}], out)
     line = out.getvalue().splitlines()[1]
     assert "'=HYPERLINK" in line and ",'-1," in line
+
+
+def test_ratings_are_stored_replaced_and_grouped_on_each_backend(engine) -> None:  # noqa: F811 - SQLite and PostgreSQL
+    from assistant.feedback import FeedbackRequest, quality_view, ratings_of, record_feedback
+    from assistant.memory import ConversationMemory
+
+    memory = ConversationMemory(engine)
+    memory.append("c1", "札幌市の介護保険料は？", "札幌市の介護保険料は？", "out_of_scope", {}, "記載が見つかりません。")
+    memory.append("c1", "研修会の講師は？", "研修会の講師は？", "record", {}, "田村 学先生です。 [1]")
+    first, second = [turn.turn for turn in memory.turns("c1") or []]
+    settings = {"embedding_model": "m", "llm": False, "llm_model": None}
+    cited = [{"document_id": "a.txt", "chunk_id": "abc123"}]
+    record_feedback(memory, FeedbackRequest(conversation_id="c1", turn=second, rating="up"), settings)
+    stored = record_feedback(
+        memory, FeedbackRequest(conversation_id="c1", turn=second, rating="down", reason="wrong", citations=cited), settings
+    )
+    assert stored["rating"] == "down" and stored["citations"] == cited and stored["question"] == "研修会の講師は？"
+    assert ratings_of(engine, "c1") == {second: "down"}
+    view = quality_view(memory)
+    assert view["totals"] == {"up": 0, "down": 1, "refused": 1}
+    kinds = {item["turn"]: item["kind"] for group in view["groups"] for item in group["items"]}
+    assert kinds == {first: "refusal", second: "down"}
