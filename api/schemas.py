@@ -88,7 +88,7 @@ class DocumentList(BaseModel):
     count: int
     documents: list[dict[str, Any]] = Field(
         description="document_id, title, status (indexed|pending|failed|deleted), doc_type, fiscal_year, chunks, "
-        "pages, last_ingest, errors, pending_drafts, uploaded, trash_id, deleted_at"
+        "pages, last_ingest, errors [{stage, reason, at}], pending_drafts, uploaded, trash_id, deleted_at"
     )
 
 

@@ -45,7 +45,7 @@ class DocumentState:
     chunks: int = 0
     pages: int | None = None
     last_ingest: str | None = None
-    errors: list[str] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)  # the last ingest's failure: stage, reason, at
     pending_drafts: int = 0
     uploaded: bool = False
     trash_id: str | None = None
@@ -113,7 +113,7 @@ def list_documents(kb: KnowledgeBase, records_engine: Engine) -> list[DocumentSt
     for document_id, error in errors.items():
         state = states.get(document_id)
         if state is not None:
-            state.errors.append(f"{error.get('stage', '')}: {error.get('reason', '')}".strip(": "))
+            state.errors.append(error)
             if state.status == "pending":
                 state.status = "failed"
     for entry in trash_entries(_roots(kb)):

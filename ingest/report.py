@@ -76,9 +76,12 @@ LABELS_FILE = Path(__file__).resolve().parent / "data" / "labels.yaml"
 def load_labels() -> dict[str, dict[str, str]]:
     """Japanese labels of file statuses, stages, run and document states (``ingest/data/labels.yaml``)."""
     loaded = yaml.safe_load(LABELS_FILE.read_text(encoding="utf-8"))
-    missing = set(STATUSES) - set(loaded["file_status"])
-    if missing:
-        raise ValueError(f"{LABELS_FILE}: no label for file status {', '.join(sorted(missing))}")
+    from ingest.metadata import DOC_TYPES
+
+    for group, codes in (("file_status", STATUSES), ("doc_types", DOC_TYPES)):
+        missing = set(codes) - set(loaded[group])
+        if missing:
+            raise ValueError(f"{LABELS_FILE}: no {group} label for {', '.join(sorted(missing))}")
     return loaded  # type: ignore[no-any-return]
 
 

@@ -200,7 +200,7 @@ def test_a_document_that_fails_to_ingest_is_listed_with_its_error(client: httpx.
         assert wait_for_run(client, started["run_id"])["summary"]["failed"] == 1
         row = documents(client)["broken-scan.pdf"]
         assert row["status"] == "failed" and row["chunks"] == 0
-        assert row["errors"] and "PDF" in row["errors"][0]
+        assert [e["stage"] for e in row["errors"]] == ["parse"] and "PDF" in row["errors"][0]["reason"]
     finally:
         deleted = client.delete("/api/admin/documents/broken-scan.pdf", headers=AUTH)
         assert deleted.status_code == 200 and deleted.json()["chunks_removed"] == 0

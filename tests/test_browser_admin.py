@@ -115,6 +115,7 @@ def test_admin_uploads_a_report_reviews_its_drafts_then_deletes_and_restores_it(
     row = page.locator(f"#documents-body tr[data-document-id='{DOC_ID}']")
     expect(row).to_contain_text("取り込み済み")
     expect(row).to_contain_text("2件")  # pending drafts
+    expect(row).to_contain_text("研修の報告")  # the document type, in Japanese
     row.get_by_role("button", name=f"{DOC_ID} を削除").click()
     confirm = row.locator("button.confirm-delete")
     expect(confirm).to_be_focused()

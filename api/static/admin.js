@@ -150,11 +150,14 @@ async function restoreDocument(doc) {
 function documentRow(doc) {
   const title = el("td", {}, el("span", { className: "document-title", text: doc.title }),
     el("br"), el("span", { className: "muted", text: doc.document_id }));
-  if (doc.errors.length) title.append(el("p", { className: "error-text", text: doc.errors.join(" / ") }));
+  for (const error of doc.errors) {
+    const stage = error.stage ? `（${label("stages", error.stage)}の段階）` : "";
+    title.append(el("p", { className: "error-text", text: `取り込みに失敗しました${stage}: ${error.reason}` }));
+  }
   const when = doc.status === "deleted" ? doc.deleted_at : doc.last_ingest;
   return el("tr", { dataset: { documentId: doc.document_id, status: doc.status } },
     title,
-    el("td", { text: doc.doc_type || "" }),
+    el("td", { text: doc.doc_type ? label("doc_types", doc.doc_type) : "" }),
     el("td", { text: doc.fiscal_year ? `${doc.fiscal_year}年度` : "" }),
     el("td", { text: String(doc.chunks) }),
     el("td", { text: doc.pages ? String(doc.pages) : "" }),

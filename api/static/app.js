@@ -34,7 +34,7 @@ const PERSONAS = [
 
 const state = { conversationId: null, busy: false };
 // Japanese labels of the API's codes (GET /api/labels), defined once on the server.
-const LABELS = { file_status: {}, stages: {}, run_status: {}, document_status: {}, event_kinds: {}, feedback_reasons: {} };
+const LABELS = { file_status: {}, stages: {}, run_status: {}, document_status: {}, doc_types: {}, event_kinds: {}, feedback_reasons: {} };
 
 function label(group, code) {
   return (LABELS[group] && LABELS[group][code]) || code;
