@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.deps import AppState
+from api.deps import AppState, admin_problem
 from api.errors import error_response, install_error_handlers
 from api.routes import admin, chat, conversations, documents, drafts, feedback, health, labels, records, sources
 from knowledge.health import check_data_dir
@@ -63,11 +63,17 @@ def _is_multipart(content_type: str) -> bool:
 
 @dataclass(frozen=True)
 class BodyRule:
-    """What a request body may be: its size limit, its media type and the message when the type is wrong."""
+    """What a request body may be: its size limit, its media type and the message when the type is wrong.
+
+    ``admin_token`` (for admin-only paths with large bodies): the token is checked before the body is read,
+    so nobody without it can make the server take in megabytes.
+    """
 
     max_bytes: int
     accepts: Callable[[str], bool]
     media_message: str
+    admin_only: bool = False
+    admin_token: str | None = None
 
     @property
     def limit_text(self) -> str:
@@ -79,11 +85,12 @@ JSON_BODY = BodyRule(
 )
 
 
-def upload_rule(max_file_bytes: int) -> BodyRule:
-    """Document uploads: multipart, the file limit plus room for the form's own headers."""
+def upload_rule(settings: Settings) -> BodyRule:
+    """Document uploads: admin only, multipart, the file limit plus room for the form's own headers."""
     return BodyRule(
-        max_file_bytes + MULTIPART_OVERHEAD_BYTES, _is_multipart,
+        settings.upload_max_bytes + MULTIPART_OVERHEAD_BYTES, _is_multipart,
         "ファイルは multipart/form-data で送ってください。 / Upload the file as multipart/form-data.",
+        admin_only=True, admin_token=settings.admin_token,
     )
 
 
@@ -105,6 +112,11 @@ class BodyGuard:
             return
         rule = self.special.get(scope["path"].rstrip("/"), JSON_BODY)
         headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
+        if rule.admin_only and (problem := admin_problem(rule.admin_token, headers.get("authorization", ""))):
+            closing = {**(problem.headers or {}), "Connection": "close"}  # the unread body is not wanted
+            response = error_response(problem.status, problem.code, problem.message, headers=closing)
+            await response(scope, receive, send)
+            return
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > rule.max_bytes:
             await self._too_large(rule, scope, receive, send)
@@ -202,6 +214,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html; charset=utf-8")
 
-    app.add_middleware(BodyGuard, special={UPLOAD_PATH: upload_rule(resolved.upload_max_bytes)})
+    app.add_middleware(BodyGuard, special={UPLOAD_PATH: upload_rule(resolved)})
     app.add_middleware(PageSecurityHeaders)
     return app

@@ -256,24 +256,31 @@ def feedback_rate_limited(request: Request, state: StateDep) -> None:
     _check_rate(state.feedback_limiter, request)
 
 
-def require_admin(request: Request, settings: Annotated[Settings, Depends(get_settings_dep)]) -> None:
-    token = settings.admin_token
-    if not token:
-        raise ApiError(
+def admin_problem(admin_token: str | None, authorization: str) -> ApiError | None:
+    """Why a request with this ``Authorization`` header may not use the admin endpoints (None: it may)."""
+    if not admin_token:
+        return ApiError(
             403, "admin_disabled",
             "管理機能は無効です。環境変数 RENKEI_ADMIN_TOKEN にトークンを設定してサーバーを再起動すると有効になります。"
             " / Admin endpoints are disabled: set RENKEI_ADMIN_TOKEN and restart the server to enable them.",
         )
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    scheme, _, given = authorization.partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
-        raise ApiError(
+        return ApiError(
             401, "missing_token",
             "Authorization: Bearer <token> ヘッダーが必要です。 / An 'Authorization: Bearer <token>' header is required.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if not hmac.compare_digest(given.strip().encode(), token.encode()):
-        raise ApiError(401, "invalid_token", "トークンが正しくありません。 / The token is not valid.",
-                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    if not hmac.compare_digest(given.strip().encode(), admin_token.encode()):
+        return ApiError(401, "invalid_token", "トークンが正しくありません。 / The token is not valid.",
+                        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return None
+
+
+def require_admin(request: Request, settings: Annotated[Settings, Depends(get_settings_dep)]) -> None:
+    problem = admin_problem(settings.admin_token, request.headers.get("authorization", ""))
+    if problem is not None:
+        raise problem
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

@@ -99,6 +99,13 @@ def test_hostile_uploads_are_refused_with_a_clear_error_and_write_nothing(
     assert client.get("/api/health").status_code == 200
 
 
+def test_an_upload_without_the_token_is_refused_before_its_body_is_read(client: httpx.Client) -> None:
+    big = b"a" * (UPLOAD_LIMIT + 200_000)  # over the body limit: only a check before reading answers 401 here
+    for headers, code in (({}, "missing_token"), ({"Authorization": "Bearer nope"}, "invalid_token")):
+        response = upload(client, "big.txt", big, headers=headers)
+        assert response.status_code == 401 and response.json()["error"]["code"] == code
+
+
 def test_the_upload_route_takes_multipart_with_a_file_field_only(client: httpx.Client) -> None:
     as_json = client.post("/api/admin/documents", json={"file": "# x"}, headers=AUTH)
     assert as_json.status_code == 415 and "multipart/form-data" in as_json.json()["error"]["message"]
