@@ -28,6 +28,7 @@ from ingest.errors import ActionRefused
 from ingest.locking import IngestAlreadyRunning
 from ingest.metadata import document_id_for
 from ingest.pipeline import IngestRun, file_errors
+from ingest.uploads import UPLOADS_DIR
 from knowledge.base import KnowledgeBase
 
 TRASH_DIR = ".trash"
@@ -70,9 +71,12 @@ def _roots(kb: KnowledgeBase) -> list[Path]:
 
 
 def _is_upload(document_id: str) -> bool:
-    from ingest.uploads import UPLOADS_DIR
-
     return document_id.startswith(f"{UPLOADS_DIR}/")
+
+
+def trashed_file(root: Path, entry: TrashEntry) -> Path:
+    """Where the trashed document's own file is (the first of the entry's files)."""
+    return root / TRASH_DIR / entry.trash_id / entry.files[0]
 
 
 def trash_entries(roots: list[Path]) -> list[TrashEntry]:

@@ -136,18 +136,25 @@ def bytes_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def find_same_content(corpus_dirs: list[Path], sha256: str, size: int) -> str | None:
-    """The document id of a corpus document with exactly these bytes (sizes compared first, so cheap)."""
-    for root in corpus_dirs:
-        if not root.is_dir():
-            continue
+def _same_bytes(path: Path, sha256: str, size: int) -> bool:
+    try:
+        return path.stat().st_size == size and bytes_sha256(path.read_bytes()) == sha256  # sizes first: cheap
+    except OSError:
+        return False
+
+
+def find_same_content(corpus_dirs: list[Path], sha256: str, size: int) -> tuple[str, bool] | None:
+    """(document id, in the trash?) of a document with exactly these bytes, in the corpus or its trash."""
+    from ingest.documents import trash_entries, trashed_file
+
+    for root in (r.resolve() for r in corpus_dirs if r.is_dir()):
         found = discover(root)
-        for path in found.documents:
-            try:
-                if path.stat().st_size == size and bytes_sha256(path.read_bytes()) == sha256:
-                    return document_id_for(path, found.root)
-            except OSError:
-                continue
+        same = next((path for path in found.documents if _same_bytes(path, sha256, size)), None)
+        if same is not None:
+            return document_id_for(same, found.root), False
+        trashed = next((e for e in trash_entries([root]) if _same_bytes(trashed_file(root, e), sha256, size)), None)
+        if trashed is not None:
+            return trashed.document_id, True
     return None
 
 
@@ -192,10 +199,16 @@ def store_upload(corpus_dirs: list[Path], filename: str | None, data: bytes, max
     root, folder = uploads_root(corpus_dirs)
     sha256 = bytes_sha256(data)
     same = find_same_content(corpus_dirs, sha256, len(data))
+    if same is not None and same[1]:
+        raise ActionRefused(
+            409, "duplicate_in_trash",
+            f"同じ内容の資料がごみ箱にあります: {same[0]}。ごみ箱から元に戻してください。"
+            f" / The same content is in the trash as {same[0]}; restore it instead.",
+        )
     if same is not None:
         raise ActionRefused(
             409, "duplicate_document",
-            f"同じ内容の資料がすでにあります: {same} / The same content is already in the corpus as {same}.",
+            f"同じ内容の資料がすでにあります: {same[0]} / The same content is already in the corpus as {same[0]}.",
         )
     target = folder / name
     document_id = document_id_for(target, root)

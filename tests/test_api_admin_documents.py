@@ -162,6 +162,9 @@ def test_upload_ingest_delete_and_restore(client: httpx.Client, loop_server: Ser
     assert row["status"] == "deleted" and row["trash_id"] == result["trash_id"] and row["pending_drafts"] == 0
     venues = [e["venue"] for e in client.get("/api/records/events").json()["items"]]
     assert "北区民センター" in venues  # the accepted record stays
+    in_trash = upload(client, "kita-again.md", KITA_REPORT.encode())
+    assert in_trash.status_code == 409 and in_trash.json()["error"]["code"] == "duplicate_in_trash"
+    assert document_id in in_trash.json()["error"]["message"]
     assert client.delete(f"/api/admin/documents/{document_id}", headers=AUTH).status_code == 404
 
     restored = client.post(f"/api/admin/documents/trash/{result['trash_id']}/restore", headers=AUTH)
