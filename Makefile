@@ -7,8 +7,11 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export RENKEI_CORPUS_DIRS ?= ["corpus/sample"]
+# axe-core (npm) for the browser accessibility test, installed into the git-ignored .tools/.
+AXE_VERSION := 4.14.1
+AXE := .tools/node_modules/axe-core/axe.min.js
 
-.PHONY: setup run test ingest eval bench clean
+.PHONY: setup run test ingest eval bench clean axe
 
 setup: $(STAMP)
 
@@ -20,13 +23,20 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q torch==2.13.0 -e '.[test]'
 	touch $(STAMP)
 
+axe: $(AXE)
+
+$(AXE):
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --silent --no-save --no-audit --no-fund --prefix .tools axe-core@$(AXE_VERSION); \
+	else echo "npm not found: the accessibility test will be skipped"; fi
+
 ingest: setup
 	$(VENV)/bin/renkei ingest
 
 run: ingest
 	$(VENV)/bin/renkei serve --host $(HOST) --port $(PORT)
 
-test: setup
+test: setup axe
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 eval: setup
@@ -36,4 +46,4 @@ bench: setup
 	$(VENV)/bin/renkei bench --json
 
 clean:
-	rm -rf var .pytest_cache
+	rm -rf var .pytest_cache .tools

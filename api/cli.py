@@ -132,12 +132,14 @@ def _print_extraction(result: dict[str, Any]) -> None:
 
 def _mount_subcommands() -> None:
     from api.cli_bench import app as bench_app
+    from api.cli_feedback import app as feedback_app
     from api.cli_model import app as model_app
     from api.cli_records import app as records_app
     from api.cli_serve import serve
 
     app.add_typer(model_app, name="model", help="build or inspect the embedding model")
     app.add_typer(records_app, name="records", help="structured records")
+    app.add_typer(feedback_app, name="feedback", help="readers' ratings and refused questions (CSV export)")
     from api.cli_load import load
 
     bench_app.command("load", help="bounded load test of a running server (loopback only)")(load)

@@ -119,17 +119,22 @@ class IngestJobs:
     def running(self) -> IngestJob | None:
         return next((job for job in self._jobs.values() if job.status == "running"), None)
 
+    def ensure_idle(self) -> None:
+        """ApiError 409 while an ingest runs here or in another process (uploads and deletes wait for it)."""
+        if (current := self.running()) is not None:
+            raise ApiError(
+                409, "ingest_running",
+                f"取り込みは実行中です（run_id={current.run_id}）。終わってからもう一度お試しください。"
+                f" / An ingest is already running (run_id={current.run_id}).",
+            )
+        try:
+            self._lock_probe()
+        except IngestAlreadyRunning as exc:
+            raise ApiError(409, "ingest_running", f"取り込みは別のプロセスで実行中です。 / {exc}") from None
+
     def start(self, *, full: bool = False) -> IngestJob:
         with self._lock:
-            if (current := self.running()) is not None:
-                raise ApiError(
-                    409, "ingest_running",
-                    f"取り込みは実行中です（run_id={current.run_id}）。 / An ingest is already running (run_id={current.run_id}).",
-                )
-            try:
-                self._lock_probe()
-            except IngestAlreadyRunning as exc:
-                raise ApiError(409, "ingest_running", f"取り込みは別のプロセスで実行中です。 / {exc}") from None
+            self.ensure_idle()
             job = IngestJob(run_id=uuid.uuid4().hex[:12], full=full)
             self._jobs[job.run_id] = job
             for old in list(self._jobs)[: max(0, len(self._jobs) - self._keep)]:
@@ -169,7 +174,8 @@ class AppState:
         self.kb = KnowledgeBase(settings)
         self.records_engine: Engine = open_database(settings.resolved_database_url)
         self.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
-        self.ingest_jobs = IngestJobs(self._ingest_knowledge_base, self.kb.refresh, self._probe_ingest_lock)
+        self.feedback_limiter = RateLimiter(settings.feedback_per_minute)
+        self.ingest_jobs = IngestJobs(self.writer_kb, self.kb.refresh, self._probe_ingest_lock)
         self.assistant = Assistant(self.kb, self.records_engine, settings)
 
     def _probe_ingest_lock(self) -> None:
@@ -177,7 +183,7 @@ class AppState:
         with ingest_lock(str(self.settings.data_dir / "ingest.lock"), self.kb.catalog.engine):
             pass
 
-    def _ingest_knowledge_base(self) -> KnowledgeBase:
+    def writer_kb(self) -> KnowledgeBase:
         """A separate instance for the ingest thread (sharing the loaded model), so readers keep theirs."""
         return KnowledgeBase(self.settings, embeddings=self.kb.embeddings)
 
@@ -230,8 +236,8 @@ def client_key(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def rate_limited(request: Request, state: StateDep) -> None:
-    retry_after = state.rate_limiter.check(client_key(request))
+def _check_rate(limiter: RateLimiter, request: Request) -> None:
+    retry_after = limiter.check(client_key(request))
     if retry_after is not None:
         seconds = max(1, int(retry_after + 0.999))
         raise ApiError(
@@ -241,24 +247,40 @@ def rate_limited(request: Request, state: StateDep) -> None:
         )
 
 
-def require_admin(request: Request, settings: Annotated[Settings, Depends(get_settings_dep)]) -> None:
-    token = settings.admin_token
-    if not token:
-        raise ApiError(
+def rate_limited(request: Request, state: StateDep) -> None:
+    _check_rate(state.rate_limiter, request)
+
+
+def feedback_rate_limited(request: Request, state: StateDep) -> None:
+    """Ratings need no token, so they have their own, smaller budget per client."""
+    _check_rate(state.feedback_limiter, request)
+
+
+def admin_problem(admin_token: str | None, authorization: str) -> ApiError | None:
+    """Why a request with this ``Authorization`` header may not use the admin endpoints (None: it may)."""
+    if not admin_token:
+        return ApiError(
             403, "admin_disabled",
             "管理機能は無効です。環境変数 RENKEI_ADMIN_TOKEN にトークンを設定してサーバーを再起動すると有効になります。"
             " / Admin endpoints are disabled: set RENKEI_ADMIN_TOKEN and restart the server to enable them.",
         )
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    scheme, _, given = authorization.partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
-        raise ApiError(
+        return ApiError(
             401, "missing_token",
             "Authorization: Bearer <token> ヘッダーが必要です。 / An 'Authorization: Bearer <token>' header is required.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if not hmac.compare_digest(given.strip().encode(), token.encode()):
-        raise ApiError(401, "invalid_token", "トークンが正しくありません。 / The token is not valid.",
-                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    if not hmac.compare_digest(given.strip().encode(), admin_token.encode()):
+        return ApiError(401, "invalid_token", "トークンが正しくありません。 / The token is not valid.",
+                        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return None
+
+
+def require_admin(request: Request, settings: Annotated[Settings, Depends(get_settings_dep)]) -> None:
+    problem = admin_problem(settings.admin_token, request.headers.get("authorization", ""))
+    if problem is not None:
+        raise problem
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
@@ -268,4 +290,5 @@ RecordsSessionDep = Annotated[Session, Depends(get_records_session)]
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]
 IngestJobsDep = Annotated[IngestJobs, Depends(get_ingest_jobs)]
 RateLimited = Depends(rate_limited)
+FeedbackRateLimited = Depends(feedback_rate_limited)
 AdminOnly = Depends(require_admin)

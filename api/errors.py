@@ -127,9 +127,16 @@ def _status_handler(status: int, code: str) -> Any:
     return handler
 
 
+async def _coded_handler(_request: Request, exc: Exception) -> JSONResponse:
+    """Errors that carry their own ``status``, ``code`` and bilingual ``message`` (uploads, documents, feedback)."""
+    return error_response(exc.status, exc.code, exc.message)  # type: ignore[attr-defined]
+
+
 def _domain_handlers() -> dict[type[Exception], Any]:
     """Bad input found by the assistant or the records queries: 4xx with their own message (close matches)."""
     from assistant.errors import InvalidRequest
+    from assistant.feedback import FeedbackError
+    from ingest.errors import ActionRefused
     from assistant.errors import UnknownWardError as AssistantUnknownWard
     from records.queries import RecordLookupError, UnknownBlockError, UnknownEventKindError, UnknownWardError
 
@@ -140,6 +147,8 @@ def _domain_handlers() -> dict[type[Exception], Any]:
         UnknownBlockError: _status_handler(422, "unknown_block"),
         UnknownEventKindError: _status_handler(422, "unknown_kind"),
         RecordLookupError: _status_handler(404, "not_found"),
+        ActionRefused: _coded_handler,
+        FeedbackError: _coded_handler,
     }
 
 

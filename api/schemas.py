@@ -76,12 +76,47 @@ class IngestStatus(BaseModel):
     error: str | None = None
 
 
+class DocumentUploaded(BaseModel):
+    document_id: str = Field(examples=["uploads/r6_report.pdf"])
+    kind: Literal["pdf", "docx", "text"]
+    size: int
+    sha256: str
+    run_id: str = Field(description="the ingest run started for it: GET /api/admin/ingest/{run_id}")
+
+
+class DocumentList(BaseModel):
+    count: int
+    documents: list[dict[str, Any]] = Field(
+        description="document_id, title, status (indexed|pending|failed|deleted), doc_type, fiscal_year, chunks, "
+        "pages, last_ingest, errors [{stage, reason, at}], pending_drafts, uploaded, trash_id, deleted_at"
+    )
+
+
+class DocumentDeleted(BaseModel):
+    document_id: str
+    trash_id: str
+    chunks_removed: int
+    drafts_removed: int
+    records_removed: int
+
+
+class DocumentRestored(BaseModel):
+    document_id: str
+    run_id: str
+
+
+class ConversationTurns(BaseModel):
+    conversation_id: str
+    title: str = Field(description="the first question")
+    turns: list[dict[str, Any]] = Field(description="turn, question, answer, intent, created_at, rating (up|down|null)")
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": description}
     for status, description in {
         400: "不正なリクエスト / bad request",
         404: "見つかりません / not found",
-        413: "本文が大きすぎます (64 KB まで) / body too large",
+        413: "本文が大きすぎます (JSON は 64 KB まで) / body too large",
         415: "Content-Type は application/json / unsupported media type",
         422: "入力エラー（文字数・日付・区名など） / invalid input",
         429: "リクエストが多すぎます / rate limited",

@@ -39,6 +39,28 @@ class Turn(MemoryBase):
     created_at: Mapped[datetime] = mapped_column(default=lambda: datetime.now(UTC))
 
 
+@dataclass(frozen=True)
+class StoredTurn:
+    """A turn as the reader's history and the feedback views show it."""
+
+    conversation_id: str
+    turn: int  # the turn's id: stable while the turn is kept
+    message: str
+    answer: str
+    intent: str
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "conversation_id": self.conversation_id, "turn": self.turn, "question": self.message,
+            "answer": self.answer, "intent": self.intent, "created_at": self.created_at.isoformat(timespec="seconds"),
+        }
+
+
+def _stored(turn: Turn) -> StoredTurn:
+    return StoredTurn(turn.conversation_id, turn.id, turn.message, turn.answer, turn.intent, turn.created_at)
+
+
 @dataclass
 class PreviousTurn:
     message: str
@@ -64,6 +86,25 @@ class ConversationMemory:
             if turn is None:
                 return None
             return PreviousTurn(turn.message, turn.resolved, turn.intent, json.loads(turn.entities or "{}"))
+
+    def turns(self, conversation_id: str) -> list[StoredTurn] | None:
+        """The kept turns of a conversation, oldest first; None when there is no such conversation."""
+        with Session(self.engine) as session:
+            if session.get(Conversation, conversation_id) is None:
+                return None
+            rows = session.scalars(select(Turn).where(Turn.conversation_id == conversation_id).order_by(Turn.id))
+            return [_stored(turn) for turn in rows]
+
+    def turn(self, conversation_id: str, turn_id: int) -> StoredTurn | None:
+        with Session(self.engine) as session:
+            turn = session.get(Turn, turn_id)
+            return _stored(turn) if turn is not None and turn.conversation_id == conversation_id else None
+
+    def turns_with_intent(self, intent: str, limit: int) -> list[StoredTurn]:
+        """The latest turns answered with ``intent`` (e.g. the refusals), newest first."""
+        with Session(self.engine) as session:
+            rows = session.scalars(select(Turn).where(Turn.intent == intent).order_by(Turn.id.desc()).limit(limit))
+            return [_stored(turn) for turn in rows]
 
     def append(
         self, conversation_id: str, message: str, resolved: str, intent: str, entities: dict[str, Any], answer: str

@@ -29,6 +29,17 @@ def is_record_file(path: Path) -> bool:
     return path.name.endswith(RECORD_SUFFIXES)
 
 
+def is_document_path(relative: Path) -> bool:
+    """Whether a corpus-relative path is one discovery ingests as a document (not hidden, a record file,
+    a sidecar or an unsupported type)."""
+    return (
+        not any(part.startswith(".") for part in relative.parts)
+        and not relative.name.endswith(SIDECAR_SUFFIX)
+        and not is_record_file(relative)
+        and relative.suffix.lower() in DOCUMENT_SUFFIXES
+    )
+
+
 def sidecar_of(path: Path) -> Path:
     return path.with_name(path.name + SIDECAR_SUFFIX)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +33,8 @@ MAX_ZIP_RATIO = 100  # uncompressed/compressed size of one archive member bigger
 MAX_UNCOMPRESSED_FACTOR = 4  # whole .docx, uncompressed, at most this many times max_bytes
 _FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?\n)---[ \t]*(?:\n|\Z)", re.DOTALL)
 _MD_TITLE_RE = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+_PDF_STREAM_RE = re.compile(rb"stream\r?\n")
+_PDF_INFLATE_STEP = 1 << 20
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # C0/C1 controls except \t\n\v\f\r
 _NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
 _HALFWIDTH_KANA_RE = re.compile(r"[\uff61-\uff9f]")
@@ -196,6 +199,7 @@ def _parse_pdf(path: Path) -> ParsedDocument:
     import pypdf
     from pypdf.errors import PyPdfError
 
+    check_pdf_expansion(path.read_bytes())
     try:
         reader = pypdf.PdfReader(path, strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
@@ -212,6 +216,31 @@ def _parse_pdf(path: Path) -> ParsedDocument:
     if not text.strip():
         raise ParseError("PDF has no text layer; OCR is not supported", stage="parse")
     return ParsedDocument(text=text, pages=spans, title=_clean_pdf_title(meta_title))
+
+
+def check_pdf_expansion(data: bytes) -> None:
+    """Refuse a PDF whose compressed streams inflate like a zip bomb (the .docx rule, per stream).
+
+    Each ``stream … endstream`` body is inflated in 1 MiB steps, stopping as soon as it passes the ratio,
+    so a bomb costs at most a few MiB of memory. Streams that are not zlib data (images, fonts) are ignored.
+    """
+    for match in _PDF_STREAM_RE.finditer(data):
+        end = data.find(b"endstream", match.end())
+        body = data[match.end() : end if end >= 0 else len(data)]
+        limit = max(1 << 20, MAX_ZIP_RATIO * len(body))
+        inflater, produced = zlib.decompressobj(), 0
+        try:
+            while body and produced <= limit:
+                produced += len(inflater.decompress(body, _PDF_INFLATE_STEP))
+                body = inflater.unconsumed_tail
+        except zlib.error:
+            continue
+        if produced > limit:
+            raise ParseError(
+                f"the PDF stream at byte {match.end():,} inflates more than {MAX_ZIP_RATIO}:1 beyond 1 MiB; "
+                "refusing a possible zip bomb",
+                stage="parse",
+            )
 
 
 def _join_pages(page_texts: list[str]) -> tuple[str, tuple[PageSpan, ...]]:

@@ -11,11 +11,12 @@ document, never a mix; a killed run leaves extra chunks that step 3 of the next 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,11 +30,13 @@ from ingest.metadata import document_id_for, infer_metadata, read_sidecar
 from ingest.parsers import ParseError, UnsupportedFileType, check_file_size, parse_file
 from ingest.report import FileOutcome, IngestReport, NoProgress, Progress
 from knowledge.base import KnowledgeBase, ward_flags
+from knowledge.catalog import Catalog
 from knowledge.types import Chunk, DocumentInfo
 from knowledge.lexical import LexicalIndex
 from knowledge.vectorstore import chunk_metadata, chroma_client
 
 BATCH_DOCUMENTS = 32
+FILE_ERRORS_KEY = "file_errors"
 EMBED_BATCH = 64
 
 
@@ -43,6 +46,13 @@ class PreparedDocument:
     info: DocumentInfo
     chunks: list[Chunk]
     status: str  # added | updated
+
+
+def file_errors(catalog: Catalog) -> dict[str, dict[str, str]]:
+    """The latest ingest failure of each document that failed (document id → stage, reason, at)."""
+    stored = catalog.state(FILE_ERRORS_KEY)
+    loaded = json.loads(stored) if stored else {}
+    return loaded if isinstance(loaded, dict) else {}
 
 
 def checkpoint(stage: str) -> None:
@@ -82,6 +92,7 @@ def prepare_document(path: Path, root: Path, sha256: str) -> tuple[DocumentInfo,
         fiscal_year=meta.fiscal_year,
         wards=tuple(meta.wards),
         source_path=str(path),
+        page_count=len(parsed.pages) or None,
     )
     chunks = chunk_document(document_id, text, parsed.pages)
     return info, chunks
@@ -130,10 +141,35 @@ class IngestRun:
                     self._propose_records(changed, report)
             if not dry_run:
                 report.chunks_removed += self._remove_orphans()
+                self._remember_file_errors(report)
                 self.kb.catalog.set_state("last_ingest", datetime.now(UTC).isoformat(timespec="seconds"))
         report.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
         report.seconds = round(time.perf_counter() - started, 3)
         return report
+
+    def remove(self, document_ids: Sequence[str], *, first: Callable[[], None] = lambda: None) -> int:
+        """Take documents out of the catalog and both indexes now; returns the chunks removed.
+
+        ``first`` runs once the ingest lock is held (the caller moves the files away there), so no ingest
+        can see a file gone while its chunks are still listed. Same write order as a run: the catalog
+        commit, then the chunks it no longer lists. Raises ``IngestAlreadyRunning`` before ``first`` runs.
+        """
+        with ingest_lock(str(self.kb.settings.data_dir / "ingest.lock"), self.kb.catalog.engine):
+            first()
+            self.kb.catalog.commit((), document_ids)
+            return self._remove_orphans()
+
+    def _remember_file_errors(self, report: IngestReport) -> None:
+        """Keep each document's latest failure (by document id) for the admin's document list."""
+        errors = file_errors(self.kb.catalog)
+        for outcome in report.files:
+            if outcome.kind != "document" or outcome.document_id is None:
+                continue
+            if outcome.status in ("failed", "skipped"):
+                errors[outcome.document_id] = {"stage": outcome.stage or "", "reason": outcome.reason or "", "at": report.started_at}
+            else:
+                errors.pop(outcome.document_id, None)
+        self.kb.catalog.set_state(FILE_ERRORS_KEY, json.dumps(errors, ensure_ascii=False))
 
     # --- discovery -----------------------------------------------------------------------------
     @staticmethod

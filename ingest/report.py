@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Literal, Protocol
+
+import yaml
 
 Status = Literal["added", "updated", "unchanged", "deleted", "failed", "skipped"]
 STATUSES: tuple[Status, ...] = ("added", "updated", "unchanged", "deleted", "failed", "skipped")
@@ -65,3 +68,21 @@ class NoProgress:
 
     def advance(self, amount: int = 1) -> None:
         pass
+
+
+LABELS_FILE = Path(__file__).resolve().parent / "data" / "labels.yaml"
+
+
+def load_labels() -> dict[str, dict[str, str]]:
+    """Japanese labels of file statuses, stages, run and document states (``ingest/data/labels.yaml``)."""
+    loaded = yaml.safe_load(LABELS_FILE.read_text(encoding="utf-8"))
+    from ingest.metadata import DOC_TYPES
+
+    for group, codes in (("file_status", STATUSES), ("doc_types", DOC_TYPES)):
+        missing = set(codes) - set(loaded[group])
+        if missing:
+            raise ValueError(f"{LABELS_FILE}: no {group} label for {', '.join(sorted(missing))}")
+    return loaded  # type: ignore[no-any-return]
+
+
+LABELS = load_labels()

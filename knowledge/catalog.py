@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, create_engine, delete, event, func, select
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, create_engine, delete, event, func, inspect, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -33,6 +34,7 @@ class CatalogDocument(CatalogBase):
     fiscal_year: Mapped[int | None] = mapped_column(Integer)
     wards: Mapped[list[str]] = mapped_column(JSON, default=list)
     source_path: Mapped[str] = mapped_column(String(1024), default="")
+    page_count: Mapped[int | None] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=lambda: datetime.now(UTC))
 
@@ -66,6 +68,18 @@ class ChunkRow:
     document: CatalogDocument
 
 
+@dataclass(frozen=True)
+class DocumentSummary:
+    document_id: str
+    title: str
+    doc_type: str
+    fiscal_year: int | None
+    source_path: str
+    updated_at: datetime
+    chunks: int
+    pages: int | None  # page count (PDF); None for formats without pages
+
+
 SECTION_SEPARATOR = " > "
 
 
@@ -82,7 +96,20 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
     CatalogBase.metadata.create_all(engine)
+    _add_missing_columns(engine)
     return engine
+
+
+# Columns added to the catalog after its first release: (table, column, SQL type). The catalog is not under
+# Alembic (it is an index rebuilt from the corpus), so a data dir from before gets them added, empty.
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (("kb_documents", "page_count", "INTEGER"),)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    for table, column, sql_type in ADDED_COLUMNS:
+        if column not in {c["name"] for c in inspect(engine).get_columns(table)}:
+            with engine.begin() as connection:
+                connection.execute(sql_text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
 
 
 class Catalog:
@@ -113,6 +140,33 @@ class Catalog:
             documents = session.scalar(select(func.count()).select_from(CatalogDocument)) or 0
             chunks = session.scalar(select(func.count()).select_from(CatalogChunk)) or 0
         return {"documents": documents, "chunks": chunks}
+
+    def document_summaries(self) -> list[DocumentSummary]:
+        """Every live document without its text, with its chunk count and last page (for the admin list)."""
+        per_document = (
+            select(CatalogChunk.document_id, func.count().label("chunks"), func.max(CatalogChunk.page).label("pages"))
+            .group_by(CatalogChunk.document_id)
+            .subquery()
+        )
+        query = (
+            select(
+                CatalogDocument.document_id, CatalogDocument.title, CatalogDocument.doc_type,
+                CatalogDocument.fiscal_year, CatalogDocument.source_path, CatalogDocument.updated_at,
+                CatalogDocument.page_count,
+                per_document.c.chunks, per_document.c.pages,
+            )
+            .outerjoin(per_document, per_document.c.document_id == CatalogDocument.document_id)
+            .order_by(CatalogDocument.document_id)
+        )
+        with Session(self.engine) as session:
+            return [
+                DocumentSummary(
+                    document_id=row.document_id, title=row.title, doc_type=row.doc_type, fiscal_year=row.fiscal_year,
+                    source_path=row.source_path, updated_at=row.updated_at, chunks=row.chunks or 0,
+                    pages=row.page_count or row.pages,  # documents ingested before page_count: the last chunk's page
+                )
+                for row in session.execute(query)
+            ]
 
     def document(self, document_id: str) -> DocumentInfo | None:
         with Session(self.engine) as session:
@@ -168,6 +222,7 @@ class Catalog:
                         fiscal_year=info.fiscal_year,
                         wards=list(info.wards),
                         source_path=info.source_path,
+                        page_count=info.page_count,
                         text=info.text,
                         updated_at=datetime.now(UTC),
                     )
@@ -211,6 +266,7 @@ def _document_info(row: CatalogDocument) -> DocumentInfo:
         fiscal_year=row.fiscal_year,
         wards=tuple(row.wards or ()),
         source_path=row.source_path,
+        page_count=row.page_count,
     )
 
 

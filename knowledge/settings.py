@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     max_message_chars: int = 2000
     rate_limit_per_minute: int = 120
+    feedback_per_minute: int = 30  # 👍/👎 posts per client per minute (no token needed, so limited)
+    upload_max_bytes: int = 20_000_000  # largest document an admin may upload from the web page
 
     @property
     def resolved_database_url(self) -> str:

@@ -36,3 +36,4 @@ class DocumentInfo:
     fiscal_year: int | None = None
     wards: tuple[str, ...] = ()
     source_path: str = ""
+    page_count: int | None = None  # pages of a PDF; None for formats without pages

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, Text, Time
+from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, Text, Time, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from records.event_kinds import EVENT_KINDS
@@ -466,4 +466,48 @@ class RecordDraft(Base):
             "record_id": self.record_id,
             "created_at": self.created_at.isoformat() if self.created_at else None,
             "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+        }
+
+
+FEEDBACK_RATINGS: tuple[str, ...] = ("up", "down")
+
+
+class Feedback(Base):
+    """A reader's 👍/👎 on one answer, with what was asked and answered and the settings that produced it.
+
+    One row per (conversation, turn): rating again replaces the earlier rating. ``turn_id`` is the
+    conversation memory's turn id; question, answer and intent are copied so the row outlives the
+    memory's pruning of old turns.
+    """
+
+    __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("conversation_id", "turn_id", name="uq_feedback_turn"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(String(64), index=True)
+    turn_id: Mapped[int] = mapped_column(Integer)
+    rating: Mapped[str] = mapped_column(String(8), index=True)  # up | down
+    reason: Mapped[str | None] = mapped_column(String(20))
+    comment: Mapped[str | None] = mapped_column(Text)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    intent: Mapped[str] = mapped_column(String(32))
+    citations: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)  # [{document_id, chunk_id}]
+    answer_settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # model, llm on/off
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "conversation_id": self.conversation_id,
+            "turn": self.turn_id,
+            "rating": self.rating,
+            "reason": self.reason,
+            "comment": self.comment,
+            "question": self.question,
+            "answer": self.answer,
+            "intent": self.intent,
+            "citations": list(self.citations or []),
+            "settings": dict(self.answer_settings or {}),
+            "created_at": self.created_at.isoformat() if self.created_at else None,
         }

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from records.dates import format_time_range
@@ -47,6 +47,35 @@ def list_drafts(
     if document_id is not None:
         query = query.where(RecordDraft.document_id == document_id)
     return list(session.scalars(query.order_by(RecordDraft.document_id, RecordDraft.span_start, RecordDraft.id)))
+
+
+def pending_counts(session: Session) -> dict[str, int]:
+    """Pending drafts per document id."""
+    query = select(RecordDraft.document_id, func.count()).where(RecordDraft.status == "pending").group_by(RecordDraft.document_id)
+    return {document_id: count for document_id, count in session.execute(query)}
+
+
+def forget_document(session: Session, document_id: str, *, remove_records: bool = False) -> dict[str, int]:
+    """A deleted document's derived proposals go: its pending drafts are removed (rejected ones are kept,
+    so a restored document does not propose them again). Records accepted from its drafts stay unless
+    ``remove_records``; then they and their drafts go too. Returns what was removed."""
+    pending = session.execute(
+        delete(RecordDraft).where(RecordDraft.document_id == document_id, RecordDraft.status == "pending")
+    ).rowcount
+    records = 0
+    if remove_records:
+        accepted = list(session.scalars(
+            select(RecordDraft).where(RecordDraft.document_id == document_id, RecordDraft.status == "accepted")
+        ))
+        files = [f"{REVIEW_PREFIX}draft-{draft.id}" for draft in accepted]
+        for _, model in EXPORT_SECTIONS:
+            for record in session.scalars(select(model).where(model.record_file.in_(files))):
+                session.delete(record)
+                records += 1
+        for draft in accepted:
+            session.delete(draft)
+    session.flush()
+    return {"drafts": pending, "records": records}
 
 
 def get_draft(session: Session, draft_id: int) -> RecordDraft:

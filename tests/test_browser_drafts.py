@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.admin_fixtures import KITA_REPORT as TRAINING_REPORT
 from tests.server_fixture import ADMIN_TOKEN, Deployment, Server, sample_deployment, start_server  # noqa: F401
 from tests.test_browser import ARTIFACTS, PageWatch, browser, open_page, page  # noqa: F401 - fixtures
 
@@ -19,26 +20,6 @@ from playwright.sync_api import Locator, Page, expect  # noqa: E402,I001 - after
 pytestmark = pytest.mark.browser
 
 DOC_ID = "reports/kita_training_r6.md"
-TRAINING_REPORT = """# 令和６年度 北ブロック 多職種連携研修会 実施報告
-
-## 第1回 研修会
-
-【日 時】 令和６年９月10日（火）14：00～16：00
-【場 所】 北区民センター
-講師：北野病院 地域医療連携室長 北野 一郎 氏
-
-## 第2回 研修会
-
-【日 時】 令和６年11月５日（火）13：30～15：30
-【場 所】 都島区民センター
-講師：都島在宅クリニック 院長 都島 花子 氏
-
-## 第3回 研修会
-
-【日 時】 令和７年１月21日（火）14：00～16：00
-【場 所】 淀川区民センター
-講師：淀川キリスト教病院 看護部長 淀川 三郎 氏
-"""
 
 
 @pytest.fixture(scope="module")

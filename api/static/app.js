@@ -33,6 +33,26 @@ const PERSONAS = [
 ];
 
 const state = { conversationId: null, busy: false };
+// Japanese labels of the API's codes (GET /api/labels), defined once on the server.
+const LABELS = { file_status: {}, stages: {}, run_status: {}, document_status: {}, doc_types: {}, event_kinds: {}, feedback_reasons: {} };
+
+function label(group, code) {
+  return (LABELS[group] && LABELS[group][code]) || code;
+}
+
+async function loadLabels() {
+  try {
+    const response = await fetch("/api/labels");
+    if (response.ok) Object.assign(LABELS, await response.json());
+  } catch (error) {
+    console.warn("labels:", error);
+  }
+}
+
+// Say something to screen readers once (the visible text may be built up piece by piece).
+function announce(text) {
+  $("live-status").textContent = text;
+}
 
 // --- small DOM helpers -----------------------------------------------------------------------------
 function el(tag, props = {}, ...children) {
@@ -60,12 +80,27 @@ function svg(tag, attrs = {}, text = null) {
 
 const $ = (id) => document.getElementById(id);
 
+const JAPANESE = /[\u3040-\u30ff\u4e00-\u9fff]/;
+
+// The API's messages are "日本語 / English": show the Japanese part. A message without Japanese (a
+// proxy's page, an unexpected validation text) gets a Japanese lead naming the status.
+function japaneseMessage(message, status) {
+  if (JAPANESE.test(message)) return message.split(" / ")[0];
+  return `エラーが発生しました（HTTP ${status}）${message ? `: ${message}` : ""}`;
+}
+
 async function errorMessage(response) {
+  let message = "";
   try {
     const body = await response.json();
-    if (body && body.error && body.error.message) return body.error.message;
+    if (body && body.error && body.error.message) message = body.error.message;
   } catch (_) { /* not JSON */ }
-  return `エラーが発生しました（HTTP ${response.status}）`;
+  return japaneseMessage(message, response.status);
+}
+
+// fetch() itself fails only when the server cannot be reached.
+function networkMessage(error) {
+  return error instanceof TypeError ? "通信エラー: サーバーに接続できません。ネットワークを確認してください。" : error.message;
 }
 
 // --- ward selector and as-of date ------------------------------------------------------------------
@@ -150,8 +185,9 @@ class AnswerView {
     this.body = el("div", { className: "answer-text" });
     this.sources = el("ol", { className: "citation-list" });
     this.extras = el("div", { className: "records" });
-    this.node = el("li", { className: "message assistant streaming" },
-      el("div", { className: "bubble" }, this.body, this.extras, this.sources));
+    this.footer = el("div", { className: "answer-footer" });
+    this.node = el("li", { className: "message assistant streaming", "aria-busy": "true" },
+      el("div", { className: "bubble" }, this.body, this.extras, this.sources, this.footer));
   }
 
   addDelta(text) {
@@ -195,16 +231,20 @@ class AnswerView {
     this.extras.replaceChildren(...renderRecords(records));
   }
 
-  finish(data) {
+  finish(data, quiet = false) {
     this.node.classList.remove("streaming");
     this.node.classList.add("done");
+    this.node.removeAttribute("aria-busy");
+    if (!quiet) announce(`回答: ${this.text.replace(/\[\d+\]/g, "")}`);
     if (data && data.conversation_id) state.conversationId = data.conversation_id;
   }
 
   fail(message) {
     this.node.classList.remove("streaming");
     this.node.classList.add("error", "done");
+    this.node.removeAttribute("aria-busy");
     this.body.replaceChildren(el("p", { className: "error-text", text: message }));
+    announce(message);
   }
 }
 
@@ -219,6 +259,8 @@ async function ask(message) {
   const view = new AnswerView();
   messages.append(view.node);
   view.node.scrollIntoView({ block: "end" });
+  announce("回答を作成しています…");
+  const startedConversation = state.conversationId;
   try {
     const response = await fetch("/api/chat/stream", {
       method: "POST",
@@ -237,8 +279,11 @@ async function ask(message) {
       else if (name === "error") view.fail(data.message || "エラーが発生しました");
     });
     if (!view.node.classList.contains("done")) view.finish(null);
+    if (!view.node.classList.contains("error") && state.conversationId) {
+      await answerFinished(view, message, startedConversation === null);
+    }
   } catch (error) {
-    view.fail(`通信エラー: ${error.message}`);
+    view.fail(networkMessage(error));
   } finally {
     state.busy = false;
     $("send").disabled = false;
@@ -373,18 +418,20 @@ async function openSource(citation, heading = null) {
     const source = await response.json();
     const full = source.before + source.passage + source.after;
     const base = source.start - source.before.length;
-    let markStart = citation.start - base;
-    if (full.slice(markStart, markStart + citation.snippet.length) !== citation.snippet) {
-      markStart = full.indexOf(citation.snippet);
+    // A citation kept without its snippet (a rated answer's chunk) marks the whole passage.
+    const snippet = citation.snippet || source.passage;
+    let markStart = (citation.start ?? source.start) - base;
+    if (full.slice(markStart, markStart + snippet.length) !== snippet) {
+      markStart = full.indexOf(snippet);
     }
-    const markEnd = markStart >= 0 ? markStart + citation.snippet.length : -1;
+    const markEnd = markStart >= 0 ? markStart + snippet.length : -1;
     const passageStart = source.before.length;
     $("source-meta").textContent = [source.section, source.page ? `p.${source.page}` : ""].filter(Boolean).join(" ・ ");
     $("source-text").replaceChildren(...highlighted(full, passageStart, passageStart + source.passage.length, markStart, markEnd));
     const mark = $("source-text").querySelector("mark");
     if (mark) mark.scrollIntoView({ block: "center" });
   } catch (error) {
-    $("source-meta").textContent = `出典を表示できません: ${error.message}`;
+    $("source-meta").textContent = `出典を表示できません: ${networkMessage(error)}`;
   }
 }
 
@@ -393,24 +440,49 @@ function adminHeaders() {
   return { Authorization: `Bearer ${$("admin-token").value.trim()}`, "Content-Type": "application/json" };
 }
 
+function stageText(progress) {
+  return progress.stage ? `${label("stages", progress.stage)} ${progress.done}/${progress.total}` : "";
+}
+
+// The run's outcome in Japanese: a failed file is named with its stage; an error the server could only
+// describe in English (an exception's text) follows a Japanese lead.
+function runErrorText(status) {
+  if (!status.error) return "";
+  const failed = status.summary ? status.summary.failed : 0;
+  if (failed) return ` — 取り込めなかったファイルが${failed}件あります`;
+  return ` — 取り込み中にエラーが発生しました（${status.error}）`;
+}
+
+function fileProblemText(file) {
+  const stage = file.stage ? `${label("stages", file.stage)}の段階で` : "";
+  return `${file.document_id || file.path}: ${stage}${label("file_status", file.status)}（${file.reason || "理由不明"}）`;
+}
+
 function showAdminStatus(status) {
   const progress = $("admin-progress");
-  const stage = status.progress.stage ? `${status.progress.stage} ${status.progress.done}/${status.progress.total}` : "";
-  const labels = { running: "実行中", succeeded: "完了", failed: "失敗" };
-  $("admin-message").textContent = `取り込み ${status.run_id}: ${labels[status.status] || status.status} ${stage}`
-    + (status.error ? ` — ${status.error}` : "");
+  $("admin-message").textContent = `取り込み ${status.run_id}: ${label("run_status", status.status)} ${stageText(status.progress)}`
+    + runErrorText(status);
   progress.hidden = status.status !== "running";
   progress.max = Math.max(1, status.progress.total);
   progress.value = status.progress.done;
   if (!status.summary) return;
   const keys = Object.keys(status.summary);
-  const nodes = [table(keys, [keys.map((key) => String(status.summary[key]))], "summary-table")];
+  const nodes = [table(keys.map((key) => label("file_status", key)), [keys.map((key) => String(status.summary[key]))], "summary-table")];
   const problems = (status.report && status.report.files || []).filter((f) => f.status === "failed");
   if (problems.length) {
-    nodes.push(el("ul", { className: "failed-files" },
-      ...problems.map((f) => el("li", { text: `${f.path}: ${f.reason || ""}` }))));
+    nodes.push(el("ul", { className: "failed-files" }, ...problems.map((f) => el("li", { text: fileProblemText(f) }))));
   }
   $("admin-summary").replaceChildren(...nodes);
+}
+
+// Poll an ingest run until it ends; calls show(status) after every poll. Resolves to the final status.
+async function followRun(runId, show, interval = 700) {
+  for (;;) {
+    const status = await adminJson(`/api/admin/ingest/${encodeURIComponent(runId)}`);
+    show(status);
+    if (status.status !== "running") return status;
+    await new Promise((resolve) => setTimeout(resolve, interval));
+  }
 }
 
 async function runIngest(event) {
@@ -423,19 +495,10 @@ async function runIngest(event) {
     });
     if (!response.ok) throw new Error(await errorMessage(response));
     const started = await response.json();
-    for (;;) {
-      const poll = await fetch(`/api/admin/ingest/${encodeURIComponent(started.run_id)}`, { headers: adminHeaders() });
-      if (!poll.ok) throw new Error(await errorMessage(poll));
-      const status = await poll.json();
-      showAdminStatus(status);
-      if (status.status !== "running") {
-        if (status.status === "succeeded") loadDrafts();
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 700));
-    }
+    const status = await followRun(started.run_id, showAdminStatus);
+    if (status.status === "succeeded") loadDrafts();
   } catch (error) {
-    $("admin-message").textContent = error.message;
+    $("admin-message").textContent = networkMessage(error);
   } finally {
     $("admin-run").disabled = false;
   }
@@ -454,7 +517,12 @@ const LIST_SEPARATOR = /[、,，]/;
 const drafts = { items: [] };
 
 async function adminJson(path, options = {}) {
-  const response = await fetch(path, { ...options, headers: adminHeaders() });
+  let response;
+  try {
+    response = await fetch(path, { ...options, headers: { ...adminHeaders(), ...(options.headers || {}) } });
+  } catch (error) {
+    throw new Error(networkMessage(error));
+  }
   if (!response.ok) throw new Error(await errorMessage(response));
   return response.json();
 }
@@ -481,7 +549,8 @@ function draftFields(draft) {
       const editable = value.every((item) => !isPlainObject(item));
       fields.push({ key, type: "list", text: listText(value), editable });
     } else {
-      fields.push({ key, type: typeof value === "number" ? "number" : "text", text: String(value), editable: true });
+      const shown = key === "kind" ? `${label("event_kinds", value)}（${value}）` : String(value);
+      fields.push({ key, type: typeof value === "number" ? "number" : "text", text: String(value), shown, editable: true });
     }
   };
   for (const [key, value] of Object.entries({ ...context, ...draft.values })) add(key, value);
@@ -500,7 +569,7 @@ function draftSource(draft) {
   const [start, end] = draft.span || [];
   const box = el("div", { className: "draft-source" },
     el("p", { className: "muted", text: ["元の文", draft.section].filter(Boolean).join(" ・ ") }),
-    el("blockquote", { className: "draft-quote", text: draft.quote }));
+    el("blockquote", { className: "draft-quote", text: draft.quote, tabindex: "0" }));  // scrolls: reachable by keyboard
   if (draft.document_id && Number.isInteger(start) && Number.isInteger(end) && start < end) {
     const citation = { document_id: draft.document_id, start, end, snippet: draft.quote };
     box.append(el("button", {
@@ -541,7 +610,7 @@ class DraftCard {
 
   showValues() {
     this.inputs.clear();
-    this.table.replaceChildren(el("tbody", {}, ...this.rows((field) => field.text)));
+    this.table.replaceChildren(el("tbody", {}, ...this.rows((field) => field.shown ?? field.text)));
     this.actions.replaceChildren(
       this.button("採用", "accept", () => this.accept({})),
       this.button("編集して採用", "edit secondary", () => this.showEditor()),
@@ -582,7 +651,7 @@ class DraftCard {
       showDraftsMessage(done(result));
       await loadDrafts();
     } catch (error) {
-      this.error.textContent = error.message;
+      this.error.textContent = networkMessage(error);
       this.actions.querySelectorAll("button").forEach((b) => { b.disabled = false; });
     }
   }
@@ -628,7 +697,7 @@ async function loadDrafts() {
     renderDraftDocuments();
     renderDrafts();
   } catch (error) {
-    showDraftsMessage(`候補を読み込めません: ${error.message}`);
+    showDraftsMessage(`候補を読み込めません: ${networkMessage(error)}`);
   }
 }
 
@@ -657,7 +726,7 @@ async function acceptAll(event) {
     showDraftsMessage(`信頼度 ${minConfidence} 以上の候補を${result.counts.accepted}件採用しました${note}。`, failed);
     await loadDrafts();
   } catch (error) {
-    showDraftsMessage(error.message);
+    showDraftsMessage(networkMessage(error));
   } finally {
     updateAcceptAllLabel();
   }
@@ -665,8 +734,11 @@ async function acceptAll(event) {
 
 // --- start ------------------------------------------------------------------------------------------
 function start() {
+  loadLabels();
   renderPersonas();
   loadWards();
+  startConversations();
+  startAdmin();
   const input = $("message-input");
   input.addEventListener("input", () => { $("char-count").textContent = `${input.value.length} / 2000`; });
   input.addEventListener("keydown", (event) => {
@@ -686,9 +758,16 @@ function start() {
     state.conversationId = null;
     $("messages").replaceChildren();
     $("welcome").classList.remove("compact");
+    renderHistory();
+    $("message-input").focus();
   });
   $("source-close").addEventListener("click", () => { $("source-panel").hidden = true; });
-  $("admin-toggle").addEventListener("click", () => { $("admin-view").hidden = !$("admin-view").hidden; });
+  $("admin-toggle").addEventListener("click", () => {
+    const view = $("admin-view");
+    view.hidden = !view.hidden;
+    $("admin-toggle").setAttribute("aria-expanded", String(!view.hidden));
+    if (!view.hidden) $("admin-token").focus();
+  });
   $("admin-form").addEventListener("submit", runIngest);
   $("drafts-load").addEventListener("click", loadDrafts);
   $("drafts-document").addEventListener("change", renderDrafts);

@@ -1,0 +1,26 @@
+"""``GET /api/labels``: the Japanese labels of the codes the API returns, from where each is defined."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from assistant.feedback import VOCABULARY
+from ingest.report import LABELS
+from records.models import DRAFT_STATUSES, EVENT_KINDS, EVENT_STATUSES
+
+router = APIRouter(prefix="/api", tags=["health"])
+
+
+@router.get("/labels", summary="コードの日本語ラベル / Japanese labels of the API's codes")
+def labels() -> dict[str, Any]:
+    return {
+        **LABELS,
+        "event_kinds": EVENT_KINDS,
+        "event_statuses": EVENT_STATUSES,
+        "draft_statuses": DRAFT_STATUSES,
+        "feedback_ratings": VOCABULARY.ratings,
+        "feedback_reasons": VOCABULARY.reasons,
+        "gap_kinds": VOCABULARY.item_kinds,
+    }
