@@ -168,7 +168,7 @@ def _event_entry(event: Event) -> dict[str, Any]:
         "id": event.id, "kind": event.kind, "title": event.title, "part": event.part, "parent": event.parent_id,
         "theme": event.theme, "programme": list(event.programme or []), "fiscal_year": event.fiscal_year,
         "date": data["date"], "time": format_time_range(event.start_time, event.end_time).replace("～", "~") or None,
-        "recurrence": event.recurrence, "status": event.status, "venue": event.venue, "lecturer": data["lecturer"],
+        "recurrence": event.recurrence, "status": event.status, "venue": event.venue, "area": event.area, "lecturer": data["lecturer"],
         "audience": event.audience, "blocks": data["blocks"], "wards": data["wards"],
         "presenter_wards": data["presenter_wards"], "participants": participants, "note": event.note,
     }  # fmt: skip

@@ -22,7 +22,7 @@ def test_migrated_schema_matches_the_models(engine: Engine) -> None:  # noqa: F8
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
-        assert context.get_current_revision() == "0002_drafts"
+        assert context.get_current_revision() == "0004_extraction"
 
 
 def test_wards_are_seeded_in_official_order(engine: Engine) -> None:  # noqa: F811
