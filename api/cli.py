@@ -124,10 +124,15 @@ def search(
 
 
 def _print_extraction(result: dict[str, Any]) -> None:
-    table = Table("field", "proposed", "expected", "correct", "precision", "recall", title="record extraction")
-    for field_name, row in result["overall"]["fields"].items():
-        table.add_row(field_name, *(str(row.get(key, "")) for key in ("proposed", "expected", "correct", "precision", "recall")))
-    Console().print(table)
+    scored = {"overall": result["overall"], **result.get("splits", {})}
+    for name, scores in scored.items():
+        table = Table("field", "proposed", "expected", "correct", "precision", "recall", title=f"record extraction: {name}")
+        for field_name, row in scores["fields"].items():
+            if row["proposed"] or row["expected"]:
+                table.add_row(field_name, *(str(row.get(key, "")) for key in ("proposed", "expected", "correct", "precision", "recall")))
+        Console().print(table)
+        if scores["unexpected_dates"]:
+            Console().print(f"{name}: event dates no hand record holds: {', '.join(scores['unexpected_dates'])}")
 
 
 def _mount_subcommands() -> None:
