@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from records.dates import RecordDateError, parse_date, parse_time_range
-from records.extraction import Proposal, compact, extract_proposals, keep_values_in_span
+from records.extraction import Proposal, canonical_group, compact, extract_proposals, keep_values_in_span
 from records.parsing import is_record_file, parse_record_file, read_document_text
 from records.schema import BlockIn, EventIn, SurveyIn
 
@@ -65,7 +65,7 @@ def _event_facts(values: dict[str, Any]) -> Iterator[Fact]:
     if lecturer.get("affiliation"):
         yield ("affiliation", key, compact(lecturer["affiliation"]))
     for row in values.get("participants") or []:
-        yield ("participants", key, (compact(row["group"]), int(row["count"])))
+        yield ("participants", key, (canonical_group(compact(row["group"])), int(row["count"])))
 
 
 def _survey_facts(values: dict[str, Any]) -> Iterator[Fact]:

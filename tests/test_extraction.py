@@ -96,7 +96,7 @@ def test_a_date_with_a_wrong_weekday_is_not_proposed() -> None:
 
 @pytest.mark.parametrize("time", ["14：00～17：00", "14:00~17:00", "14時～15時15分", "15時30分～17時", "9時半-12時"])
 def test_time_range_patterns(time: str) -> None:
-    proposal = _one(extract_proposals("d.txt", f"日時：令和５年９月19日（火） {time}\n"))
+    proposal = _one(extract_proposals("d.txt", f"研修会\n\n日時：令和５年９月19日（火） {time}\n"))
     assert proposal.values["time"] == time
 
 
