@@ -147,15 +147,17 @@ def list_drafts_command(
 def accept_command(
     draft_id: Annotated[int, typer.Argument(help="draft id (from `renkei records review list`)")],
     assignments: Annotated[list[str] | None, typer.Option("--set", help="edit a field: venue=…, lecturer.name=…")] = None,
+    create_blocks: Annotated[bool, typer.Option("--create-blocks", help="create blocks the draft names that do not exist")] = False,
 ) -> None:
     """Accept a draft (optionally edited): it becomes a live record with its source."""
     from records.review import ReviewError, accept_draft
 
     edits = _parse_set(assignments or [])
     try:
-        record = _with_session(lambda session: accept_draft(session, draft_id, edits))
+        record = _with_session(lambda session: accept_draft(session, draft_id, edits, create_blocks=create_blocks))
     except ReviewError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        hint = " (add --create-blocks)" if exc.code == "confirm_blocks" else ""
+        typer.echo(f"error: {exc}{hint}", err=True)
         raise typer.Exit(code=2) from None
     typer.echo(f"accepted #{draft_id} → {record['type']} {record['id']}")
 

@@ -57,6 +57,10 @@ LABEL_LINE_RE = re.compile(
     rf"{_SP}*(?P<value>.*)$"
 )
 SENTENCE_END = "。"
+# What follows an event's name in a heading: 「…研修会のご案内と報告」「…講演会のお知らせ」「…研修会を開催しました」
+TITLE_TAIL_RE = re.compile(
+    r"(?:[\s　]*[のを]?(?:ご案内|お知らせ|開催報告|実施報告|実施結果|報告|開催しました|開きました|実施しました|実施|開催|について)と?)+$"
+)
 BULLETS = "・･■◆●○◇□▼▶◎※-－*"
 WINDOW_BEFORE, WINDOW_AFTER = 15, 8  # characters around a date searched for not-event cues
 LOOKAHEAD_LINES = 4  # lines after an event searched for its head count (「当日は町民72名の参加…」)
@@ -485,7 +489,7 @@ def _clean_title(text: str, area: str | None) -> str:
     if area and title.startswith(area):
         title = title[len(area) :].strip()
     title = re.sub(r"^(?:令和|平成)(?:元|[0-9０-９]{1,2})年度の?[\s　]*", "", title)
-    title = re.sub(r"(?:の?お知らせ|を開催しました|を開きました|を実施しました|を実施|の開催|開催報告|実施報告|実施結果|の報告|[\s　]報告|について)$", "", title)
+    title = TITLE_TAIL_RE.sub("", title)
     return title.strip(" 　『』「」")
 
 
@@ -530,6 +534,19 @@ def kind_of(words: str) -> str:
         if keyword in words:
             return kind
     return "multi_professional_training" if any(w in words for w in VOCAB.training_words) else "other"
+
+
+def _sentence_start(doc: Document, offset: int) -> int:
+    """Where the sentence holding ``offset`` starts (after the last 。 on its line, or the line start)."""
+    line = doc.line_at(offset)
+    at = doc.text.rfind(SENTENCE_END, line.start, offset)
+    return at + 1 if at >= 0 else line.start
+
+
+def _sentence_end(doc: Document, offset: int) -> int:
+    line = doc.line_at(offset)
+    at = doc.text.find(SENTENCE_END, offset, line.end)
+    return at + 1 if at >= 0 else line.end
 
 
 def _sentence_around(doc: Document, start: int, end: int) -> str:
@@ -596,7 +613,10 @@ def complete_events(doc: Document, proposals: list[Proposal]) -> list[Proposal]:
                 at = doc.text.find(cleaned, spans["title"][0], spans["title"][1])
                 spans["title"] = (at, at + len(cleaned))
         if not title or not any(word in title for word in VOCAB.event_words):
-            found = heading_title(doc, line_index, area[0] if area else None) or sentence_title(doc, proposal.start, proposal.end)
+            # prose names its event in the sentence (「第1回多職種研修会を、11月22日…」); label layouts under a heading
+            from_sentence = sentence_title(doc, _sentence_start(doc, proposal.start), _sentence_end(doc, proposal.start))
+            from_heading = heading_title(doc, line_index, area[0] if area else None)
+            found = (from_sentence or from_heading) if proposal.pattern == "prose" else (from_heading or from_sentence)
             if found:
                 context["title"], spans["title"] = found[0], (found[1], found[2])
         if proposal.pattern in ("layout", "prose") or context.get("kind") in (None, "other"):
