@@ -37,9 +37,11 @@ from records.extraction import (
     compact,
     find_dates,
     find_time_ranges,
+    name_shaped,
     parse_lecturer,
     parse_participants,
 )
+from records import ner
 from records.vocab import vocabulary
 
 VOCAB = vocabulary()
@@ -59,7 +61,7 @@ LABEL_LINE_RE = re.compile(
 SENTENCE_END = "。"
 # What follows an event's name in a heading: 「…研修会のご案内と報告」「…講演会のお知らせ」「…研修会を開催しました」
 TITLE_TAIL_RE = re.compile(
-    r"(?:[\s　]*[のを]?(?:ご案内|お知らせ|開催報告|実施報告|実施結果|報告|開催しました|開きました|実施しました|実施|開催|について)と?)+$"
+    r"(?:[\s　]*[のを]?(?:ご案内|お知らせ|開催報告|実施報告|開催結果|実施結果|結果|報告|開催しました|開きました|実施しました|実施|開催|について)と?)+$"
 )
 BULLETS = "・･■◆●○◇□▼▶◎※-－*"
 WINDOW_BEFORE, WINDOW_AFTER = 15, 8  # characters around a date searched for not-event cues
@@ -318,6 +320,29 @@ class Unit:
     last_line: int
 
 
+def lecturer_of(text: str) -> dict[str, str]:
+    """The rules' reading of a lecturer text; when the name they find is not name-shaped (「看護師の佐藤花子」),
+    the last person's name GiNZA finds in the text (records.ner, loaded on first use) replaces it."""
+    lecturer = parse_lecturer(text)
+    if not lecturer or name_shaped(lecturer["name"]):
+        return lecturer
+    try:
+        span = ner.person_span(text)
+    except ner.NerUnavailable:
+        return lecturer
+    if span is None:
+        return lecturer
+    before = text[: span[0]].strip(" \u3000のは")
+    result = {"name": text[span[0] : span[1]]}
+    title = max((t for t in VOCAB.lecturer_titles if before.endswith(t)), key=len, default=None)
+    if title:
+        result["title"] = title
+        before = before[: -len(title)].strip(" \u3000の")
+    if before:
+        result["affiliation"] = before
+    return result
+
+
 def _count_rows(doc: Document, start: int, end: int) -> list[dict[str, Any]]:
     return parse_participants(doc.text[start:end])
 
@@ -350,7 +375,7 @@ def _unit_from_block(doc: Document, hit: DateHit, lines: list[Line], fields: lis
             values.setdefault("theme", body.strip("「」『』"))
             spans.append((field.start, field.end))
         elif field.name == "lecturer" and "lecturer" not in values:
-            lecturer = parse_lecturer(body)
+            lecturer = lecturer_of(body)
             if lecturer:
                 values["lecturer"] = lecturer
                 spans.append((field.start, field.end))
@@ -383,7 +408,7 @@ def _unit_from_sentences(doc: Document, hit: DateHit, sentences: list[Sentence])
             values["venue"] = text[venue[0] : venue[1]]
             spans.append(venue)
         if "lecturer" not in values and (span := prose_lecturer(doc, sentence.start, sentence.end)):
-            lecturer = parse_lecturer(text[span[0] : span[1]])
+            lecturer = lecturer_of(text[span[0] : span[1]])
             if lecturer:
                 values["lecturer"] = lecturer
                 spans.append(span)

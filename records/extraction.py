@@ -44,7 +44,8 @@ DATE_RE = re.compile(
 _TIME = rf"(?:(?:午前|午後){_SP}*)?{_D}{{1,2}}{_SP}*(?:[:：]{_SP}*{_D}{{2}}|時(?:{_SP}*{_D}{{1,2}}{_SP}*分|半)?)"
 TIME_RANGE_RE = re.compile(rf"{_TIME}{_SP}*(?:[~〜～\-－–—]|から){_SP}*{_TIME}")
 PART_RE = re.compile(rf"[（(]{_SP}*(第{_SP}*[0-9０-９一二三四五]{_SP}*部){_SP}*[）)]")
-COUNT_RE = re.compile(rf"(?P<group>[^\s0-9０-９、，,。（()）：:・/|]+?)?{_SP}*(?<![0-9０-９])(?P<n>{_D}+){_SP}*名")
+# A group may hold ・ (医療・介護関係者); a leading ・ separates it from the count before (27名・行政16名).
+COUNT_RE = re.compile(rf"(?P<group>[^\s0-9０-９、，,。（()）：:/|]+?)?{_SP}*(?<![0-9０-９])(?P<n>{_D}+){_SP}*名")
 RESPONSES_RE = re.compile(rf"回収数{_SP}*[】\]]?{_SP}*[:：]?{_SP}*(?P<n>{_D}+)")
 RATE_RE = re.compile(rf"回収率{_SP}*[】\]]?{_SP}*[:：]?{_SP}*(?P<n>{_D}+(?:[.．]{_D}+)?){_SP}*[%％]")
 NUMBERS_LINE_RE = re.compile(rf"^{_SP}*{_D}+(?:{_SP}+{_D}+)+{_SP}*$")
@@ -200,6 +201,25 @@ def find_time_ranges(text: str, start: int = 0, end: int | None = None) -> Itera
         yield match
 
 
+def _split_embedded_title(tokens: list[str]) -> list[str]:
+    """``こころの森クリニック院長阿部真理子`` (no spaces) → affiliation, title, name at the last title inside."""
+    if not tokens:
+        return tokens
+    last = tokens[-1]
+    found = [(last.rfind(title), title) for title in LECTURER_TITLES if 0 <= last.rfind(title) < len(last) - len(title)]
+    if not found:
+        return tokens
+    at, title = max(found, key=lambda item: (item[0], len(item[1])))
+    pieces = [last[:at], title, last[at + len(title) :]]
+    return [*tokens[:-1], *(piece for piece in pieces if piece)]
+
+
+def name_shaped(name: str) -> bool:
+    """Whether a lecturer's name reads as a person's name (not ``看護師の佐藤花子`` or a whole affiliation)."""
+    core = compact(name)
+    return 2 <= len(core) <= 8 and "の" not in core and not any(t in core for t in LECTURER_TITLES) and not re.search(r"[0-9（()）「」]", core)
+
+
 def parse_lecturer(value: str) -> dict[str, str]:
     """``医療法人 学縁会 おおさか往診クリニック 理事長 田村 学 先生`` → affiliation, title, name."""
     tokens = value.replace("\u3000", " ").split()
@@ -213,6 +233,9 @@ def parse_lecturer(value: str) -> dict[str, str]:
     if not tokens:
         return {}
     title_at = max((i for i, token in enumerate(tokens) if token in LECTURER_TITLES), default=None)
+    if title_at is None:
+        tokens = _split_embedded_title(tokens)
+        title_at = max((i for i, token in enumerate(tokens) if token in LECTURER_TITLES), default=None)
     if title_at is not None and title_at < len(tokens) - 1:
         name_tokens, title, affiliation = tokens[title_at + 1 :], tokens[title_at], tokens[:title_at]
     else:
@@ -230,7 +253,7 @@ def parse_lecturer(value: str) -> dict[str, str]:
 def _group_name(raw: str | None) -> str:
     """The group of a head count as the report names it: ``当日は医師会等`` → 医師会等, ``…の計`` → 計,
     ``居宅介護支援事業所などから`` (not a group) or nothing → 参加者."""
-    group = (raw or "").strip().removeprefix("参加者").strip()
+    group = (raw or "").strip().lstrip("・･").removeprefix("参加者").strip()
     head, _, tail = group.rpartition("の")
     if len(head) >= 2 or (not head and tail):  # その他 stays whole
         group = tail
@@ -261,7 +284,7 @@ def parse_participants(text: str) -> list[dict[str, Any]]:
     main: str | None = None
     for line in text.splitlines():
         for match in COUNT_RE.finditer(line):
-            raw = (match["group"] or "").strip()
+            raw = (match["group"] or "").strip().lstrip("・･")
             if any(cue in raw for cue in _VOCAB.not_participant_cues):
                 continue
             subset = raw.startswith("うち")

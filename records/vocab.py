@@ -37,6 +37,7 @@ class Vocabulary:
     place_suffixes: tuple[str, ...]
     lecturer_cues: tuple[tuple[str, str], ...]
     area_suffixes: tuple[str, ...]
+    ner_venue_labels: tuple[str, ...]
 
 
 def _strings(data: dict[str, Any], key: str) -> tuple[str, ...]:
@@ -78,6 +79,7 @@ def parse_vocabulary(data: dict[str, Any]) -> Vocabulary:
         place_suffixes=_strings(data, "place_suffixes"),
         lecturer_cues=_pairs(data, "lecturer_cues"),
         area_suffixes=_strings(data, "area_suffixes"),
+        ner_venue_labels=_strings(data, "ner_venue_labels"),
     )
 
 
