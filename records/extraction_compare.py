@@ -24,9 +24,7 @@ from typing import Any
 from records import ner
 from records.dates import RecordDateError, parse_date, parse_time_range
 from records.extraction import Proposal, _group_name, extract_proposals
-from records.extraction_eval import evaluate_extraction, load_split
-from records.parsing import is_record_file, parse_record_file, read_document_text
-from records.schema import BlockIn, EventIn, SurveyIn
+from records.extraction_eval import evaluate_extraction, labelled_documents, load_split
 from records.vocab import vocabulary
 
 COMPARED_FIELDS = ("date", "time", "venue", "lecturer", "participants")
@@ -97,21 +95,11 @@ def model_reading(proposals: list[Proposal]) -> list[Proposal]:
 def compare(corpus_dir: Path) -> dict[str, Any]:
     """{split: {field: {reading: {precision, recall}}}} for the rules, the model and what ships."""
     per_document: dict[str, dict[str, Any]] = {}
-    for record_file in sorted(corpus_dir.rglob("*.records.y*ml")):
-        if not is_record_file(record_file):
-            continue
-        parsed = parse_record_file(record_file, corpus_dir)
-        if parsed.fatal or parsed.document_id is None:
-            continue
-        text = read_document_text(corpus_dir / parsed.document_id)
-        if text is None:
-            continue
-        hand = [r.data for r in parsed.records if isinstance(r.data, BlockIn | EventIn | SurveyIn)]
-        shipped = extract_proposals(parsed.document_id, text)
+    for document_id, text, hand in labelled_documents(corpus_dir):
+        shipped = extract_proposals(document_id, text)
         with ner.disabled():
-            rules = extract_proposals(parsed.document_id, text)
-        readings = {"rules": rules, "model": model_reading(rules), "shipped": shipped}
-        per_document[parsed.document_id] = {"hand": hand, **readings}
+            rules = extract_proposals(document_id, text)
+        per_document[document_id] = {"hand": hand, "rules": rules, "model": model_reading(rules), "shipped": shipped}
     splits = load_split(corpus_dir) or {"all": sorted(per_document)}
     result: dict[str, Any] = {}
     for name, documents in splits.items():

@@ -154,15 +154,11 @@ def load_split(corpus_dir: Path) -> dict[str, list[str]]:
     return {str(name): [str(doc) for doc in docs] for name, docs in data.items()}
 
 
-def run_extraction_eval(corpus_dir: Path) -> dict[str, Any]:
-    """Evaluate the extractor on every document of ``corpus_dir`` that has a YAML record file beside it.
+HandRecord = BlockIn | EventIn | SurveyIn
 
-    With a ``split.yaml`` (a labelled set split by document), the result also holds one ``splits`` entry
-    per split, scored on that split's documents only."""
-    documents: list[dict[str, Any]] = []
-    per_document: dict[str, tuple[list[Proposal], list[Any]]] = {}
-    all_proposals: list[Proposal] = []
-    all_hand: list[Any] = []
+
+def labelled_documents(corpus_dir: Path) -> Iterator[tuple[str, str, list[HandRecord]]]:
+    """(document id, text, hand records) of every document of ``corpus_dir`` with a YAML record file beside it."""
     for record_file in sorted(corpus_dir.rglob("*.records.y*ml")):
         if not is_record_file(record_file):
             continue
@@ -172,13 +168,26 @@ def run_extraction_eval(corpus_dir: Path) -> dict[str, Any]:
         text = read_document_text(corpus_dir / parsed.document_id)
         if text is None:
             continue
-        proposals = extract_proposals(parsed.document_id, text)
-        hand = [r.data for r in parsed.records if isinstance(r.data, BlockIn | EventIn | SurveyIn) and r.document_id == parsed.document_id]
-        documents.append({"document_id": parsed.document_id, **evaluate_extraction(proposals, hand)})
-        per_document[parsed.document_id] = (proposals, hand)
-        all_proposals += proposals
-        all_hand += hand
-    result: dict[str, Any] = {"documents": documents, "overall": evaluate_extraction(all_proposals, all_hand)}
+        hand = [r.data for r in parsed.records if isinstance(r.data, HandRecord) and r.document_id == parsed.document_id]
+        yield parsed.document_id, text, hand
+
+
+def run_extraction_eval(corpus_dir: Path) -> dict[str, Any]:
+    """Evaluate the extractor on every document of ``corpus_dir`` that has a YAML record file beside it.
+
+    With a ``split.yaml`` (a labelled set split by document), the result also holds one ``splits`` entry
+    per split, scored on that split's documents only."""
+    documents: list[dict[str, Any]] = []
+    per_document: dict[str, tuple[list[Proposal], list[HandRecord]]] = {}
+    for document_id, text, hand in labelled_documents(corpus_dir):
+        proposals = extract_proposals(document_id, text)
+        documents.append({"document_id": document_id, **evaluate_extraction(proposals, hand)})
+        per_document[document_id] = (proposals, hand)
+    every = list(per_document.values())
+    result: dict[str, Any] = {
+        "documents": documents,
+        "overall": evaluate_extraction([p for ps, _ in every for p in ps], [h for _, hs in every for h in hs]),
+    }
     splits = load_split(corpus_dir)
     if splits:
         result["splits"] = {
