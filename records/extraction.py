@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from knowledge.text import compact
 from records.dates import RecordDateError, parse_date, parse_time_range
 from records.reference import canonical_ward_name
 from records.vocab import vocabulary
@@ -113,10 +114,6 @@ class Piece:
     start: int
     end: int
     part: str | None = None
-
-
-def compact(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split())
 
 
 def split_lines(text: str) -> list[Line]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -10,11 +9,9 @@ from typing import Any
 
 import yaml
 
+from knowledge.text import compact
+
 VOCAB_FILE = "extraction_vocab.yaml"
-
-
-def _compact(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split())
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,7 @@ def parse_vocabulary(data: dict[str, Any]) -> Vocabulary:
     labels = data.get("field_labels")
     if not isinstance(labels, dict):
         raise ValueError(f"{VOCAB_FILE}: field_labels must map fields to label lists")
-    field_labels = {_compact(label): field for field, names in labels.items() for label in names}
+    field_labels = {compact(label): field for field, names in labels.items() for label in names}
     resident = data.get("resident_lecture") or {}
     return Vocabulary(
         field_labels=field_labels,
