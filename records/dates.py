@@ -67,8 +67,10 @@ _WESTERN_DATE_RE = re.compile(
     r"|年\s*(?P<m2>\d{1,2})\s*月\s*(?P<d2>\d{1,2})\s*日)"
     r"\s*(?:\(\s*(?P<wd>[月火水木金土日])(?:曜日?)?\s*\))?$"
 )
-_TIME_RE = re.compile(r"^(?P<h>\d{1,2})\s*(?::\s*(?P<m1>\d{2})|時\s*(?:(?P<m2>\d{1,2})\s*分|半)?)$")
-_RANGE_SEP_RE = re.compile(r"\s*[~〜\-－–—]\s*")
+_TIME_RE = re.compile(
+    r"^(?P<meridiem>午前|午後)?\s*(?P<h>\d{1,2})\s*(?::\s*(?P<m1>\d{2})|時\s*(?:(?P<m2>\d{1,2})\s*分|半)?)$"
+)
+_RANGE_SEP_RE = re.compile(r"\s*(?:[~〜\-－–—]|から)\s*")
 _FY_RE = re.compile(
     rf"^(?:{_ERA_YEAR}\s*年度?|(?:FY\s*)?(?P<wyear>\d{{4}})\s*(?:年度)?)$", re.IGNORECASE
 )
@@ -139,21 +141,28 @@ def parse_time(text: str | time) -> time:
         raise RecordDateError(text, "unrecognised time (use 14:00 or 14時15分)")
     hour = int(match["h"])
     minute = 30 if match[0].endswith("半") else int(match["m1"] or match["m2"] or 0)
+    if match["meridiem"] and hour > 12:
+        raise RecordDateError(text, "午前/午後 with a 24-hour time")
+    if match["meridiem"] == "午後" and hour < 12:
+        hour += 12
     if hour > 23 or minute > 59:
         raise RecordDateError(text, "no such time")
     return time(hour, minute)
 
 
 def parse_time_range(text: str) -> tuple[time, time | None]:
-    """Parse 14：00～17：00, 14時～15時15分, 15時30分～17時 or a single start time."""
+    """Parse 14：00～17：00, 14時～15時15分, 15時30分～17時, 14時から15時30分まで, 午後1時30分～3時
+    or a single start time. An end without 午前/午後 after a 午後 start is in the afternoon too."""
     if not isinstance(text, str):
         raise RecordDateError(text, "expected a time range such as '14:00~17:00'")
-    parts = _RANGE_SEP_RE.split(normalise(text))
+    parts = _RANGE_SEP_RE.split(normalise(text).removesuffix("まで"))
     if len(parts) == 1 or (len(parts) == 2 and not parts[1]):
         return parse_time(parts[0]), None
     if len(parts) != 2:
         raise RecordDateError(text, "unrecognised time range (use 14:00~17:00)")
     start, end = parse_time(parts[0]), parse_time(parts[1])
+    if parts[0].startswith("午後") and not parts[1].startswith(("午前", "午後")) and end.hour < 12:
+        end = time(end.hour + 12, end.minute)
     if end <= start:
         raise RecordDateError(text, "the end time is not after the start time")
     return start, end

@@ -56,8 +56,8 @@ def already_recorded(session: Session, proposal: Proposal) -> bool:
         query = select(Survey.id).where(Survey.document_id == proposal.document_id, Survey.responses == values["responses"])
         return session.scalar(query) is not None
     try:
-        when = parse_date(values["date"])
-    except (KeyError, RecordDateError):
+        when = parse_date(proposal.event_date)  # type: ignore[arg-type]
+    except (TypeError, RecordDateError):
         return False
     query = select(Event.id).where(
         Event.document_id == proposal.document_id, Event.date == when, Event.start_time == _start_time(proposal)
@@ -105,8 +105,8 @@ def store_proposals(session: Session, document_id: str, proposals: Sequence[Prop
 
 def _event_key(proposal: Proposal) -> tuple[date, time | None] | None:
     try:
-        return parse_date(proposal.values["date"]), _start_time(proposal)
-    except (KeyError, RecordDateError):
+        return parse_date(proposal.event_date), _start_time(proposal)  # type: ignore[arg-type]
+    except (TypeError, RecordDateError):
         return None
 
 

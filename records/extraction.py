@@ -26,8 +26,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from knowledge.text import compact
 from records.dates import RecordDateError, parse_date, parse_time_range
 from records.reference import canonical_ward_name
+from records.vocab import vocabulary
 
 ProposalKind = Literal["event", "survey", "block"]
 
@@ -40,10 +42,11 @@ DATE_RE = re.compile(
     rf"|(?<![A-Za-z])[RH]{_D}{{1,2}}[./]{_D}{{1,2}}[./]{_D}{{1,2}})"
     rf"(?:{_SP}*[（(]{_SP}*[月火水木金土日](?:曜日?)?{_SP}*[）)])?"
 )
-_TIME = rf"{_D}{{1,2}}{_SP}*(?:[:：]{_SP}*{_D}{{2}}|時(?:{_SP}*{_D}{{1,2}}{_SP}*分|半)?)"
-TIME_RANGE_RE = re.compile(rf"{_TIME}{_SP}*[~〜～\-－–—]{_SP}*{_TIME}")
+_TIME = rf"(?:(?:午前|午後){_SP}*)?{_D}{{1,2}}{_SP}*(?:[:：]{_SP}*{_D}{{2}}|時(?:{_SP}*{_D}{{1,2}}{_SP}*分|半)?)"
+TIME_RANGE_RE = re.compile(rf"{_TIME}{_SP}*(?:[~〜～\-－–—]|から){_SP}*{_TIME}")
 PART_RE = re.compile(rf"[（(]{_SP}*(第{_SP}*[0-9０-９一二三四五]{_SP}*部){_SP}*[）)]")
-COUNT_RE = re.compile(rf"(?P<group>[^\s0-9０-９、，,。（()）：:・/|]+?){_SP}*(?P<n>{_D}+){_SP}*名")
+# A group may hold ・ (医療・介護関係者); a leading ・ separates it from the count before (27名・行政16名).
+COUNT_RE = re.compile(rf"(?P<group>[^\s0-9０-９、，,。（()）：:/|]+?)?{_SP}*(?<![0-9０-９])(?P<n>{_D}+){_SP}*名")
 RESPONSES_RE = re.compile(rf"回収数{_SP}*[】\]]?{_SP}*[:：]?{_SP}*(?P<n>{_D}+)")
 RATE_RE = re.compile(rf"回収率{_SP}*[】\]]?{_SP}*[:：]?{_SP}*(?P<n>{_D}+(?:[.．]{_D}+)?){_SP}*[%％]")
 NUMBERS_LINE_RE = re.compile(rf"^{_SP}*{_D}+(?:{_SP}+{_D}+)+{_SP}*$")
@@ -55,32 +58,11 @@ COLON_LABEL_RE = re.compile(rf"^{_SP}*[・･]?{_SP}*(?P<label>[^\s：:]{{1,4}}(
 INLINE_BLOCK_RE = re.compile(rf"(?P<name>[^\s：:、,]{{1,6}}ブロック){_SP}*[：:]{_SP}*(?P<wards>[^\n]+)")
 TITLE_LINE_RE = re.compile(r"(?:研修会|説明会|報告会|連絡会|会議|講演会|セミナー)(?:の開催|の実施|を開催)?$")
 
-FIELD_LABELS: dict[str, str] = {
-    "日時": "datetime", "開催日時": "datetime", "開催日": "datetime", "日程": "datetime", "日付": "datetime",
-    "時間": "time",
-    "日時・場所": "datetime_venue", "日時/場所": "datetime_venue", "開催日・場所": "datetime_venue",
-    "場所": "venue", "会場": "venue", "開催場所": "venue",
-    "講師": "lecturer", "講演者": "lecturer",
-    "参加者": "participants", "参加人数": "participants", "参加者数": "participants", "出席者": "participants",
-    "対象": "audience", "対象者": "audience",
-    "テーマ": "theme", "内容": "content", "目的": "content",
-    "ブロック": "block", "圏域": "block",
-}  # fmt: skip
-LECTURER_TITLES = (
-    "理事長", "副理事長", "院長", "副院長", "所長", "代表理事", "代表", "会長", "副会長", "教授", "准教授",
-    "部長", "課長", "室長", "センター長", "施設長", "事務局長", "局長", "主任", "理事", "管理者",
-)  # fmt: skip
-HONORIFICS = ("先生", "氏", "様")
-EVENT_KIND_KEYWORDS: tuple[tuple[str, str], ...] = (
-    ("合同研修会", "joint_training"),
-    ("説明会", "briefing"),
-    ("連絡会", "liaison_meeting"),
-    ("報告会", "report_meeting"),
-    ("新任", "onboarding"),
-    ("ブロック", "block_training"),
-    ("圏域", "block_training"),
-    ("多職種研修会", "multi_professional_training"),
-)
+_VOCAB = vocabulary()
+FIELD_LABELS: dict[str, str] = _VOCAB.field_labels
+LECTURER_TITLES = _VOCAB.lecturer_titles
+HONORIFICS = _VOCAB.honorifics
+EVENT_KIND_KEYWORDS = _VOCAB.event_kind_keywords
 
 
 # ---------------------------------------------------------------- data
@@ -101,6 +83,11 @@ class Proposal:
     context_spans: dict[str, tuple[int, int]] = field(default_factory=dict)
     section: str = ""
     pattern: str = ""
+
+    @property
+    def event_date(self) -> str | None:
+        """The event's date as written, or completed from the document (``context``) for 11月29日."""
+        return self.values.get("date") or self.context.get("date")
 
     def record(self) -> dict[str, Any]:
         """The record-file form (without ``id``): context, then values, then provenance."""
@@ -127,10 +114,6 @@ class Piece:
     start: int
     end: int
     part: str | None = None
-
-
-def compact(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split())
 
 
 def split_lines(text: str) -> list[Line]:
@@ -161,14 +144,20 @@ def value_in_span(value: Any, quote: str) -> bool:
     return bool(compact(text)) and compact(text) in compact(quote)
 
 
-def keep_values_in_span(values: Any, quote: str) -> Any:
+# The group of a head count the text gives no name (「38名が参加」): our word, so it is not looked for in the quote.
+UNNAMED_GROUP = "参加者"
+
+
+def keep_values_in_span(values: Any, quote: str, key: str = "") -> Any:
     """``values`` without the leaves that are not in ``quote`` (empty containers are dropped too)."""
     if isinstance(values, dict):
-        kept = {key: keep_values_in_span(value, quote) for key, value in values.items()}
-        return {key: value for key, value in kept.items() if value not in (None, [], {})}
+        kept = {k: keep_values_in_span(value, quote, k) for k, value in values.items()}
+        return {k: value for k, value in kept.items() if value not in (None, [], {})}
     if isinstance(values, list):
-        kept_items = [keep_values_in_span(item, quote) for item in values]
+        kept_items = [keep_values_in_span(item, quote, key) for item in values]
         return [item for item in kept_items if item not in (None, [], {})]
+    if key == "group" and values == UNNAMED_GROUP:
+        return values
     return values if value_in_span(values, quote) else None
 
 
@@ -209,6 +198,25 @@ def find_time_ranges(text: str, start: int = 0, end: int | None = None) -> Itera
         yield match
 
 
+def _split_embedded_title(tokens: list[str]) -> list[str]:
+    """``こころの森クリニック院長阿部真理子`` (no spaces) → affiliation, title, name at the last title inside."""
+    if not tokens:
+        return tokens
+    last = tokens[-1]
+    found = [(last.rfind(title), title) for title in LECTURER_TITLES if 0 <= last.rfind(title) < len(last) - len(title)]
+    if not found:
+        return tokens
+    at, title = max(found, key=lambda item: (item[0], len(item[1])))
+    pieces = [last[:at], title, last[at + len(title) :]]
+    return [*tokens[:-1], *(piece for piece in pieces if piece)]
+
+
+def name_shaped(name: str) -> bool:
+    """Whether a lecturer's name reads as a person's name (not ``看護師の佐藤花子`` or a whole affiliation)."""
+    core = compact(name)
+    return 2 <= len(core) <= 8 and "の" not in core and not any(t in core for t in LECTURER_TITLES) and not re.search(r"[0-9（()）「」]", core)
+
+
 def parse_lecturer(value: str) -> dict[str, str]:
     """``医療法人 学縁会 おおさか往診クリニック 理事長 田村 学 先生`` → affiliation, title, name."""
     tokens = value.replace("\u3000", " ").split()
@@ -222,6 +230,9 @@ def parse_lecturer(value: str) -> dict[str, str]:
     if not tokens:
         return {}
     title_at = max((i for i, token in enumerate(tokens) if token in LECTURER_TITLES), default=None)
+    if title_at is None:
+        tokens = _split_embedded_title(tokens)
+        title_at = max((i for i, token in enumerate(tokens) if token in LECTURER_TITLES), default=None)
     if title_at is not None and title_at < len(tokens) - 1:
         name_tokens, title, affiliation = tokens[title_at + 1 :], tokens[title_at], tokens[:title_at]
     else:
@@ -236,23 +247,54 @@ def parse_lecturer(value: str) -> dict[str, str]:
     return result
 
 
+def _group_name(raw: str | None) -> str:
+    """The group of a head count as the report names it: ``当日は医師会等`` → 医師会等, ``…の計`` → 計,
+    ``居宅介護支援事業所などから`` (not a group) or nothing → 参加者."""
+    group = (raw or "").strip().lstrip("・･").removeprefix("参加者").strip()
+    head, _, tail = group.rpartition("の")
+    if len(head) >= 2 or (not head and tail):  # その他 stays whole
+        group = tail
+    if "は" in group[:-1]:
+        group = group.rsplit("は", 1)[-1]
+    total = next((word for word in _VOCAB.total_words if group.endswith(word)), None)
+    if total:
+        return total  # as written (計, 総勢), so that it stays in the quote; canonical_group reads it as 合計
+    if not group or any(word in group for word in ("から", "など", "より")) or group[-1] in "がをにでともへ":
+        return UNNAMED_GROUP
+    return group
+
+
+def canonical_group(group: str) -> str:
+    """A participant group for comparison: the words for "in total" (計, 総勢, 合計 …) are all 合計."""
+    return "合計" if group in _VOCAB.total_words else group
+
+
+def _inside_brackets(text: str, offset: int) -> bool:
+    before = text[:offset]
+    return sum(before.count(c) for c in "（(") > sum(before.count(c) for c in ")）")
+
+
 def parse_participants(text: str) -> list[dict[str, Any]]:
-    """``区担当者43名（うち新任者30名）`` / ``（職種内訳：事務職24名、…)`` → participant rows."""
+    """``区担当者43名（うち新任者30名）`` / ``（職種内訳：事務職24名、…)`` / ``62名（医療関係者21名、…）`` → participant
+    rows; counts in brackets after a group are its breakdown; capacities (定員 200名) are not participants."""
     rows: list[dict[str, Any]] = []
     main: str | None = None
-    matches = [(match, "内訳" in line) for line in text.splitlines() for match in COUNT_RE.finditer(line)]
-    for match, breakdown in matches:
-        group = match["group"].strip()
-        group = group.removeprefix("参加者").strip() or "参加者"
-        subset = group.startswith("うち")
-        group = group.removeprefix("うち").strip() or "参加者"
-        row: dict[str, Any] = {"group": group, "count": int(unicodedata.normalize("NFKC", match["n"]))}
-        parent = main if (subset or breakdown) else None
-        if parent:
-            row["subset_of"] = parent
-        elif group != "合計":
-            main = group
-        rows.append(row)
+    for line in text.splitlines():
+        for match in COUNT_RE.finditer(line):
+            raw = (match["group"] or "").strip().lstrip("・･")
+            if any(cue in raw for cue in _VOCAB.not_participant_cues):
+                continue
+            subset = raw.startswith("うち")
+            group = _group_name(raw.removeprefix("うち"))
+            row: dict[str, Any] = {"group": group, "count": int(unicodedata.normalize("NFKC", match["n"]))}
+            breakdown = "内訳" in line or _inside_brackets(line, match.start())
+            total = canonical_group(group) == "合計"
+            parent = main if (subset or breakdown) and not total else None
+            if parent and parent != group:
+                row["subset_of"] = parent
+            elif not total:
+                main = group
+            rows.append(row)
     return rows
 
 
@@ -436,14 +478,17 @@ def _make_proposal(
     context: dict[str, Any] | None = None,
     context_spans: dict[str, tuple[int, int]] | None = None,
     pattern: str,
+    inferred: dict[str, Any] | None = None,
 ) -> Proposal | None:
+    """``inferred``: context completed from the whole document rather than read in one span (the year of
+    ``11月29日``); it is kept as given."""
     start, end = min(s for s, _ in spans), max(e for _, e in spans)
     start, end = _trim(doc.text, start, end)
     quote = doc.text[start:end]
     kept = keep_values_in_span(values, quote)
     if kind == "event":
         kept = _participants_consistent(kept)
-        if "date" not in kept:
+        if "date" not in kept and not (inferred or {}).get("date"):
             return None
     context = dict(context or {})
     context_spans = dict(context_spans or {})
@@ -451,8 +496,9 @@ def _make_proposal(
         if not value_in_span(context[key] if not isinstance(context[key], list) else "".join(context[key]), doc.text[c_start:c_end]):
             context.pop(key, None)
             context_spans.pop(key)
-    if not kept:
+    if not kept and not inferred:
         return None
+    context.update(inferred or {})
     section = doc.section_before(doc.line_at(start).index)
     return Proposal(doc.document_id, kind, start, end, quote, confidence, kept, context, context_spans, section, pattern)
 
@@ -818,12 +864,17 @@ def extract_proposals(document_id: str, text: str) -> list[Proposal]:
         return []
     doc = Document(document_id, text)
     found: list[Proposal] = []
+    # records.event_text builds on this module's parts, so it is imported here rather than at the top.
+    from records.event_text import complete_events, layout_events
+
+    found: list[Proposal] = []
     found += markdown_tables(doc)
     found += label_then_values(doc)
     found += inline_blocks(doc)
+    found += layout_events(doc)
     found += dated_regions(doc)
     found += surveys(doc)
-    return sorted(_unique(found), key=lambda p: (p.start, p.end, p.kind))
+    return sorted(_unique(complete_events(doc, found)), key=lambda p: (p.start, p.end, p.kind))
 
 
 def _unique(proposals: Iterable[Proposal]) -> list[Proposal]:

@@ -7,8 +7,9 @@ normalised (dates and times parsed, text NFKC with spaces removed), so ``令和�
 matches ``2023-09-19``.
 
 * fields: date, time, venue, lecturer (name), affiliation, participants (counts), responses,
-  response_rate, option_counts, block_wards; ``counts`` pools participants, responses, rates and
-  option counts.
+  response_rate, option_counts, block_wards, kind, area; ``counts`` pools participants, responses,
+  rates and option counts.
+* ``unexpected_dates``: proposed event dates no hand record has (an update date proposed as an event).
 * ``values_outside_span``: proposed values not found in their proposal's quote (must be 0).
 """
 
@@ -18,14 +19,16 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from records.dates import RecordDateError, parse_date, parse_time_range
-from records.extraction import Proposal, compact, extract_proposals, keep_values_in_span
+from records.extraction import Proposal, canonical_group, compact, extract_proposals, keep_values_in_span
 from records.parsing import is_record_file, parse_record_file, read_document_text
 from records.schema import BlockIn, EventIn, SurveyIn
 
 Fact = tuple[str, Any, Any]
 COUNT_FIELDS = ("participants", "responses", "response_rate", "option_counts")
-REPORTED_FIELDS = ("date", "time", "venue", "lecturer", "affiliation", *COUNT_FIELDS, "block_wards")
+REPORTED_FIELDS = ("date", "time", "venue", "lecturer", "affiliation", *COUNT_FIELDS, "block_wards", "kind", "area")
 
 
 def _date(value: Any) -> Any:
@@ -53,13 +56,16 @@ def _event_facts(values: dict[str, Any]) -> Iterator[Fact]:
         yield ("time", key, _time(values["time"]))
     if values.get("venue"):
         yield ("venue", key, compact(values["venue"]))
+    for name in ("kind", "area"):
+        if values.get(name):
+            yield (name, key, compact(values[name]))
     lecturer = values.get("lecturer") or {}
     if lecturer.get("name"):
         yield ("lecturer", key, compact(lecturer["name"]))
     if lecturer.get("affiliation"):
         yield ("affiliation", key, compact(lecturer["affiliation"]))
     for row in values.get("participants") or []:
-        yield ("participants", key, (compact(row["group"]), int(row["count"])))
+        yield ("participants", key, (canonical_group(compact(row["group"])), int(row["count"])))
 
 
 def _survey_facts(values: dict[str, Any]) -> Iterator[Fact]:
@@ -123,19 +129,36 @@ def evaluate_extraction(proposals: list[Proposal], hand_records: Iterable[BlockI
             "precision": round(hits / len(pred), 3) if pred else None,
             "recall": round(hits / len(true), 3) if true else None,
         }
+    gold_dates = {fact[2] for fact in gold if fact[0] == "date"}
     return {
         "proposals": len(proposals),
+        # event dates proposed that no hand record holds (page updates, deadlines, law history …)
+        "unexpected_dates": sorted(str(fact[2]) for fact in predicted if fact[0] == "date" and fact[2] not in gold_dates),
         "by_kind": {kind: sum(1 for p in proposals if p.kind == kind) for kind in ("event", "survey", "block")},
         "values_outside_span": values_outside_span(proposals),
         "fields": fields,
     }
 
 
-def run_extraction_eval(corpus_dir: Path) -> dict[str, Any]:
-    """Evaluate the extractor on every document of ``corpus_dir`` that has a YAML record file beside it."""
-    documents: list[dict[str, Any]] = []
-    all_proposals: list[Proposal] = []
-    all_hand: list[Any] = []
+SPLIT_FILE = "split.yaml"
+
+
+def load_split(corpus_dir: Path) -> dict[str, list[str]]:
+    """``split.yaml`` of a labelled set: {split name: [document ids relative to ``corpus_dir``]} (or {})."""
+    path = corpus_dir / SPLIT_FILE
+    if not path.is_file():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+        raise ValueError(f"{path}: expected a mapping of split names to lists of documents")
+    return {str(name): [str(doc) for doc in docs] for name, docs in data.items()}
+
+
+HandRecord = BlockIn | EventIn | SurveyIn
+
+
+def labelled_documents(corpus_dir: Path) -> Iterator[tuple[str, str, list[HandRecord]]]:
+    """(document id, text, hand records) of every document of ``corpus_dir`` with a YAML record file beside it."""
     for record_file in sorted(corpus_dir.rglob("*.records.y*ml")):
         if not is_record_file(record_file):
             continue
@@ -145,9 +168,33 @@ def run_extraction_eval(corpus_dir: Path) -> dict[str, Any]:
         text = read_document_text(corpus_dir / parsed.document_id)
         if text is None:
             continue
-        proposals = extract_proposals(parsed.document_id, text)
-        hand = [r.data for r in parsed.records if isinstance(r.data, BlockIn | EventIn | SurveyIn) and r.document_id == parsed.document_id]
-        documents.append({"document_id": parsed.document_id, **evaluate_extraction(proposals, hand)})
-        all_proposals += proposals
-        all_hand += hand
-    return {"documents": documents, "overall": evaluate_extraction(all_proposals, all_hand)}
+        hand = [r.data for r in parsed.records if isinstance(r.data, HandRecord) and r.document_id == parsed.document_id]
+        yield parsed.document_id, text, hand
+
+
+def run_extraction_eval(corpus_dir: Path) -> dict[str, Any]:
+    """Evaluate the extractor on every document of ``corpus_dir`` that has a YAML record file beside it.
+
+    With a ``split.yaml`` (a labelled set split by document), the result also holds one ``splits`` entry
+    per split, scored on that split's documents only."""
+    documents: list[dict[str, Any]] = []
+    per_document: dict[str, tuple[list[Proposal], list[HandRecord]]] = {}
+    for document_id, text, hand in labelled_documents(corpus_dir):
+        proposals = extract_proposals(document_id, text)
+        documents.append({"document_id": document_id, **evaluate_extraction(proposals, hand)})
+        per_document[document_id] = (proposals, hand)
+    every = list(per_document.values())
+    result: dict[str, Any] = {
+        "documents": documents,
+        "overall": evaluate_extraction([p for ps, _ in every for p in ps], [h for _, hs in every for h in hs]),
+    }
+    splits = load_split(corpus_dir)
+    if splits:
+        result["splits"] = {
+            name: evaluate_extraction(
+                [p for doc in docs for p in per_document.get(doc, ([], []))[0]],
+                [h for doc in docs for h in per_document.get(doc, ([], []))[1]],
+            )
+            for name, docs in splits.items()
+        }
+    return result

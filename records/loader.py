@@ -246,6 +246,7 @@ def _build_event(data: EventIn, common: dict[str, str], ctx: _Context) -> Event:
         recurrence=data.recurrence,
         status=data.status,
         venue=data.venue,
+        area=data.area,
         lecturer_name=lecturer.name if lecturer else None,
         lecturer_title=lecturer.title if lecturer else None,
         lecturer_affiliation=lecturer.affiliation if lecturer else None,

@@ -146,6 +146,9 @@ class Event(Provenance, Base):
     recurrence: Mapped[str | None] = mapped_column(String(50))  # 毎月
     status: Mapped[str | None] = mapped_column(String(20))
     venue: Mapped[str | None] = mapped_column(Text)
+    # The municipality or ward the event belongs to (亘理町, 鶴見区), as its document names it; None for the
+    # corpus's own city-wide events. Ward links (``wards``) only cover the city's reference wards.
+    area: Mapped[str | None] = mapped_column(String(100), index=True)
     lecturer_name: Mapped[str | None] = mapped_column(String(200))
     lecturer_title: Mapped[str | None] = mapped_column(String(200))
     lecturer_affiliation: Mapped[str | None] = mapped_column(Text)
@@ -194,6 +197,7 @@ class Event(Provenance, Base):
             "recurrence": self.recurrence,
             "status": self.status,
             "venue": self.venue,
+            "area": self.area,
             "lecturer": {
                 "name": self.lecturer_name,
                 "title": self.lecturer_title,

@@ -300,7 +300,7 @@ CSV_LIST_SEPARATOR = "|"
 CSV_COLUMNS: frozenset[str] = frozenset(
     {
         "document", "id", "kind", "title", "part", "parent", "theme", "programme", "fiscal_year", "date", "time",
-        "recurrence", "status", "venue", "lecturer_name", "lecturer_title", "lecturer_affiliation", "audience",
+        "recurrence", "status", "venue", "area", "lecturer_name", "lecturer_title", "lecturer_affiliation", "audience",
         "blocks", "wards", "presenter_wards", "participants", "note", "section", "quote",
     }
 )  # fmt: skip

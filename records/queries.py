@@ -152,12 +152,16 @@ def list_events(
     date_to: date | None = None,
     fiscal_year: int | None = None,
     include_citywide: bool = True,
+    area: str | None = None,
 ) -> list[Event]:
     """Events in date order (undated ones last). With ``ward`` or ``block``: the events of that ward
-    or block, plus city-wide events unless ``include_citywide=False``."""
+    or block, plus city-wide events unless ``include_citywide=False``. With ``area``: the events of that
+    municipality or ward as its documents name it (亘理町)."""
     query = select(Event)
     if kind is not None:
         query = query.where(Event.kind == resolve_event_kind(kind))
+    if area is not None:
+        query = query.where(Event.area == area.strip())
     if block is not None or ward is not None:
         query = query.where(_scope_filter(session, block=block, ward=ward, include_citywide=include_citywide))
     if date_from is not None:
@@ -168,6 +172,13 @@ def list_events(
         query = query.where(Event.fiscal_year == fiscal_year)
     query = query.order_by(Event.date.is_(None), Event.date, Event.start_time, Event.id)
     return list(session.scalars(query))
+
+
+def list_areas(session: Session) -> list[str]:
+    """The municipalities and wards events are recorded for (亘理町, 鶴見区), longest first so that a question
+    naming 亘理町中央 matches the longer name."""
+    names = session.scalars(select(Event.area).where(Event.area.is_not(None)).distinct())
+    return sorted((name for name in names if name), key=len, reverse=True)
 
 
 @dataclass(frozen=True)
@@ -185,16 +196,22 @@ class NextEventResult:
 
 
 def next_event(
-    session: Session, *, kind: str, ward: str | None = None, block: str | None = None, as_of: date
+    session: Session,
+    *,
+    kind: str | None,
+    ward: str | None = None,
+    block: str | None = None,
+    as_of: date,
+    area: str | None = None,
 ) -> NextEventResult:
-    """The first dated event of ``kind`` on or after ``as_of``, and the last one before it.
+    """The first dated event of ``kind`` (any kind when None) on or after ``as_of``, and the last one before it.
 
-    For a ward: events of its block, for the ward itself, or city-wide. Parts of an event
-    (第1部, 第2部) are represented by their parent event.
+    For a ward: events of its block, for the ward itself, or city-wide. For an ``area`` (亘理町): the events
+    of that municipality's documents. Parts of an event (第1部, 第2部) are represented by their parent event.
     """
     events = [
         event
-        for event in list_events(session, kind=kind, block=block, ward=ward)
+        for event in list_events(session, kind=kind, block=block, ward=ward, area=area)
         if event.date is not None and event.parent_id is None
     ]
     upcoming = next((event for event in events if event.date >= as_of), None)  # type: ignore[operator]

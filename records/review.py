@@ -126,14 +126,78 @@ def _validation_message(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in error['loc']) or 'record'}: {error['msg']}" for error in exc.errors())
 
 
-def accept_draft(session: Session, draft_id: int, edits: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Turn a pending draft into a live record (in the caller's transaction); returns the record."""
+def _parent_draft(session: Session, draft: RecordDraft, entry: dict[str, Any]) -> RecordDraft | None:
+    """The whole-event draft a part (第1部) belongs to: same document and date, no part, its span holding the part's start."""
+    query = select(RecordDraft).where(
+        RecordDraft.document_id == draft.document_id,
+        RecordDraft.kind == "event",
+        RecordDraft.id != draft.id,
+        RecordDraft.status != "rejected",
+        RecordDraft.span_start <= draft.span_start,
+    )
+    for candidate in session.scalars(query.order_by(RecordDraft.span_start.desc(), RecordDraft.id)):
+        whole = {**candidate.context, **candidate.values}
+        if not whole.get("part") and whole.get("date") == entry.get("date"):
+            return candidate
+    return None
+
+
+def _link_parent(session: Session, draft: RecordDraft, entry: dict[str, Any], create_blocks: bool) -> dict[str, Any]:
+    """A part's ``parent``: the record its whole-event draft became (accepted first when still pending)."""
+    if not entry.get("part") or entry.get("parent") or draft.kind != "event":
+        return entry
+    parent = _parent_draft(session, draft, entry)
+    if parent is None:
+        return entry
+    if parent.status == "pending":
+        accept_draft(session, parent.id, create_blocks=create_blocks)
+    return {**entry, "parent": parent.record_id} if parent.record_id else entry
+
+
+def _missing_blocks(session: Session, names: list[str]) -> list[str]:
+    return [name for name in names if session.scalar(select(Block.id).where(Block.name == name)) is None]
+
+
+def _create_blocks(session: Session, draft: RecordDraft, names: list[str]) -> None:
+    """Blocks a draft names that the records do not have yet: created without wards, citing the draft's passage."""
+    for name in names:
+        block = Block(
+            id=f"review-block-{draft.id}-{names.index(name) + 1}", name=name, fiscal_year=None,
+            # its own record file name: the event's checks see it as an existing block
+            record_file=f"{REVIEW_PREFIX}draft-{draft.id}:blocks", document_id=draft.document_id,
+            section=draft.section or "(unknown)", quote=draft.quote,
+        )  # fmt: skip
+        session.add(block)
+    session.flush()
+
+
+def accept_draft(
+    session: Session, draft_id: int, edits: dict[str, Any] | None = None, *, create_blocks: bool = False
+) -> dict[str, Any]:
+    """Turn a pending draft into a live record (in the caller's transaction); returns the record.
+
+    A part (第1部) is linked to its whole event's record (accepting that draft first if it is pending).
+    Blocks the draft names that do not exist yet are created when ``create_blocks`` is set; otherwise the
+    draft is refused with code ``confirm_blocks`` so a reviewer can confirm.
+    """
     draft = _pending(session, draft_id)
     entry = draft_record(draft, edits)
     try:
         data = DRAFT_MODELS[draft.kind].model_validate(entry)
     except ValidationError as exc:
         raise ReviewError(f"draft {draft_id}: {_validation_message(exc)}") from None
+    if isinstance(data, EventIn) and (missing := _missing_blocks(session, list(data.blocks))):
+        if not create_blocks:
+            raise ReviewError(
+                f"draft {draft_id} names blocks the records do not have: {', '.join(missing)}; "
+                "confirm to create them (create_blocks)",
+                code="confirm_blocks",
+            )
+        _create_blocks(session, draft, missing)
+    linked = _link_parent(session, draft, entry, create_blocks)
+    if linked is not entry:
+        entry = linked
+        data = DRAFT_MODELS[draft.kind].model_validate(entry)
     record_file = f"{REVIEW_PREFIX}draft-{draft.id}"
     parsed = ParsedRecord(draft.kind, data, draft.document_id, Path(draft.document_id), None, f"draft {draft.id}")
     context = _Context(session, record_file, ParsedFile(Path(record_file), record_file, [parsed], document_id=draft.document_id))
@@ -197,7 +261,7 @@ def _event_entry(event: Event) -> dict[str, Any]:
         "id": event.id, "kind": event.kind, "title": event.title, "part": event.part, "parent": event.parent_id,
         "theme": event.theme, "programme": list(event.programme or []), "fiscal_year": event.fiscal_year,
         "date": data["date"], "time": format_time_range(event.start_time, event.end_time).replace("～", "~") or None,
-        "recurrence": event.recurrence, "status": event.status, "venue": event.venue, "lecturer": data["lecturer"],
+        "recurrence": event.recurrence, "status": event.status, "venue": event.venue, "area": event.area, "lecturer": data["lecturer"],
         "audience": event.audience, "blocks": data["blocks"], "wards": data["wards"],
         "presenter_wards": data["presenter_wards"], "participants": participants, "note": event.note,
     }  # fmt: skip

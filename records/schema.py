@@ -106,6 +106,7 @@ class EventIn(RecordIn):
     recurrence: Text | None = None
     status: EventStatus | None = None
     venue: Text | None = None
+    area: Text | None = None  # the municipality or ward the event belongs to (亘理町), as written
     lecturer: LecturerIn | None = None
     audience: Text | None = None
     blocks: Annotated[list[Text], AfterValidator(_unique)] = []

@@ -15,11 +15,21 @@ from tests.admin_fixtures import KITA_REPORT as TRAINING_REPORT
 from tests.server_fixture import ADMIN_TOKEN, Deployment, Server, sample_deployment, start_server  # noqa: F401
 from tests.test_browser import ARTIFACTS, PageWatch, browser, open_page, page  # noqa: F401 - fixtures
 
-from playwright.sync_api import Locator, Page, expect  # noqa: E402,I001 - after test_browser's skip check
+from playwright.sync_api import Dialog, Locator, Page, expect  # noqa: E402,I001 - after test_browser's skip check
 
 pytestmark = pytest.mark.browser
 
 DOC_ID = "reports/kita_training_r6.md"
+
+
+BLOCK_DOC_ID = "reports/chuo_block_r6.md"
+# Names a block the sample's records do not have: accepting asks before creating it.
+BLOCK_REPORT = """# 令和６年度 中央ブロック 多職種研修会
+
+| ブロック | 日時 | 会場 |
+|---|---|---|
+| 中央ブロック | 2024年12月3日（火） 14:00～16:00 | 中央区民センター |
+"""
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +38,7 @@ def drafts_server(sample_deployment: Deployment, tmp_path_factory: pytest.TempPa
     deployment = sample_deployment.copy_to(tmp_path_factory.mktemp("drafts") / "deployment")
     (deployment.corpus / "reports").mkdir()
     (deployment.corpus / DOC_ID).write_text(TRAINING_REPORT, encoding="utf-8")
+    (deployment.corpus / BLOCK_DOC_ID).write_text(BLOCK_REPORT, encoding="utf-8")
     server = start_server(deployment, RENKEI_ADMIN_TOKEN=ADMIN_TOKEN)
     try:
         yield server
@@ -82,7 +93,7 @@ def test_admin_reviews_drafts_beside_their_source_passage(page: Page, drafts_ser
     expect(page.locator("li.draft-card")).to_have_count(1)
 
     draft_card(page, "淀川区民センター").get_by_role("button", name="採用", exact=True).click()
-    expect(page.locator("li.draft-card")).to_have_count(0)
+    expect(draft_card(page, "淀川区民センター")).to_have_count(0)  # the other report's draft may show now
 
     assert [e["title"] for e in events_at(drafts_server, "北区民センター")] == ["北ブロック 多職種連携研修会（第1回）"]
     assert [e["date"] for e in events_at(drafts_server, "淀川区民センター")] == ["2025-01-21"]
@@ -94,3 +105,31 @@ def test_admin_reviews_drafts_beside_their_source_passage(page: Page, drafts_ser
     assert [d["values"]["venue"] for d in rejected] == ["都島区民センター"]
     assert watch.errors == [] and watch.dialogs == []
 
+
+
+def test_accepting_a_draft_that_names_a_new_block_asks_first(page: Page, drafts_server: Server) -> None:  # noqa: F811
+    answers = iter([False, True])  # the first confirmation is declined, the second accepted
+    dialogs: list[str] = []
+
+    def confirm(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept() if next(answers) else dialog.dismiss()
+
+    page.on("dialog", confirm)
+    open_page(page, drafts_server)
+    page.click("#admin-toggle")
+    page.fill("#admin-token", ADMIN_TOKEN)
+    page.click("#admin-run")
+    expect(page.locator("#admin-message")).to_contain_text("完了")
+    page.select_option("#drafts-document", BLOCK_DOC_ID)
+    card = draft_card(page, "中央区民センター")
+    card.get_by_role("button", name="採用", exact=True).click()
+    expect(card).to_contain_text("中央ブロック")  # declined: the card stays, with the reason
+    expect(card.locator(".draft-error")).to_contain_text("中央ブロック")
+    card.get_by_role("button", name="採用", exact=True).click()
+    expect(page.locator("#drafts-message")).to_contain_text("採用しました")
+    assert len(dialogs) == 2 and "中央ブロック" in dialogs[0]
+    blocks = httpx.get(f"{drafts_server.base_url}/api/records/blocks", timeout=30).json()["items"]
+    assert "中央ブロック" in [block["name"] for block in blocks]
+    new = [e for e in events_at(drafts_server, "中央区民センター") if e["date"] == "2024-12-03"]
+    assert [e["blocks"] for e in new] == [["中央ブロック"]]

@@ -88,13 +88,15 @@ def test_record_date_error_is_a_value_error() -> None:
         ("15時15分", time(15, 15)),
         ("１５時３０分", time(15, 30)),
         ("9時半", time(9, 30)),
+        ("午後2時", time(14, 0)),
+        ("午前10時30分", time(10, 30)),
     ],
 )
 def test_parse_time(text: str, expected: time) -> None:
     assert parse_time(text) == expected
 
 
-@pytest.mark.parametrize("text", ["25:00", "14:60", "午後2時", "14"])
+@pytest.mark.parametrize("text", ["25:00", "14:60", "午後13時", "14"])
 def test_invalid_times(text: str) -> None:
     with pytest.raises(RecordDateError, match="time"):
         parse_time(text)

@@ -22,8 +22,9 @@ from records.models import RecordDraft
 from tests.test_llm import FakeChatServer, fake, server_instance  # noqa: F401 - the fake server fixtures
 
 DOC_ID = "reports/ikuno.txt"
-# The rule-based patterns find the labelled event, not the one whose date a PDF line break splits.
-REPORT = """令和6年度 生野区 在宅医療・介護連携 報告
+# The rule-based patterns find the labelled event, not the one whose date a PDF line break splits (no
+# fiscal year to complete 「１０月３日」 with).
+REPORT = """生野区 在宅医療・介護連携 報告
 
 【日 時】令和6年7月10日（水） 14:00～16:30
 【場 所】生野区民センター

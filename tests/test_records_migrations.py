@@ -25,6 +25,7 @@ def test_migrated_schema_matches_the_models(engine: Engine) -> None:  # noqa: F8
         assert compare_metadata(context, Base.metadata) == []
         head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
         assert context.get_current_revision() == head
+        assert head == "0004_extraction"
 
 
 def test_wards_are_seeded_in_official_order(engine: Engine) -> None:  # noqa: F811

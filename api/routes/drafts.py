@@ -1,7 +1,8 @@
 """Admin review of extracted record drafts (Bearer ``RENKEI_ADMIN_TOKEN``).
 
 ``GET /api/admin/drafts`` lists drafts beside their source passage; ``POST …/{id}/accept`` (optional
-JSON body of edited fields, e.g. ``{"venue": "…", "lecturer": {"name": "…"}}``) makes one a live record;
+JSON body of edited fields, e.g. ``{"venue": "…", "lecturer": {"name": "…"}}``) makes one a live record
+(409 ``confirm_blocks`` when it names blocks not in the records: repeat with ``?create_blocks=true``);
 ``POST …/{id}/reject`` rejects it, so the same passage is not proposed again; ``POST …/accept-all``
 (``{"min_confidence": 0.9}``) accepts every pending draft at or above a confidence.
 """
@@ -20,7 +21,7 @@ from records.review import ReviewError, accept_all, accept_draft, get_draft, lis
 
 router = APIRouter(prefix="/api/admin/drafts", tags=["admin"], dependencies=[AdminOnly], responses=ADMIN_RESPONSES)
 
-_STATUS = {"draft_not_found": 404, "draft_decided": 409, "invalid_draft": 422}
+_STATUS = {"draft_not_found": 404, "draft_decided": 409, "invalid_draft": 422, "confirm_blocks": 409}
 
 
 def _api_error(exc: ReviewError) -> ApiError:
@@ -42,10 +43,15 @@ def drafts(
 
 @router.post("/{draft_id}/accept", summary="候補を採用（編集可） / accept a draft, optionally edited")
 def accept(
-    draft_id: int, session: RecordsSessionDep, edits: Annotated[dict[str, Any] | None, Body()] = None
+    draft_id: int,
+    session: RecordsSessionDep,
+    edits: Annotated[dict[str, Any] | None, Body()] = None,
+    create_blocks: Annotated[
+        bool, Query(description="候補が挙げる未登録のブロックを作成する / create blocks the draft names that do not exist")
+    ] = False,
 ) -> dict[str, Any]:
     try:
-        record = accept_draft(session, draft_id, edits or {})
+        record = accept_draft(session, draft_id, edits or {}, create_blocks=create_blocks)
     except ReviewError as exc:
         session.rollback()
         raise _api_error(exc) from None

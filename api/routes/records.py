@@ -29,6 +29,7 @@ def events(
     date_from: Annotated[date | None, Query(alias="from", description="YYYY-MM-DD")] = None,
     date_to: Annotated[date | None, Query(alias="to", description="YYYY-MM-DD")] = None,
     fiscal_year: Annotated[int | None, Query(ge=1900, le=2200, examples=[2023])] = None,
+    area: Annotated[str | None, Query(max_length=100, description="文書が対象とする市町村・区（亘理町） / the event's municipality or ward", examples=["亘理町"])] = None,
     upcoming: Annotated[bool, Query(description="as_of 以降の行事だけ / only events on or after as_of")] = False,
     as_of: Annotated[date | None, Query(description="基準日（既定は今日） / reference date, default today")] = None,
 ) -> RecordList:
@@ -36,7 +37,7 @@ def events(
         reference = as_of or date.today()
         date_from = max(date_from, reference) if date_from else reference
     found = queries.list_events(
-        session, kind=kind, block=block, ward=ward, date_from=date_from, date_to=date_to, fiscal_year=fiscal_year
+        session, kind=kind, block=block, ward=ward, date_from=date_from, date_to=date_to, fiscal_year=fiscal_year, area=area
     )
     return _items(found)
 

@@ -523,7 +523,11 @@ async function adminJson(path, options = {}) {
   } catch (error) {
     throw new Error(networkMessage(error));
   }
-  if (!response.ok) throw new Error(await errorMessage(response));
+  if (!response.ok) {
+    const error = new Error(await errorMessage(response.clone()));
+    error.code = await response.json().then((body) => body?.error?.code, () => undefined);
+    throw error;
+  }
   return response.json();
 }
 
@@ -643,7 +647,7 @@ class DraftCard {
     return edits;
   }
 
-  async decide(path, body, done) {
+  async decide(path, body, done, retry = () => false) {
     this.error.textContent = "";
     this.actions.querySelectorAll("button").forEach((b) => { b.disabled = true; });
     try {
@@ -651,14 +655,20 @@ class DraftCard {
       showDraftsMessage(done(result));
       await loadDrafts();
     } catch (error) {
-      this.error.textContent = networkMessage(error);
       this.actions.querySelectorAll("button").forEach((b) => { b.disabled = false; });
+      if (retry(error)) return;
+      this.error.textContent = networkMessage(error);
     }
   }
 
-  accept(edits) {
-    return this.decide(`/api/admin/drafts/${this.draft.id}/accept`, edits,
-      (result) => `候補 #${this.draft.id} を採用しました（記録 ${result.record.id}）。`);
+  accept(edits, createBlocks = false) {
+    const query = createBlocks ? "?create_blocks=true" : "";
+    return this.decide(`/api/admin/drafts/${this.draft.id}/accept${query}`, edits,
+      (result) => `候補 #${this.draft.id} を採用しました（記録 ${result.record.id}）。`,
+      // A draft naming a block the records lack: ask before creating it, then accept again.
+      (error) => error.code === "confirm_blocks" && !createBlocks
+        && window.confirm(`${error.message}\n\nこのブロックを作成して採用しますか？`)
+        && this.accept(edits, true));
   }
 
   reject() {
