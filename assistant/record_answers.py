@@ -28,6 +28,8 @@ def answer_from_records(
 ) -> RecordAnswer | None:
     """A templated answer, or None when the records do not cover the question (passages take over)."""
     with Session(engine) as session:
+        if u.area is not None and u.event_kind is not None:
+            return _area_events(session, u, as_of, citations)
         if "members" in u.attributes and (u.blocks or u.wards) and not u.wants_next:
             return _membership(session, u, citations)
         if "survey" in u.attributes and (u.event_kind or u.part):
@@ -52,6 +54,21 @@ def answer_from_records(
         elif any(event.parent_id is None for event in events) and "participants" not in u.attributes:
             events = [event for event in events if event.parent_id is None]
         return _render_events(events, as_of, citations, u)
+
+
+def _area_events(session: Session, u: Understanding, as_of: date, citations: Citations) -> RecordAnswer | None:
+    """Events of another municipality's reports (亘理町の研修会): a bare 研修 means any of its trainings."""
+    kind = None if u.event_kind == "block_training" and not u.blocks else u.event_kind
+    if u.wants_next:
+        result = queries.next_event(session, kind=kind, area=u.area, as_of=as_of)
+        label = EVENT_KINDS[kind] if kind else "研修・行事"
+        return _render_next(result, f"{u.area}の{label}", as_of, citations)
+    events = queries.list_events(session, kind=kind, area=u.area)
+    if u.venue:
+        events = [event for event in events if event.venue == u.venue]
+    if u.month_days:
+        events = [e for e in events if e.date is not None and (e.date.month, e.date.day) in u.month_days]
+    return _render_events([event for event in events if event.parent_id is None] or events, as_of, citations, u)
 
 
 def _block(session: Session, u: Understanding, ward: str | None) -> Block | None:
@@ -81,20 +98,23 @@ def _membership(session: Session, u: Understanding, citations: Citations) -> Rec
 
 def _next_event(session: Session, kind: str, block: Block | None, as_of: date, citations: Citations) -> RecordAnswer | None:
     result = queries.next_event(session, kind=kind, block=block.name if block else None, as_of=as_of)
-    label = EVENT_KINDS.get(kind, kind)
     where = f"{block.name}の" if block else ""
+    return _render_next(result, f"{where}{EVENT_KINDS.get(kind, kind)}", as_of, citations)
+
+
+def _render_next(result: queries.NextEventResult, label: str, as_of: date, citations: Citations) -> RecordAnswer | None:
     if result.upcoming is not None:
         line = _event_line(result.upcoming, as_of, citations)
         if line is None:
             return None
-        return RecordAnswer(f"{format_era_date(as_of)}時点で次の{where}{label}は、{line}", [result.upcoming.to_dict()])
+        return RecordAnswer(f"{format_era_date(as_of)}時点で次の{label}は、{line}", [result.upcoming.to_dict()])
     if result.most_recent_past is None:
-        return RecordAnswer(f"{where}{label}の予定は資料に見つかりません。")
+        return RecordAnswer(f"{label}の予定は資料に見つかりません。")
     line = _event_line(result.most_recent_past, as_of, citations)
     if line is None:
         return None
     return RecordAnswer(
-        f"{format_era_date(as_of)}以降に予定されている{where}{label}は、資料には見つかりません（予定されていた回は終了しています）。"
+        f"{format_era_date(as_of)}以降に予定されている{label}は、資料には見つかりません（予定されていた回は終了しています）。"
         f"直近に開催されたのは、{line}",
         [result.most_recent_past.to_dict()],
     )
@@ -212,18 +232,27 @@ def _surveys(session: Session, u: Understanding, citations: Citations) -> Record
     return RecordAnswer("\n".join(lines), [s.to_dict() for s in surveys[:4]])
 
 
-def record_names(engine: Engine) -> tuple[list[str], frozenset[str]]:
-    """Venues the records name (longest first, so 東成区民センター wins over a shorter name inside it), and every
-    name the records hold — venues, lecturers and their affiliations, titles, blocks — compacted: a question
-    naming anything else is not about the records."""
+@dataclass(frozen=True)
+class RecordNames:
+    """What the records name, for reading a question: venues and areas (longest first, so 東成区民センター wins
+    over a shorter name inside it), and every name they hold — venues, lecturers and their affiliations,
+    titles, blocks, areas — compacted: a question naming anything else is not about the records."""
+
+    venues: list[str]
+    areas: list[str]
+    names: frozenset[str]
+
+
+def record_names(engine: Engine) -> RecordNames:
     with Session(engine) as session:
         events = queries.list_events(session)
         blocks = queries.list_blocks(session)
+        areas = queries.list_areas(session)
     venues = sorted({event.venue for event in events if event.venue}, key=len, reverse=True)
     names = {
         compact(value)
         for event in events
         for value in (event.venue, event.lecturer_name, event.lecturer_affiliation, event.title, event.theme)
         if value
-    } | {compact(block.name) for block in blocks}
-    return venues, frozenset(names)
+    } | {compact(block.name) for block in blocks} | {compact(area) for area in areas}
+    return RecordNames(venues, areas, frozenset(names))

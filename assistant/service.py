@@ -83,8 +83,10 @@ class Assistant:
         )
 
     def understand(self, message: str, *, ward: str | None = None, as_of: date | None = None) -> Understanding:
-        venues, names = record_names(self.records_engine)
-        return understand(message, ward=ward, as_of=as_of, venues=venues, record_names=names)
+        names = record_names(self.records_engine)
+        return understand(
+            message, ward=ward, as_of=as_of, venues=names.venues, record_names=names.names, areas=names.areas
+        )
 
     def passage_evidence(self, question: str, u: Understanding) -> Evidence:
         """Every line of the passages retrieved for ``question``, with its features (not yet scored)."""

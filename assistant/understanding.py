@@ -38,6 +38,7 @@ class Understanding:
     my_ward: bool = False
     fiscal_year: int | None = None
     venue: str | None = None  # a known venue named in the message (住吉区民センターで開かれる研修)
+    area: str | None = None  # a municipality the records hold events of (亘理町の研修会), named in the message
     month_days: list[tuple[int, int]] = field(default_factory=list)  # 9月28日 → (9, 28)
     names: list[str] = field(default_factory=list)  # proper nouns: places, organisations, people
     # the names no record holds: the question is about something the records are not
@@ -84,6 +85,7 @@ def understand(
     as_of: date | None = None,
     venues: Sequence[str] = (),
     record_names: Collection[str] = (),
+    areas: Sequence[str] = (),
 ) -> Understanding:
     """``record_names``: the compacted names the records hold (venues, lecturers, titles, blocks); a proper
     noun of the message found in none of them, nor among the wards and the city, is a foreign name."""
@@ -91,6 +93,7 @@ def understand(
     text = compact(message)
     result = Understanding(text=text, as_of=as_of)
     result.venue = next((venue for venue in venues if compact(venue) in text), None)
+    result.area = next((area for area in areas if compact(area) in text), None)
     result.month_days = [(int(m.group(1)), int(m.group(2))) for m in MONTH_DAY_RE.finditer(text)]
     result.wards = find_wards(text.replace(CITY_NAME, ""))
     result.blocks = [f"{m.group(1)}ブロック" for m in BLOCK_RE.finditer(text)]
@@ -125,7 +128,9 @@ def classify(u: Understanding) -> str:
     if any(word in text for word in vocab.peer_words):
         return "peer_practice"
     if u.foreign_names:
-        return "how_to"  # 亘理町の研修会, 吹田市の講師: no record is about them; the passages may be
+        return "how_to"  # 吹田市の講師: no record is about it; the passages may be
+    if u.area and u.event_kind and (set(u.attributes) & (vocab.event_facts | {"theme"}) or u.wants_next):
+        return "record"  # 亘理町の研修会はどこで？: events accepted from that town's reports
     if "members" in u.attributes and (u.blocks or u.wards):
         return "record"
     event_facts = vocab.event_facts | {"which_wards"}

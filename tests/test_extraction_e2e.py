@@ -100,11 +100,6 @@ def test_accepted_drafts_of_a_new_report_are_complete_records(accepted: tuple[Se
     assert [e["id"] for e in listed["items"]] == [first["id"], second["id"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="assistant routing (understanding/record_answers, the lead's): an area name (亘理町) and a generic "
-    "研修 do not reach the records yet; see the issue-14 report",
-)
 def test_questions_are_answered_from_the_accepted_records(accepted: tuple[Server, dict[str, Any]]) -> None:
     server, events = accepted
     first, second = events["2024-11-22"], events["2025-02-14"]
