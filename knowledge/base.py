@@ -16,7 +16,7 @@ from knowledge.model_build import MODEL_DIR_NAME
 from knowledge.lexical import LexicalIndex, LexicalIndexError
 from knowledge.settings import Settings
 from knowledge.types import Chunk, DocumentInfo
-from knowledge.vector_cache import VectorCache
+from knowledge.vector_cache import VectorCache, VectorFile
 from knowledge.vectorstore import REBUILD_HINT, VectorIndex
 
 FILTER_KEYS = ("doc_type", "fiscal_year", "document_id", "ward")
@@ -91,7 +91,8 @@ class KnowledgeBase:
     def passage_vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length passage embeddings of short texts (answer lines), cached across questions."""
         if self._passage_vectors is None:
-            self._passage_vectors = VectorCache(self.embeddings.embed_documents)
+            backing = VectorFile(self.settings.data_dir / "line_vectors.sqlite3", self.model_name)
+            self._passage_vectors = VectorCache(self.embeddings.embed_documents, backing=backing)
         return self._passage_vectors.vectors(texts)
 
     # --- search --------------------------------------------------------------------------------
