@@ -72,7 +72,8 @@ class AnswerModel:
     support_threshold: float  # below it the documents are taken not to answer
     composition: Composition  # for questions that ask one fact
     list_composition: Composition  # for questions that ask for several things (どんな取組み, 手順, 意見)
-    strict_answer_types: bool  # refuse when a strict answer type has no instance in the answer lines
+    # the answer types (amount, percentage …) whose missing instance in the answer lines means no answer
+    strict_answer_types: frozenset[str]
 
     def composition_for(self, question: str) -> Composition:
         from assistant.vocabulary import vocabulary
@@ -86,7 +87,7 @@ class AnswerModel:
             "support_threshold": round(self.support_threshold, 6),
             "composition": vars(self.composition),
             "list_composition": vars(self.list_composition),
-            "strict_answer_types": self.strict_answer_types,
+            "strict_answer_types": sorted(self.strict_answer_types),
             "provenance": provenance,
         }
 
@@ -98,7 +99,7 @@ class AnswerModel:
             float(data["support_threshold"]),
             Composition(**data["composition"]),
             Composition(**data["list_composition"]),
-            bool(data["strict_answer_types"]),
+            frozenset(data["strict_answer_types"]),
         )
 
 

@@ -9,8 +9,8 @@ question's ``must`` alternatives. Then, in order:
 2. the composition: a grid search over how many lines an answer takes, scored by how many answerable
    questions' composed answers hold every ``must`` group;
 3. the support model: a logistic regression over selection features, fitted on answers that hold their
-   answer against unanswerable questions; its threshold and the strict answer-type check are chosen to make
-   the most tune questions pass (unanswerable ones refused, answerable ones answered with their answer)
+   answer against unanswerable questions; its threshold and the answer types checked strictly are chosen to
+   make the most tune questions pass (unanswerable ones refused, answerable ones answered with their answer)
    while at most ``MAX_ANSWERABLE_REFUSED`` of the answerable ones are refused.
 """
 
@@ -132,16 +132,16 @@ def fit_composition(cases: list[Case], line: LinearModel) -> tuple[Composition, 
 def _line_only(line: LinearModel) -> AnswerModel:
     """A model with just the line weights (ranking needs nothing else)."""
     placeholder = LinearModel(SUPPORT_FEATURES, *(np.zeros(len(SUPPORT_FEATURES)) for _ in range(3)), 0.0)
-    return AnswerModel(line, placeholder, 0.0, Composition(0, 1.01, 0, 0), Composition(0, 1.01, 0, 0), False)
+    return AnswerModel(line, placeholder, 0.0, Composition(0, 1.01, 0, 0), Composition(0, 1.01, 0, 0), frozenset())
 
 
 def fit_support(
     cases: list[Case], line: LinearModel, composition: Composition, lists: Composition
-) -> tuple[LinearModel, float, bool, dict[str, Any]]:
+) -> tuple[LinearModel, float, frozenset[str], dict[str, Any]]:
     rows: list[np.ndarray] = []
     labels: list[bool] = []
     type_found: list[bool] = []
-    strict_type: list[bool] = []
+    strict_type: list[str] = []  # the question's strict answer type, if any
     correct: list[bool] = []
     usable = [c for c in cases if c.intent != "record" and c.question.kind in ("rag", "none")]
     refused_first = [c for c in usable if c.unknown_name or not c.candidates]
@@ -155,7 +155,7 @@ def fit_support(
         labels.append(case.answerable)
         correct.append(_passes(case, selection))
         type_found.append(bool(features[SUPPORT_FEATURES.index("type_found")]))
-        strict_type.append(case.answer_type is not None and case.answer_type.strict)
+        strict_type.append(case.answer_type.name if case.answer_type is not None and case.answer_type.strict else "")
     matrix, answerable = np.vstack(rows), np.asarray(labels)
     # Learn from the clear cases: answers that hold the answer against questions the documents do not answer
     # (an answerable question whose selection missed its answer teaches nothing about support). The threshold
@@ -163,16 +163,19 @@ def fit_support(
     clear = ~answerable | np.asarray(correct)
     support = fit_logistic(matrix[clear], answerable[clear], SUPPORT_FEATURES)
     probabilities = support.probabilities(matrix)
-    strict_blocks = np.asarray(strict_type) & ~np.asarray(type_found)
+    kinds = np.asarray(strict_type)
+    missing_type = ~np.asarray(type_found)
     answerable_total = sum(c.answerable for c in usable)
     unanswerable_total = len(usable) - answerable_total
     pre_refused_answerable = sum(c.answerable for c in refused_first)
     pre_refused_none = len(refused_first) - pre_refused_answerable
     passing = np.asarray(correct)
-    choice: tuple[int, float, bool, dict[str, Any]] | None = None
-    for strict in (False, True):
+
+    def best_threshold(strict: frozenset[str]) -> tuple[int, float, dict[str, Any]] | None:
+        blocked = np.isin(kinds, sorted(strict)) & missing_type
+        best: tuple[int, float, dict[str, Any]] | None = None
         for threshold in sorted(set(np.round(probabilities, 6)) | {0.0}):
-            refused = (probabilities < threshold) | (strict_blocks if strict else False)
+            refused = (probabilities < threshold) | blocked
             answerable_refused = pre_refused_answerable + int((refused & answerable).sum())
             none_refused = pre_refused_none + int((refused & ~answerable).sum())
             if answerable_refused > MAX_ANSWERABLE_REFUSED * answerable_total:
@@ -184,8 +187,19 @@ def fit_support(
                 "unanswerable_refused": f"{none_refused}/{unanswerable_total}",
                 "passed": f"{passed}/{len(usable)}",
             }
-            if choice is None or passed > choice[0]:
-                choice = (passed, float(threshold), strict, stats)
+            if best is None or passed > best[0]:
+                best = (passed, float(threshold), stats)
+        return best
+
+    # Greedily make an answer type strict while that lets more tune questions pass.
+    strict: frozenset[str] = frozenset()
+    found = best_threshold(strict)
+    assert found is not None
+    for kind in sorted({kind for kind in strict_type if kind}):
+        trial = best_threshold(strict | {kind})
+        if trial is not None and trial[0] > found[0]:
+            strict, found = strict | {kind}, trial
+    choice = (found[0], found[1], strict, found[2])
     assert choice is not None
     return support, choice[1], choice[2], {"questions": len(usable), **choice[3]}
 

@@ -4,7 +4,7 @@ Three checks, in order:
 1. a proper noun of the question (a place, organisation or person: Sudachi's 固有名詞) that appears nowhere in
    the corpus — the documents cannot be about it (札幌市, 青葉台総合病院);
 2. the answer type the question expects (a date, a count, an amount, a percentage …) has no instance in the
-   lines that would answer — when the fitted model says this check helps on the tune sets;
+   lines that would answer — for the types where the fit found this check helps on the tune sets;
 3. the support model: a logistic regression over the selection (how likely its best line answers, how close it
    is in meaning and in words, whether the asked-about word and the question's places are there), with a
    threshold fitted on the tune sets (``renkei fit``).
@@ -84,7 +84,7 @@ def is_supported(
     """Whether the selected lines answer the question (see the module's checks 2 and 3)."""
     if selection is None:
         return False
-    if model.strict_answer_types and answer_type is not None and answer_type.strict:
+    if answer_type is not None and answer_type.name in model.strict_answer_types:
         if not supporting_type_found(selection, answer_type):
             return False
     features = support_features(selection, evidence, answer_type)
