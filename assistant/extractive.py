@@ -21,7 +21,7 @@ from assistant.evidence import Unit, units_of
 from assistant.vocabulary import AnswerType, vocabulary
 from knowledge.base import KnowledgeBase
 from knowledge.retriever import ScoredChunk
-from knowledge.text import compact
+from knowledge.text import compact, nfkc
 from knowledge.tokenizer import default_tokenizer, tokenize
 
 # Answers stay short: a dump of passages is not an answer (the evaluation fails answers over 600 characters,
@@ -39,8 +39,11 @@ MIN_KEY_CHARS = 2
 LENGTH_SCALE = 80.0
 
 LINE_FEATURES: tuple[str, ...] = (
-    "dense",  # cosine of the question and the line (embedding model)
-    "dense_gap",  # dense minus the best candidate's dense (≤ 0)
+    # Similarity in meaning, in the question's own scale: every embedding model spreads its cosines
+    # differently (e5 between 0.8 and 0.93, a hashing model between 0.2 and 0.6), so only how a line stands
+    # among this question's candidates is a feature, and the weights hold for any model.
+    "dense",  # z-score of the line's cosine to the question among the candidates
+    "dense_rank",  # percentile of that cosine among the candidates (1 = the closest line)
     "lexical",  # IDF-weighted share of the question's words the line holds
     "lexical_gap",  # lexical minus the best candidate's lexical
     "key",  # share of the question's key words (weighted by rarity in the corpus) the line holds
@@ -200,11 +203,26 @@ def key_concepts(kb: KnowledgeBase, question: str, proper_nouns: Sequence[str]) 
     return keys
 
 
+def without_places(question: str, titles: Sequence[str]) -> str:
+    """The question without the places that every passage's document is about (named in its title): once the
+    passages are those of 吹田市's report, 吹田市 says nothing about which line answers, but every line that
+    repeats it would look close. A place that is one of many inside a document (a ward of the city report)
+    stays: it tells the lines apart."""
+    text = nfkc(question)
+    topic = text
+    for place in default_tokenizer().place_names(text):
+        if titles and all(compact(place) in compact(title) for title in titles):
+            topic = topic.replace(place, "")
+    return topic if compact(topic) and question_terms(topic) else question
+
+
 def gather_evidence(
     kb: KnowledgeBase, question: str, results: Sequence[ScoredChunk], proper_nouns: Sequence[str] = ()
 ) -> Evidence:
     """Every line of the retrieved chunks with its features (noise lines — page numbers, axes — left out)."""
     keys = key_concepts(kb, question, proper_nouns)
+    documents = [kb.document(document_id) for document_id in dict.fromkeys(r.chunk.document_id for r in results)]
+    question = without_places(question, [document.title for document in documents if document is not None])
     evidence = Evidence([], keys, kb.lexical.rarity("\x00"))
     units = [unit for rank, item in enumerate(results) for unit in units_of(item.chunk, rank) if not unit.is_noise]
     if not units:
@@ -248,9 +266,13 @@ def gather_evidence(
             wants_list * float(_is_title_line(unit)),
         ])  # fmt: skip
     matrix = np.asarray(rows, dtype=float)
-    for column, gap in (("dense", "dense_gap"), ("lexical", "lexical_gap")):
-        source = LINE_FEATURES.index(column)
-        matrix[:, LINE_FEATURES.index(gap)] = matrix[:, source] - matrix[:, source].max()
+    cosines = matrix[:, LINE_FEATURES.index("dense")].copy()
+    spread = cosines.std() or 1.0
+    matrix[:, LINE_FEATURES.index("dense")] = (cosines - cosines.mean()) / spread
+    order = cosines.argsort(kind="stable").argsort(kind="stable")
+    matrix[:, LINE_FEATURES.index("dense_rank")] = (order + 1) / len(cosines)
+    lexical = matrix[:, LINE_FEATURES.index("lexical")]
+    matrix[:, LINE_FEATURES.index("lexical_gap")] = lexical - lexical.max()
     evidence.candidates = [
         Candidate(unit, row, terms) for unit, row, terms in zip(units, matrix, contexts, strict=True)
     ]

@@ -25,7 +25,7 @@ from knowledge.tokenizer import default_tokenizer
 SUPPORT_FEATURES: tuple[str, ...] = (
     "best_probability",  # the line model's probability for the best line
     "second_probability",  # … for the runner-up (answers often stand in several lines)
-    "best_dense",  # the best dense similarity of any candidate line
+    "best_dense",  # how far the closest line stands out in meaning (its z-score among the candidates)
     "best_lexical",  # the best lexical coverage of any candidate line
     "best_coverage",  # share of the question's words held by the best line or its context
     "key_coverage",  # share of the question's key words (by rarity) the answer lines and their context hold

@@ -153,6 +153,14 @@ class JapaneseTokenizer:
             morpheme.surface() for morpheme in self._morphemes(text) if morpheme.part_of_speech()[1] == "固有名詞"
         ]
 
+    def place_names(self, text: str) -> list[str]:
+        """The place names (Sudachi's 固有名詞・地名) of ``text``, as written (NFKC)."""
+        return [
+            morpheme.surface()
+            for morpheme in self._morphemes(text)
+            if morpheme.part_of_speech()[1:3] == ("固有名詞", "地名")
+        ]
+
     def _morphemes(self, text: str) -> Iterator[Morpheme]:
         """Sudachi's long units of ``text`` after NFKC and joining PDF-split Japanese."""
         normalized = _SPACE_INSIDE_JAPANESE.sub("", unicodedata.normalize("NFKC", text))
