@@ -188,10 +188,23 @@ class AppState:
         return KnowledgeBase(self.settings, embeddings=self.kb.embeddings)
 
     def warm_up(self) -> None:
-        """Load the indexes and the model now, so the first question is answered quickly."""
+        """Load the indexes now and the embedding model in the background, so the server is up at once.
+
+        Record questions are answered while the model loads; a passage question asked meanwhile waits for it.
+        """
         self.kb.refresh()
         if self.kb.live_chunk_ids:
+            threading.Thread(target=self._load_model, name="embedding-model", daemon=True).start()
+
+    def _load_model(self) -> None:
+        started = time.perf_counter()
+        try:
             self.kb.embeddings.embed_query("ウォームアップ")
+            self.kb.vectors  # noqa: B018 - opens Chroma now rather than on the first passage question
+        except Exception:  # noqa: BLE001 - the first passage question reports the same error to its asker
+            log.exception("loading the embedding model failed")
+            return
+        log.info("embedding model %s ready in %.1f s", self.kb.model_name, time.perf_counter() - started)
 
     def close(self) -> None:
         self.records_engine.dispose()

@@ -37,6 +37,7 @@ class Health(BaseModel):
     chunks: int
     records: int
     embedding_model: str
+    embedding_model_ready: bool = False  # loaded in the background after start-up; record questions need not wait
     last_ingest: str | None = None
 
 

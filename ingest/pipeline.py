@@ -293,7 +293,7 @@ class IngestRun:
         client = chroma_client(self.kb.settings)
         if self.kb.settings.collection in [c.name for c in client.list_collections()]:
             client.delete_collection(self.kb.settings.collection)
-        self.kb.__dict__.pop("vectors", None)  # reopen with the configured model on next use
+        self.kb.forget_vectors()  # reopen with the configured model on next use
         shutil.rmtree(self.kb.settings.lexical_dir, ignore_errors=True)
         self.kb.lexical = LexicalIndex.load(self.kb.settings.lexical_dir)
         self.kb.catalog.drop_all()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -17,7 +16,7 @@ from knowledge.lexical import LexicalIndex, LexicalIndexError
 from knowledge.settings import Settings
 from knowledge.types import Chunk, DocumentInfo
 from knowledge.vector_cache import VectorCache, VectorFile
-from knowledge.vectorstore import REBUILD_HINT, VectorIndex
+from knowledge.vectorstore import REBUILD_HINT, VectorIndex  # chromadb itself is imported on first use
 
 FILTER_KEYS = ("doc_type", "fiscal_year", "document_id", "ward")
 
@@ -36,6 +35,8 @@ class KnowledgeBase:
         self._lexical: LexicalIndex | None = None
         self._query_vectors: VectorCache | None = None
         self._passage_vectors: VectorCache | None = None
+        self._vectors: VectorIndex | None = None
+        self._vectors_lock = threading.Lock()
 
     @property
     def lexical(self) -> LexicalIndex:
@@ -49,14 +50,28 @@ class KnowledgeBase:
 
     @property
     def embeddings(self) -> Embeddings:
+        """The model, loaded on first use (record questions never ask for it); threads share one load."""
         if self._embeddings is None:
             self._embeddings = load_embeddings(self.settings)
         return self._embeddings
 
-    @cached_property
+    @property
+    def embeddings_loaded(self) -> bool:
+        return self._embeddings is not None
+
+    @property
     def vectors(self) -> VectorIndex:
-        name, dimension = model_identity(self.embeddings)
-        return VectorIndex(self.settings, self.embeddings, name, dimension)
+        if self._vectors is None:
+            with self._vectors_lock:  # a background warm-up and a first passage question may race here
+                if self._vectors is None:
+                    name, dimension = model_identity(self.embeddings)
+                    self._vectors = VectorIndex(self.settings, self.embeddings, name, dimension)
+        return self._vectors
+
+    def forget_vectors(self) -> None:
+        """Reopen the dense index on next use (after its collection was dropped)."""
+        with self._vectors_lock:
+            self._vectors = None
 
     @property
     def model_name(self) -> str:

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
+from knowledge.atomic_dir import make_readable, replace_dir
+from knowledge.onnx_export import ONNX_EXPORT_FILES, ONNX_SUBDIR, onnx_dir, write_onnx_export
 from knowledge.settings import Settings
 
 MODEL_DIR_NAME = "multilingual-e5-small"
@@ -418,7 +420,7 @@ CONVERTER_VERSION = 1
 # The ONNX export (knowledge.onnx_export) is part of a complete model: serving reads it without torch.
 REQUIRED_FILES = (
     "config.json", "model.safetensors", "tokenizer.json", "modules.json", "build_info.json",
-    "onnx/model.onnx", "onnx/export_info.json",
+    *(f"{ONNX_SUBDIR}/{name}" for name in ONNX_EXPORT_FILES),
 )
 _SPECIALS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
 
@@ -519,8 +521,6 @@ def is_complete_model_dir(path: Path) -> bool:
 
 def write_model_dir(f: E5File, source: Path, out: Path, *, int8: bool = False) -> None:
     """Write every file of the converted model, and its ONNX export, into the (new, empty) directory ``out``."""
-    from knowledge.onnx_export import onnx_dir, write_onnx_export
-
     _write_weights(f, out)
     _write_tokenizer_files(f, out)
     _write_sentence_transformers_files(f, out)
@@ -555,25 +555,3 @@ def build_model(
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return out
-
-
-def make_readable(root: Path) -> None:
-    """mkdtemp and safetensors create owner-only entries; a model directory is ordinary shared data."""
-    os.chmod(root, 0o755)
-    for path in root.rglob("*"):
-        os.chmod(path, 0o755 if path.is_dir() else 0o644)
-
-
-def replace_dir(new: Path, target: Path) -> None:
-    old = None
-    if target.exists() or target.is_symlink():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.rename(target, old)
-    try:
-        os.rename(new, target)
-    except OSError:
-        if old is not None:
-            os.rename(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -1,18 +1,27 @@
-"""Dense side: Chroma (embedded or server) behind LangChain's ``VectorStore``, always with our embeddings."""
+"""Dense side: Chroma (embedded or server) behind LangChain's ``VectorStore``, always with our embeddings.
+
+chromadb and langchain-chroma are imported when an index is first opened (they take ~0.7 s to import), so
+processes that never search densely — a record question, the health check — do not pay for them.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-import chromadb
-from chromadb.config import Settings as ChromaSettings
-from langchain_chroma import Chroma
 from langchain_core.embeddings import Embeddings
 
 from knowledge.settings import Settings
 from knowledge.types import Chunk
+
+if TYPE_CHECKING:
+    import chromadb
+
+# chromadb builds one shared "system" per path on first use, and two threads doing that at once (a server's
+# background warm-up and an admin ingest) can get a half-started one: open clients one at a time.
+_OPEN_LOCK = threading.RLock()
 
 REBUILD_HINT = "run `renkei ingest --rebuild` to rebuild the index with the configured model"
 
@@ -33,12 +42,16 @@ def chroma_server_address(chroma_url: str) -> tuple[str, int, bool]:
 
 
 def chroma_client(settings: Settings) -> chromadb.ClientAPI:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
     client_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
-    if settings.chroma_url:
-        host, port, ssl = chroma_server_address(settings.chroma_url)
-        return chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=client_settings)
-    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=client_settings)
+    with _OPEN_LOCK:
+        if settings.chroma_url:
+            host, port, ssl = chroma_server_address(settings.chroma_url)
+            return chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=client_settings)
+        settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=client_settings)
 
 
 def chunk_metadata(chunk: Chunk, doc_metadata: dict[str, Any]) -> dict[str, str | int | float | bool]:
@@ -49,16 +62,19 @@ def chunk_metadata(chunk: Chunk, doc_metadata: dict[str, Any]) -> dict[str, str 
 
 class VectorIndex:
     def __init__(self, settings: Settings, embeddings: Embeddings, model_name: str, dimension: int) -> None:
-        self.client = chroma_client(settings)
+        from langchain_chroma import Chroma
+
         self.model_name = model_name
         self.dimension = dimension
-        self.store = Chroma(
-            collection_name=settings.collection,
-            embedding_function=embeddings,
-            client=self.client,
-            collection_metadata={"embedding_model": model_name, "dimension": dimension},
-            collection_configuration={"hnsw": {"space": "cosine"}},
-        )
+        with _OPEN_LOCK:
+            self.client = chroma_client(settings)
+            self.store = Chroma(
+                collection_name=settings.collection,
+                embedding_function=embeddings,
+                client=self.client,
+                collection_metadata={"embedding_model": model_name, "dimension": dimension},
+                collection_configuration={"hnsw": {"space": "cosine"}},
+            )
         self._check_model()
 
     @property

@@ -24,6 +24,7 @@ def health(state: StateDep) -> Health:
         chunks=counts.get("chunks", 0),
         records=records_total,
         embedding_model=state.kb.model_name,
+        embedding_model_ready=state.kb.embeddings_loaded,
         last_ingest=state.kb.catalog.state("last_ingest"),
     )
 
