@@ -20,6 +20,7 @@ from typing import Any
 from filelock import FileLock
 
 from knowledge.atomic_dir import make_readable, replace_dir
+from knowledge.embedding_base import EmbeddingModelError
 
 ONNX_SUBDIR = "onnx"
 ONNX_FILE = "model.onnx"
@@ -34,7 +35,7 @@ OPSET = 17
 EXPORTER_VERSION = 1
 
 
-class OnnxExportError(RuntimeError):
+class OnnxExportError(EmbeddingModelError):
     """The model directory cannot be exported (not a sentence-transformers model, or the export failed)."""
 
 
@@ -86,15 +87,18 @@ def write_onnx_export(model_dir: Path, out: Path, *, int8: bool = False) -> None
     args = (ids, mask, torch.zeros_like(ids))[: len(input_names)]
     axes = {name: {0: "batch", 1: "tokens"} for name in input_names} | {OUTPUT_NAME: {0: "batch"}}
     path = out / ONNX_FILE
-    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-        warnings.simplefilter("ignore")  # tracer notes about shape checks that hold for every input
-        torch.onnx.export(
-            wrapper, args, str(path), dynamo=False, input_names=input_names, output_names=[OUTPUT_NAME],
-            dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True,
-        )
-    _move_weights_to_data_file(path, ONNX_DATA_FILE)
-    if int8:
-        _quantize_int8(path, out / INT8_FILE)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # tracer notes about shape checks that hold for every input
+            torch.onnx.export(
+                wrapper, args, str(path), dynamo=False, input_names=input_names, output_names=[OUTPUT_NAME],
+                dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True,
+            )
+        _move_weights_to_data_file(path, ONNX_DATA_FILE)
+        if int8:
+            _quantize_int8(path, out / INT8_FILE)
+    except Exception as exc:  # the exporters raise many types; one clear error names the model
+        raise OnnxExportError(f"cannot export {model_dir} to ONNX: {type(exc).__name__}: {exc}") from exc
     info: dict[str, Any] = {
         "exporter_version": EXPORTER_VERSION,
         "exporter": f"torch.onnx TorchScript exporter, torch {torch.__version__.split('+')[0]}",
