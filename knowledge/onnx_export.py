@@ -56,17 +56,24 @@ def export_onnx(model_dir: Path, *, int8: bool = False, force: bool = False) -> 
     model_dir = Path(model_dir)
     target = onnx_dir(model_dir)
     with FileLock(str(model_dir / f".{ONNX_SUBDIR}.lock")):
-        complete = has_onnx_export(model_dir) and (not int8 or (target / INT8_FILE).is_file())
-        if complete and not force:
-            return target
-        tmp = Path(tempfile.mkdtemp(prefix=f".{ONNX_SUBDIR}.", suffix=".tmp", dir=model_dir))
-        try:
-            write_onnx_export(model_dir, tmp, int8=int8)
-            make_readable(tmp)
-            replace_dir(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        if force or not has_onnx_export(model_dir):
+            tmp = Path(tempfile.mkdtemp(prefix=f".{ONNX_SUBDIR}.", suffix=".tmp", dir=model_dir))
+            try:
+                write_onnx_export(model_dir, tmp, int8=int8)
+                make_readable(tmp)
+                replace_dir(tmp, target)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+        elif int8 and not (target / INT8_FILE).is_file():  # only the option is missing: the default stays as is
+            partial = target / f".{INT8_FILE}.tmp"
+            try:
+                _quantize_int8(target / ONNX_FILE, partial)
+                partial.chmod(0o644)
+                partial.replace(target / INT8_FILE)
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
     return target
 
 
@@ -106,7 +113,6 @@ def write_onnx_export(model_dir: Path, out: Path, *, int8: bool = False) -> None
         "inputs": input_names,
         "output": OUTPUT_NAME,
         "weights": ONNX_DATA_FILE,
-        "variants": {ONNX_FILE: "fp32 (default)", **({INT8_FILE: "dynamic int8 weights (option)"} if int8 else {})},
     }
     (out / EXPORT_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -122,7 +128,10 @@ def _move_weights_to_data_file(graph: Path, data_name: str) -> None:
 def _quantize_int8(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+    except Exception as exc:  # onnxruntime's quantiser raises many types
+        raise OnnxExportError(f"cannot quantise {source} to int8: {type(exc).__name__}: {exc}") from exc
 
 
 def _sentence_embedding_module(model: Any, input_names: list[str]) -> Any:

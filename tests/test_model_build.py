@@ -72,7 +72,8 @@ def test_model_dir_layout(e5_model_dir):
 
 def test_conversion_is_deterministic_and_existing_model_is_kept(e5_model_dir, tmp_path):
     second = build_model(tmp_path / "again")
-    for name in ("model.safetensors", "tokenizer.json", "config.json", "modules.json"):
+    for name in ("model.safetensors", "tokenizer.json", "config.json", "modules.json", "onnx/model.onnx",
+                 "onnx/model.onnx_data", "onnx/export_info.json"):  # the ONNX export is reproducible too
         assert _sha256(second / name) == _sha256(e5_model_dir / name), name
     stamp = (second / "model.safetensors").stat().st_mtime_ns
     assert build_model(second) == second
@@ -171,4 +172,28 @@ def test_cli_build_help_names_the_options():
 
     result = CliRunner().invoke(app, ["build", "--help"])
     assert result.exit_code == 0
-    assert "--out" in result.output and "--force" in result.output
+    assert "--out" in result.output and "--force" in result.output and "--int8" in result.output
+
+
+def test_int8_variant_is_an_option_next_to_the_default_export(e5_model_dir, e5_embeddings, sample_paragraphs):
+    from api.cli_model import app
+    from knowledge.onnx_embeddings import OnnxEmbeddings
+    from knowledge.onnx_export import INT8_FILE, onnx_dir
+
+    default_graph = _sha256(onnx_dir(e5_model_dir) / "model.onnx_data")
+    result = CliRunner().invoke(app, ["build", "--out", str(e5_model_dir), "--int8"])  # complete, int8 added
+    assert result.exit_code == 0, result.output
+    assert (onnx_dir(e5_model_dir) / INT8_FILE).is_file()
+    assert _sha256(onnx_dir(e5_model_dir) / "model.onnx_data") == default_graph, "the default graph is unchanged"
+    texts = sample_paragraphs[:30]
+    cosine = (OnnxEmbeddings(e5_model_dir, onnx_file=INT8_FILE).encode(texts) * e5_embeddings.encode(texts)).sum(axis=1)
+    assert 0.95 <= cosine.min() and cosine.mean() < 0.999  # close, but not the same vectors: an option only
+
+
+def test_export_of_a_directory_that_is_not_a_model_is_refused(tmp_path):
+    from api.cli_model import app
+
+    result = CliRunner().invoke(app, ["export", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "not a sentence-transformers model directory" in " ".join(result.output.split())  # rich wraps lines
+    assert not (tmp_path / "onnx").exists()

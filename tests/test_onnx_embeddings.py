@@ -104,16 +104,19 @@ from records.db import open_database
 
 settings = Settings()
 assert settings.embedding_model is None and settings.embedding_backend == "onnx", settings
-kb = KnowledgeBase(settings)
-IngestRun(kb).run()
-answer = Assistant(kb, open_database(settings.resolved_database_url), settings).answer(
-    ChatRequest(message="新任のコーディネーターは採用されたらまず何をしてもらえますか"))
+IngestRun(KnowledgeBase(settings)).run()
+kb = KnowledgeBase(settings)  # a fresh one, as in a new process: nothing loaded yet
+assistant = Assistant(kb, open_database(settings.resolved_database_url), settings)
+record = assistant.answer(ChatRequest(message="新任コーディネーター向けの説明は何月何日にありましたか"))
+assert "4月24日" in record.answer, record
+assert not kb.embeddings_loaded, "a record question loaded the embedding model"
+answer = assistant.answer(ChatRequest(message="新任のコーディネーターは採用されたらまず何をしてもらえますか"))
 assert answer.citations, answer
 print("torch" in sys.modules, "sentence_transformers" in sys.modules, type(kb.embeddings).__name__)
 """
 
 
-def test_no_torch_after_a_passage_answer_in_the_default_configuration(e5_model_dir, tmp_path):
+def test_records_load_no_model_and_passages_load_no_torch_in_the_default_configuration(e5_model_dir, tmp_path):
     data = tmp_path / "data"
     (data / "models").mkdir(parents=True)
     (data / "models" / "multilingual-e5-small").symlink_to(e5_model_dir)  # the default model, already built
