@@ -44,8 +44,7 @@ def run_backends_benchmark(docs: int = 30, *, large: bool = False, backends: lis
     report: dict[str, Any] = {"model_dir": str(model_dir), "backends": chosen}
     report["embed"] = embed_section(model_dir, chosen)
     with tempfile.TemporaryDirectory(prefix="renkei-bench-backends-") as tmp:
-        data = _sample_data_dir(Path(tmp), model_dir)
-        report["cold"] = {b: _cold(data, model_dir, b) for b in chosen}
+        report["cold"] = {b: _cold(_sample_data_dir(Path(tmp) / b, model_dir, b), model_dir, b) for b in chosen}
         report["retrieval"] = {b: _retrieval(Path(tmp) / f"suite-{b}", model_dir, b) for b in chosen}
         if large:
             report["server_100k"] = _server_at_size(Path(tmp) / "large", model_dir, chosen, 100_000)
@@ -77,11 +76,11 @@ def _env(data: Path, model_dir: Path, backend: str, corpus: Path = SAMPLE_DIR) -
     }
 
 
-def _sample_data_dir(root: Path, model_dir: Path) -> Path:
-    """The sample ingested once (ONNX; the vectors are the torch backend's too: same model name, cosine ≥ 0.999)."""
+def _sample_data_dir(root: Path, model_dir: Path, backend: str) -> Path:
+    """The sample ingested with ``backend`` (int8 vectors differ, so its index is its own)."""
     data = root / "data"
     subprocess.run([sys.executable, "-m", "api.cli", "ingest", "--json"], cwd=REPO_ROOT,
-                   env=_env(data, model_dir, "onnx"), capture_output=True, check=True)
+                   env=_env(data, model_dir, backend), capture_output=True, check=True)
     return data
 
 
