@@ -112,11 +112,13 @@ def _cold(data: Path, model_dir: Path, backend: str) -> dict[str, Any]:
 
 def _serve_start(env: dict[str, str], questions: tuple[str, ...] = ()) -> dict[str, Any]:
     """Start ``renkei serve``: seconds until /api/health is 200 and until the model is loaded; answer
-    ``questions`` and report the server's RSS after them. The server is stopped by its PID."""
+    ``questions`` and report the server's RSS after them. The server is stopped by its PID; its log is kept in
+    the data dir."""
     port = _free_port()
+    log = (Path(env["RENKEI_DATA_DIR"]) / f"serve-{port}.log").open("wb")
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "api.cli_serve", "--host", "127.0.0.1", "--port", str(port)],
-                               cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     result: dict[str, Any] = {}
     try:
@@ -129,7 +131,9 @@ def _serve_start(env: dict[str, str], questions: tuple[str, ...] = ()) -> dict[s
             answer_ms = []
             for question in questions:
                 asked = time.perf_counter()
-                client.post("/api/chat", json={"message": question}).raise_for_status()
+                response = client.post("/api/chat", json={"message": question})
+                if response.status_code != 200:
+                    raise RuntimeError(f"chat {question!r}: {response.status_code} {response.text[:300]}; see {log.name}")
                 answer_ms.append((time.perf_counter() - asked) * 1000)
             if answer_ms:
                 result["chat_ms_p50"] = round(statistics.median(answer_ms), 1)
@@ -140,6 +144,7 @@ def _serve_start(env: dict[str, str], questions: tuple[str, ...] = ()) -> dict[s
     finally:
         os.kill(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+        log.close()
     return result
 
 

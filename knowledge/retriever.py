@@ -1,14 +1,15 @@
-"""Hybrid retrieval: dense (Chroma) and lexical (BM25) fused by reciprocal rank fusion."""
+"""Hybrid retrieval: dense (Chroma) and lexical (BM25) fused by reciprocal rank fusion.
+
+The LangChain retriever over it lives in ``knowledge.langchain_retriever``: LangChain's retriever base class
+imports its tracing stack (about a second on a cold start), which answering a question does not need.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 
 from knowledge.base import KnowledgeBase
 from knowledge.types import Chunk
@@ -119,25 +120,3 @@ def to_document(item: ScoredChunk) -> Document:
             "neighbours": [n.chunk_id for n in item.neighbours],
         },
     )
-
-
-class HybridRetriever(BaseRetriever):
-    """LangChain retriever over :func:`hybrid_search`."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    kb: KnowledgeBase
-    k: int = 5
-    fetch_k: int = 30
-    mode: Mode = "hybrid"
-    where: dict[str, Any] | None = None
-    neighbours: int = 0
-
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[Document]:
-        results = hybrid_search(
-            self.kb, query, k=self.k, fetch_k=self.fetch_k, mode=self.mode, where=self.where,
-            neighbours=self.neighbours,
-        )
-        return [to_document(item) for item in results]

@@ -7,7 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from ingest.pipeline import IngestRun
-from knowledge.retriever import HybridRetriever, hybrid_search
+from knowledge.langchain_retriever import HybridRetriever
+from knowledge.retriever import hybrid_search
 from tests.kb_fixtures import corpus_copy, kb_factory  # noqa: F401 - fixtures
 
 EXTRA = "---\ndoc_type: ward_finding\n---\n# 西成区の取組み\n\n西成区では認知症カフェと連携した在宅医療の相談会を毎月開いています。"
