@@ -85,18 +85,25 @@ def _sample_data_dir(root: Path, model_dir: Path, backend: str) -> Path:
 
 
 def _run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS MB) of one fresh process."""
+    """(wall seconds, peak RSS MB sampled every 10 ms) of one fresh process."""
+    import psutil
+
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
         process = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(process.pid, 0)
+        watched, peak = psutil.Process(process.pid), 0
+        while process.poll() is None:  # ru_maxrss would count the bench's own pages inherited at fork
+            try:
+                peak = max(peak, watched.memory_info().rss)
+            except psutil.NoSuchProcess:
+                break
+            time.sleep(0.01)
         wall = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
+        if process.wait() != 0:
             errors.seek(0)
             tail = errors.read().decode(errors="replace")[-2000:]
             raise RuntimeError(f"{' '.join(args[2:])} exited with {process.returncode}: {tail}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, peak / 1e6
 
 
 def _cold(data: Path, model_dir: Path, backend: str) -> dict[str, Any]:
