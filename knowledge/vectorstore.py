@@ -18,10 +18,12 @@ from knowledge.types import Chunk
 
 if TYPE_CHECKING:
     import chromadb
+    from langchain_chroma import Chroma
 
 # chromadb builds one shared "system" per path on first use, and two threads doing that at once (a server's
 # background warm-up and an admin ingest) can get a half-started one: open clients one at a time.
 _OPEN_LOCK = threading.RLock()
+_CONFIGURATION: dict[str, Any] = {"hnsw": {"space": "cosine"}}
 
 REBUILD_HINT = "run `renkei ingest --rebuild` to rebuild the index with the configured model"
 
@@ -61,25 +63,44 @@ def chunk_metadata(chunk: Chunk, doc_metadata: dict[str, Any]) -> dict[str, str 
 
 
 class VectorIndex:
-    def __init__(self, settings: Settings, embeddings: Embeddings, model_name: str, dimension: int) -> None:
-        from langchain_chroma import Chroma
+    """The Chroma collection of chunk vectors.
 
+    Searching uses the chromadb collection directly; LangChain's ``Chroma`` wrapper, whose import pulls in
+    LangChain's runnables (about a second of a cold start), is made on the first write.
+    """
+
+    def __init__(self, settings: Settings, embeddings: Embeddings, model_name: str, dimension: int) -> None:
         self.model_name = model_name
         self.dimension = dimension
+        self._embeddings = embeddings
+        self._name = settings.collection
+        self._metadata = {"embedding_model": model_name, "dimension": dimension}
+        self._store: Chroma | None = None
         with _OPEN_LOCK:
             self.client = chroma_client(settings)
-            self.store = Chroma(
-                collection_name=settings.collection,
-                embedding_function=embeddings,
-                client=self.client,
-                collection_metadata={"embedding_model": model_name, "dimension": dimension},
-                collection_configuration={"hnsw": {"space": "cosine"}},
+            # The same call langchain-chroma makes, so the wrapper made later finds this collection.
+            self._collection = self.client.get_or_create_collection(
+                name=self._name, embedding_function=None, metadata=self._metadata, configuration=_CONFIGURATION
             )
         self._check_model()
 
     @property
+    def store(self) -> Chroma:
+        if self._store is None:
+            from langchain_chroma import Chroma
+
+            with _OPEN_LOCK:
+                self._store = Chroma(
+                    collection_name=self._name, embedding_function=self._embeddings, client=self.client,
+                    collection_metadata=self._metadata, collection_configuration=_CONFIGURATION,
+                )
+        return self._store
+
+    @property
     def collection(self) -> Any:
-        return self.store._collection  # noqa: SLF001 - langchain-chroma exposes no public accessor
+        if self._store is not None:  # after a reset the wrapper holds the new collection
+            return self._store._collection  # noqa: SLF001 - langchain-chroma exposes no public accessor
+        return self._collection
 
     def _check_model(self) -> None:
         metadata = self.collection.metadata or {}
