@@ -57,6 +57,9 @@ class E5Embeddings(WindowedEmbeddings):
             raise EmbeddingModelError(f"{self.path} is not a sentence-transformers model directory")
         super().__init__(batch_size=batch_size, window_overlap=window_overlap, model_name=model_name or self.path.name)
         self._model = load_sentence_transformer(self.path)
+        # transformers' tokenizer call sets truncation state on the shared Rust tokenizer: two threads at once
+        # (a server's warm-up and a request) fail with "Already borrowed". One call at a time.
+        self._tokenizer_lock = threading.Lock()
 
     @property
     def dimension(self) -> int:
@@ -83,14 +86,15 @@ class E5Embeddings(WindowedEmbeddings):
         return next((prompts[c] for c in candidates if prompts.get(c)), "")
 
     def tokenize(self, texts: Sequence[str]) -> list[TokenSeq]:
-        enc = self._model.tokenizer(
-            list(texts),
-            add_special_tokens=True,
-            truncation=False,
-            return_special_tokens_mask=True,
-            return_offsets_mapping=True,
-            verbose=False,
-        )
+        with self._tokenizer_lock:
+            enc = self._model.tokenizer(
+                list(texts),
+                add_special_tokens=True,
+                truncation=False,
+                return_special_tokens_mask=True,
+                return_offsets_mapping=True,
+                verbose=False,
+            )
         return [
             TokenSeq(list(ids), list(special), [tuple(o) for o in offsets])
             for ids, special, offsets in zip(enc["input_ids"], enc["special_tokens_mask"], enc["offset_mapping"])
