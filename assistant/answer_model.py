@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from assistant.vocabulary import vocabulary
+
 MODEL_FILE = Path(__file__).parent / "data" / "answer_model.json"
 
 
@@ -76,8 +78,6 @@ class AnswerModel:
     strict_answer_types: frozenset[str]
 
     def composition_for(self, question: str) -> Composition:
-        from assistant.vocabulary import vocabulary
-
         return self.list_composition if vocabulary().wants_list(question) else self.composition
 
     def to_json(self, provenance: dict[str, Any]) -> dict[str, Any]:

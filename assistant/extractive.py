@@ -21,6 +21,7 @@ from assistant.evidence import Unit, units_of
 from assistant.vocabulary import AnswerType, vocabulary
 from knowledge.base import KnowledgeBase
 from knowledge.retriever import ScoredChunk
+from knowledge.types import DocumentInfo
 from knowledge.text import compact, nfkc
 from knowledge.tokenizer import default_tokenizer, tokenize
 
@@ -221,8 +222,8 @@ def gather_evidence(
 ) -> Evidence:
     """Every line of the retrieved chunks with its features (noise lines — page numbers, axes — left out)."""
     keys = key_concepts(kb, question, proper_nouns)
-    documents = [kb.document(document_id) for document_id in dict.fromkeys(r.chunk.document_id for r in results)]
-    question = without_places(question, [document.title for document in documents if document is not None])
+    documents = _documents(kb, results)
+    question = without_places(question, [document.title for document in documents.values() if document is not None])
     evidence = Evidence([], keys, kb.lexical.rarity("\x00"))
     units = [unit for rank, item in enumerate(results) for unit in units_of(item.chunk, rank) if not unit.is_noise]
     if not units:
@@ -236,7 +237,7 @@ def gather_evidence(
     answer_type = vocabulary().answer_type(question)
     focus = focus_term(question)
     wants_list = float(vocabulary().wants_list(question))
-    subjects = _subject_shares(kb, results, proper_nouns)
+    subjects = _subject_shares(documents, proper_nouns)
     dense = kb.passage_vectors([unit.text for unit in units]) @ kb.query_vectors([question])[0]
     rows: list[list[float]] = []
     contexts: list[frozenset[str]] = []
@@ -279,19 +280,20 @@ def gather_evidence(
     return evidence
 
 
-def _subject_shares(kb: KnowledgeBase, results: Sequence[ScoredChunk], proper_nouns: Sequence[str]) -> dict[str, float]:
+def _documents(kb: KnowledgeBase, results: Sequence[ScoredChunk]) -> dict[str, DocumentInfo | None]:
+    """The documents of the retrieved passages, each read once."""
+    return {document_id: kb.document(document_id) for document_id in dict.fromkeys(r.chunk.document_id for r in results)}
+
+
+def _subject_shares(documents: dict[str, DocumentInfo | None], proper_nouns: Sequence[str]) -> dict[str, float]:
     """Per document: the share of the question's proper nouns the document names (1.0 when it names none)."""
     wanted = [compact(noun) for noun in proper_nouns]
     shares: dict[str, float] = {}
-    for item in results:
-        document_id = item.chunk.document_id
-        if document_id in shares:
+    for document_id, document in documents.items():
+        if not wanted or document is None:
+            shares[document_id] = 1.0 if not wanted else 0.0
             continue
-        if not wanted:
-            shares[document_id] = 1.0
-            continue
-        document = kb.document(document_id)
-        text = compact(document.title + document.text) if document else compact(item.chunk.text)
+        text = compact(document.title + document.text)
         shares[document_id] = sum(noun in text for noun in wanted) / len(wanted)
     return shares
 
@@ -301,7 +303,7 @@ def about_subject(kb: KnowledgeBase, results: list[ScoredChunk], proper_nouns: S
     order (all of them when the question names none, or no document names any)."""
     if not proper_nouns or not results:
         return results
-    shares = _subject_shares(kb, results, proper_nouns)
+    shares = _subject_shares(_documents(kb, results), proper_nouns)
     best = max(shares.values())
     if best == 0:
         return results
