@@ -214,7 +214,7 @@ def without_places(question: str, titles: Sequence[str]) -> str:
     for place in default_tokenizer().place_names(text):
         if titles and all(compact(place) in compact(title) for title in titles):
             topic = topic.replace(place, "")
-    return topic if compact(topic) and question_terms(topic) else question
+    return topic if default_tokenizer().noun_words(topic) else question  # what is left must still name a topic
 
 
 def gather_evidence(

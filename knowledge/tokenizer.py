@@ -138,15 +138,6 @@ class JapaneseTokenizer:
             previous = pos
         return words
 
-    def nouns(self, text: str) -> list[str]:
-        """The nouns of ``text`` (normalised long units, numerals excluded): what a question is about."""
-        nouns: list[str] = []
-        for morpheme in self._morphemes(text):
-            pos = morpheme.part_of_speech()
-            if pos[0] == "名詞" and pos[1] != "数詞" and (term := _term(morpheme)):
-                nouns.append(term)
-        return nouns
-
     def proper_nouns(self, text: str) -> list[str]:
         """Sudachi's 固有名詞 (places, organisations, people) of ``text``, as written (NFKC)."""
         return [

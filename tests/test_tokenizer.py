@@ -113,10 +113,17 @@ def test_threads_get_the_same_terms(tokenizer: JapaneseTokenizer) -> None:
 
 
 def test_nouns_are_the_long_unit_nouns_without_numerals(tokenizer: JapaneseTokenizer) -> None:
-    nouns = tokenizer.nouns("札幌市の多職種研修会の講師は2名ですか")
+    nouns = [word.term for word in tokenizer.noun_words("札幌市の多職種研修会の講師は2名ですか")]
     assert {"札幌市", "研修会", "講師"} <= set(nouns)
     assert not {"2", "の", "は", "です", "か", "研修"} & set(nouns)
-    assert tokenizer.nouns("？") == []
+    assert tokenizer.noun_words("？") == []
+    # adverbial nouns and a counter after an interrogative numeral say nothing about the topic
+    assert [word.term for word in tokenizer.noun_words("だいたい何パーセントですか")] == []
+
+
+def test_proper_nouns_and_place_names(tokenizer: JapaneseTokenizer) -> None:
+    assert tokenizer.place_names("吹田市の研修会で田村先生が話した") == ["吹田市"]
+    assert set(tokenizer.proper_nouns("吹田市の研修会で田村先生が話した")) == {"吹田市", "田村"}
 
 
 def test_words_carry_sudachi_synonym_groups(tokenizer: JapaneseTokenizer) -> None:
