@@ -10,6 +10,8 @@ paragraph or list) and other lines nearly as likely come along, as many as the f
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -162,6 +164,7 @@ class Evidence:
     candidates: list[Candidate]
     keys: list[Concept]
     max_rarity: float  # the rarity of a word no passage has
+    answer_type: AnswerType | None = None  # the kind of fact the question asks for, if its words say
 
     def key_share(self, terms: frozenset[str] | set[str]) -> float:
         total = sum(c.weight for c in self.keys)
@@ -218,13 +221,19 @@ def without_places(question: str, titles: Sequence[str]) -> str:
 
 
 def gather_evidence(
-    kb: KnowledgeBase, question: str, results: Sequence[ScoredChunk], proper_nouns: Sequence[str] = ()
+    kb: KnowledgeBase,
+    question: str,
+    results: Sequence[ScoredChunk],
+    proper_nouns: Sequence[str] = (),
+    documents: dict[str, DocumentText | None] | None = None,
 ) -> Evidence:
-    """Every line of the retrieved chunks with its features (noise lines — page numbers, axes — left out)."""
+    """Every line of the retrieved chunks with its features (noise lines — page numbers, axes — left out).
+    ``documents``: the passages' documents if the caller has read them already (see :func:`document_texts`)."""
     keys = key_concepts(kb, question, proper_nouns)
-    documents = _documents(kb, results)
-    question = without_places(question, [document.title for document in documents.values() if document is not None])
-    evidence = Evidence([], keys, kb.lexical.rarity("\x00"))
+    documents = documents if documents is not None else document_texts(kb, results)
+    titles = [documents[r.chunk.document_id] for r in results]
+    question = without_places(question, list(dict.fromkeys(d.title for d in titles if d is not None)))
+    evidence = Evidence([], keys, kb.lexical.rarity("\x00"), vocabulary().answer_type(question))
     units = [unit for rank, item in enumerate(results) for unit in units_of(item.chunk, rank) if not unit.is_noise]
     if not units:
         return evidence
@@ -234,10 +243,10 @@ def gather_evidence(
     section_terms = {item.chunk.chunk_id: terms_of(" ".join(item.chunk.section_path)) for item in results}
     by_chunk = {item.chunk.chunk_id: item for item in results}
     query_terms = set(question_terms(question))
-    answer_type = vocabulary().answer_type(question)
+    answer_type = evidence.answer_type
     focus = focus_term(question)
     wants_list = float(vocabulary().wants_list(question))
-    subjects = _subject_shares(documents, proper_nouns)
+    subjects = _subject_shares({r.chunk.document_id: documents[r.chunk.document_id] for r in results}, proper_nouns)
     dense = kb.passage_vectors([unit.text for unit in units]) @ kb.query_vectors([question])[0]
     rows: list[list[float]] = []
     contexts: list[frozenset[str]] = []
@@ -280,12 +289,43 @@ def gather_evidence(
     return evidence
 
 
-def _documents(kb: KnowledgeBase, results: Sequence[ScoredChunk]) -> dict[str, DocumentInfo | None]:
-    """The documents of the retrieved passages, each read once."""
-    return {document_id: kb.document(document_id) for document_id in dict.fromkeys(r.chunk.document_id for r in results)}
+@dataclass(frozen=True)
+class DocumentText:
+    title: str
+    searchable: str  # title and text, compacted: what a question's names are looked for in
 
 
-def _subject_shares(documents: dict[str, DocumentInfo | None], proper_nouns: Sequence[str]) -> dict[str, float]:
+# Compacting a whole document is the costly part of matching names; a document's text changes only with its
+# hash, so the compact form is kept per (document id, sha256) for the documents questions keep coming back to.
+_SEARCHABLE_ENTRIES = 256
+_searchable: OrderedDict[tuple[str, str], str] = OrderedDict()
+_searchable_lock = threading.Lock()
+
+
+def document_texts(kb: KnowledgeBase, results: Sequence[ScoredChunk]) -> dict[str, DocumentText | None]:
+    """The titles and searchable texts of the retrieved passages' documents, each document read once."""
+    texts: dict[str, DocumentText | None] = {}
+    for document_id in dict.fromkeys(r.chunk.document_id for r in results):
+        document = kb.document(document_id)
+        texts[document_id] = None if document is None else DocumentText(document.title, _compacted(document))
+    return texts
+
+
+def _compacted(document: DocumentInfo) -> str:
+    key = (document.document_id, document.sha256)
+    with _searchable_lock:
+        if key in _searchable:
+            _searchable.move_to_end(key)
+            return _searchable[key]
+    text = compact(document.title + document.text)
+    with _searchable_lock:
+        _searchable[key] = text
+        while len(_searchable) > _SEARCHABLE_ENTRIES:
+            _searchable.popitem(last=False)
+    return text
+
+
+def _subject_shares(documents: dict[str, DocumentText | None], proper_nouns: Sequence[str]) -> dict[str, float]:
     """Per document: the share of the question's proper nouns the document names (1.0 when it names none)."""
     wanted = [compact(noun) for noun in proper_nouns]
     shares: dict[str, float] = {}
@@ -293,17 +333,18 @@ def _subject_shares(documents: dict[str, DocumentInfo | None], proper_nouns: Seq
         if not wanted or document is None:
             shares[document_id] = 1.0 if not wanted else 0.0
             continue
-        text = compact(document.title + document.text)
-        shares[document_id] = sum(noun in text for noun in wanted) / len(wanted)
+        shares[document_id] = sum(noun in document.searchable for noun in wanted) / len(wanted)
     return shares
 
 
-def about_subject(kb: KnowledgeBase, results: list[ScoredChunk], proper_nouns: Sequence[str]) -> list[ScoredChunk]:
+def about_subject(
+    results: list[ScoredChunk], documents: dict[str, DocumentText | None], proper_nouns: Sequence[str]
+) -> list[ScoredChunk]:
     """The passages of the documents that name the most of the question's places and organisations, in rank
     order (all of them when the question names none, or no document names any)."""
     if not proper_nouns or not results:
         return results
-    shares = _subject_shares(_documents(kb, results), proper_nouns)
+    shares = _subject_shares(documents, proper_nouns)
     best = max(shares.values())
     if best == 0:
         return results

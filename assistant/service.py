@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from assistant.citations import Citations
 from assistant.errors import UnknownWardError
 from assistant.answer_model import AnswerModel, answer_model
-from assistant.extractive import Evidence, about_subject, gather_evidence, rank_candidates, select
+from assistant.extractive import Evidence, about_subject, document_texts, gather_evidence, rank_candidates, select
 from assistant.grounding import is_supported, unknown_proper_nouns
 from assistant.llm import cited_numbers, evidence_for, llm_answer
 from assistant.llm import enabled as llm_enabled
@@ -19,7 +19,6 @@ from assistant.memory import ConversationMemory
 from assistant.record_answers import RecordAnswer, answer_from_records, record_names
 from assistant.schemas import ChatAnswer, ChatRequest, StreamEvent
 from assistant.understanding import Understanding, is_follow_up, understand
-from assistant.vocabulary import vocabulary
 from assistant.evidence import Unit
 from knowledge.base import KnowledgeBase
 from knowledge.retriever import hybrid_search
@@ -91,7 +90,9 @@ class Assistant:
     def passage_evidence(self, question: str, u: Understanding) -> Evidence:
         """Every line of the passages retrieved for ``question``, with its features (not yet scored)."""
         results = hybrid_search(self.kb, question, k=SUBJECT_POOL_K if u.names else RETRIEVAL_K)
-        return gather_evidence(self.kb, question, about_subject(self.kb, results, u.names)[:RETRIEVAL_K], u.names)
+        documents = document_texts(self.kb, results)
+        chosen = about_subject(results, documents, u.names)[:RETRIEVAL_K]
+        return gather_evidence(self.kb, question, chosen, u.names, documents)
 
     # --- steps ---------------------------------------------------------------------------------
     @staticmethod
@@ -133,8 +134,7 @@ class Assistant:
     def _passage_answer(self, u: Understanding, question: str, citations: Citations) -> ChatAnswer:
         evidence = self.passage_evidence(question, u)
         selection = select(rank_candidates(evidence.candidates, self.model), self.model.composition_for(question))
-        answer_type = vocabulary().answer_type(question)
-        if selection is None or not is_supported(selection, evidence, answer_type, self.model):
+        if selection is None or not is_supported(selection, evidence, evidence.answer_type, self.model):
             sections = list(dict.fromkeys(c.unit.chunk.section_path for c in evidence.candidates))
             return _refusal_answer((), sections)
         lines: list[str] = []
