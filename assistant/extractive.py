@@ -337,18 +337,27 @@ def _subject_shares(documents: dict[str, DocumentText | None], proper_nouns: Seq
     return shares
 
 
+def subject_documents(
+    results: list[ScoredChunk], documents: dict[str, DocumentText | None], proper_nouns: Sequence[str]
+) -> list[str]:
+    """The documents (in rank order) that name the most of the question's places and organisations; none when
+    the question names none, or no document names any."""
+    if not proper_nouns or not results:
+        return []
+    shares = _subject_shares(documents, proper_nouns)
+    best = max(shares.values())
+    if best == 0:
+        return []
+    return [document_id for document_id in dict.fromkeys(r.chunk.document_id for r in results) if shares[document_id] == best]
+
+
 def about_subject(
     results: list[ScoredChunk], documents: dict[str, DocumentText | None], proper_nouns: Sequence[str]
 ) -> list[ScoredChunk]:
     """The passages of the documents that name the most of the question's places and organisations, in rank
     order (all of them when the question names none, or no document names any)."""
-    if not proper_nouns or not results:
-        return results
-    shares = _subject_shares(documents, proper_nouns)
-    best = max(shares.values())
-    if best == 0:
-        return results
-    return [item for item in results if shares[item.chunk.document_id] == best]
+    subject = set(subject_documents(results, documents, proper_nouns))
+    return [item for item in results if item.chunk.document_id in subject] if subject else results
 
 
 def rank_candidates(found: list[Candidate], model: AnswerModel) -> list[Candidate]:

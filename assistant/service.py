@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from assistant.citations import Citations
 from assistant.errors import UnknownWardError
 from assistant.answer_model import AnswerModel, answer_model
-from assistant.extractive import Evidence, about_subject, document_texts, gather_evidence, rank_candidates, select
+from assistant.extractive import Evidence, about_subject, document_texts, gather_evidence, rank_candidates, select, subject_documents
 from assistant.grounding import is_supported, unknown_proper_nouns
 from assistant.llm import cited_numbers, evidence_for, llm_answer
 from assistant.llm import enabled as llm_enabled
@@ -21,7 +21,7 @@ from assistant.schemas import ChatAnswer, ChatRequest, StreamEvent
 from assistant.understanding import Understanding, is_follow_up, understand
 from assistant.evidence import Unit
 from knowledge.base import KnowledgeBase
-from knowledge.retriever import hybrid_search
+from knowledge.retriever import hybrid_search, search_within
 from knowledge.settings import Settings
 from records.reference import canonical_ward_name, close_ward_names
 
@@ -29,6 +29,9 @@ RETRIEVAL_K = 8
 # Retrieved before keeping the passages about the places the question names (a question about 吹田市 wants
 # 吹田市's report, even where another town's report shares more of its words).
 SUBJECT_POOL_K = 24
+# When that few documents are about the question's places, the passages are searched for inside them alone;
+# more documents naming a place means the name does not pick out a subject.
+MAX_SUBJECT_DOCUMENTS = 3
 GREETING_ANSWER = (
     "こんにちは。在宅医療・介護連携推進事業の資料についてお答えします。"
     "例えば「次のブロック別多職種研修会はいつ？」「新任コーディネーターへの支援の流れは？」のように聞いてください。"
@@ -91,7 +94,11 @@ class Assistant:
         """Every line of the passages retrieved for ``question``, with its features (not yet scored)."""
         results = hybrid_search(self.kb, question, k=SUBJECT_POOL_K if u.names else RETRIEVAL_K)
         documents = document_texts(self.kb, results)
-        chosen = about_subject(results, documents, u.names)[:RETRIEVAL_K]
+        subject = subject_documents(results, documents, u.names)
+        if subject and len(subject) <= MAX_SUBJECT_DOCUMENTS:
+            chosen = search_within(self.kb, question, subject, k=RETRIEVAL_K)
+        else:
+            chosen = about_subject(results, documents, u.names)[:RETRIEVAL_K]
         return gather_evidence(self.kb, question, chosen, u.names, documents)
 
     # --- steps ---------------------------------------------------------------------------------

@@ -89,6 +89,15 @@ def hybrid_search(
     return results
 
 
+def search_within(kb: KnowledgeBase, query: str, document_ids: list[str], *, k: int = 5) -> list[ScoredChunk]:
+    """The best ``k`` passages of these documents only. Each document is searched on its own, so a passage is
+    ranked against its document's others (a question about one town's report reaches the report's last
+    sections, which a search over every document ranks behind other towns' passages), and the fused scores
+    are merged."""
+    found = [item for document_id in document_ids for item in hybrid_search(kb, query, k=k, where={"document_id": document_id})]
+    return sorted(found, key=lambda item: -item.score)[:k]
+
+
 def _neighbours(kb: KnowledgeBase, chunk: Chunk, radius: int) -> list[Chunk]:
     siblings = kb.chunks_of(chunk.document_id)
     return [

@@ -139,9 +139,14 @@ class JapaneseTokenizer:
         return words
 
     def proper_nouns(self, text: str) -> list[str]:
-        """Sudachi's 固有名詞 (places, organisations, people) of ``text``, as written (NFKC)."""
+        """Sudachi's 固有名詞 (places, organisations, people) of ``text``, as written (NFKC). A proper noun just
+        before a numeral is an era of a date (令和5年度, 平成31年), not something the text is about."""
+        morphemes = list(self._morphemes(text))
         return [
-            morpheme.surface() for morpheme in self._morphemes(text) if morpheme.part_of_speech()[1] == "固有名詞"
+            morpheme.surface()
+            for morpheme, following in zip(morphemes, [*morphemes[1:], None])
+            if morpheme.part_of_speech()[1] == "固有名詞"
+            and not (following is not None and following.part_of_speech()[1] == "数詞")
         ]
 
     def place_names(self, text: str) -> list[str]:
