@@ -86,29 +86,6 @@ def question_terms(question: str) -> list[str]:
     return [term for term in tokenize(question) if term not in words and len(compact(term)) > 0]
 
 
-def focus_term(question: str) -> str | None:
-    """The word a question asks about: the word right after an interrogative (どんな取組み, どう活かす), else the
-    last content word before it (多職種研修会の目的は何 → 目的), else the last content word (…の回収率は)."""
-    vocab = vocabulary()
-    words = [word.term for word in default_tokenizer().words(question)]
-    for index, term in enumerate(words):
-        if term in vocab.interrogatives:
-            after = words[index + 1] if index + 1 < len(words) else None
-            if term in vocab.determiners and after and after not in vocab.question_words:
-                return after
-            return _head([w for w in words[:index] if w not in vocab.question_words])
-    return _head([w for w in words if w not in vocab.question_words])
-
-
-def _head(words: list[str]) -> str | None:
-    """The last word, or the one before it when the last is a one-character suffix (回収|率, 参加|者)."""
-    if not words:
-        return None
-    if len(words[-1]) == 1 and len(words) > 1:
-        return words[-2]
-    return words[-1]
-
-
 @dataclass(frozen=True)
 class Concept:
     """One word of the question: a compound counts once, whether a line has it whole or in parts."""
@@ -244,7 +221,7 @@ def gather_evidence(
     by_chunk = {item.chunk.chunk_id: item for item in results}
     query_terms = set(question_terms(question))
     answer_type = evidence.answer_type
-    focus = focus_term(question)
+    focus = vocabulary().focus(question)
     wants_list = float(vocabulary().wants_list(question))
     subjects = _subject_shares({r.chunk.document_id: documents[r.chunk.document_id] for r in results}, proper_nouns)
     dense = kb.passage_vectors([unit.text for unit in units]) @ kb.query_vectors([question])[0]

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from knowledge.text import compact
+from knowledge.tokenizer import default_tokenizer
 
 VOCABULARY_FILE = Path(__file__).parent / "data" / "vocabulary.yaml"
 
@@ -21,13 +22,18 @@ class AnswerType:
     pattern a line that supplies it holds."""
 
     name: str
-    cues: tuple[str, ...]
+    cues: tuple[str, ...]  # words that ask for this type wherever they stand (どこ, 何人, いつ)
     pattern: re.Pattern[str]
     strict: bool  # no instance in the supporting lines → the documents do not answer
+    # nouns that name this type of fact (場所, 講師, 費用); they ask for it only as the word the question asks
+    # about: 「センターの場所は？」 asks for a place, 「窓口に相談したら返事はどれくらいで」 does not
+    focus_nouns: tuple[str, ...] = ()
 
-    def asked_by(self, question: str) -> bool:
+    def asked_by(self, question: str, focus: str | None = None) -> bool:
         text = compact(question)
-        return any(cue in text for cue in self.cues)
+        if any(cue in text for cue in self.cues):
+            return True
+        return focus is not None and any(noun in compact(focus) for noun in self.focus_nouns)
 
     def found_in(self, text: str) -> bool:
         return bool(self.pattern.search(compact(text)))
@@ -54,11 +60,33 @@ class Vocabulary:
 
     def answer_type(self, question: str) -> AnswerType | None:
         """The answer type a question expects, if its words say (the first listed type that matches)."""
-        return next((kind for kind in self.answer_types if kind.asked_by(question)), None)
+        focus = self.focus(question)
+        return next((kind for kind in self.answer_types if kind.asked_by(question, focus)), None)
+
+    def focus(self, question: str) -> str | None:
+        """The word a question asks about: the word right after an interrogative (どんな取組み, どう活かす), else
+        the last content word before it (多職種研修会の目的は何 → 目的), else the last content word (…の回収率は)."""
+        words = [word.term for word in default_tokenizer().words(question)]
+        for index, term in enumerate(words):
+            if term in self.interrogatives:
+                after = words[index + 1] if index + 1 < len(words) else None
+                if term in self.determiners and after and after not in self.question_words:
+                    return after
+                return _head([w for w in words[:index] if w not in self.question_words])
+        return _head([w for w in words if w not in self.question_words])
 
     def wants_list(self, question: str) -> bool:
         text = compact(question)
         return any(cue in text for cue in self.list_cues)
+
+
+def _head(words: list[str]) -> str | None:
+    """The last word, or the one before it when the last is a one-character suffix (回収|率, 参加|者)."""
+    if not words:
+        return None
+    if len(words[-1]) == 1 and len(words) > 1:
+        return words[-2]
+    return words[-1]
 
 
 def _words(value: Any) -> tuple[str, ...]:
@@ -86,7 +114,13 @@ def load_vocabulary(path: Path = VOCABULARY_FILE) -> Vocabulary:
         list_cues=_words(data["list_cues"]),
         attribute_nouns=frozenset(_words(data["attribute_nouns"])),
         answer_types=tuple(
-            AnswerType(item["name"], _words(item["cues"]), re.compile(item["pattern"]), bool(item.get("strict")))
+            AnswerType(
+                item["name"],
+                _words(item["cues"]),
+                re.compile(item["pattern"]),
+                bool(item.get("strict")),
+                _words(item.get("focus_nouns")),
+            )
             for item in data["answer_types"]
         ),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.citations import locate
-from assistant.extractive import focus_term
+from assistant.vocabulary import vocabulary
 from assistant.understanding import find_wards, understand
 from knowledge.retriever import reciprocal_rank_fusion
 
@@ -37,7 +37,7 @@ def test_wards_longest_first_and_venues_are_not_wards() -> None:
     [("多職種研修会の目的は何ですか", "目的"), ("合同研修会のアンケートの回収率は", "回収"), ("第2部は何人参加しましたか", "参加")],
 )
 def test_focus_term(question: str, focus: str) -> None:
-    assert focus_term(question) == focus
+    assert vocabulary().focus(question) == focus
 
 
 def test_rrf_prefers_items_ranked_well_by_both() -> None:
