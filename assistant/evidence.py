@@ -17,6 +17,11 @@ _LABEL_ONLY = re.compile(r"^\s*\S{1,20}[：:]\s*$")
 _BULLET = re.compile(r"^\s*(?:[・･•〇○●◎■□◆◇※]|[①-⑳]|（[0-9０-９]+）|\([0-9]+\)|[0-9０-９]+[.．)）])")
 MARKERS = {"bracket": "【", "angle": "＜〈<", "paren": "（(", "bullet": "・･•", "circle": "〇○●◎"}
 _NOISE = re.compile(r"^[\s0-9０-９%％.．,、\-–—~～]*$")
+# A table cell on a line of its own (PDF and Word tables come out a cell per line): a number with its unit.
+# It belongs to the row's label on the line before: 「研修全体の満足度」 / 「93.7％」.
+_VALUE_CELL = re.compile(
+    r"^[0-9０-９][0-9０-９,，.．]*\s*(?:名|人|件|回|冊|部|か所|カ所|ヶ所|箇所|団体|機関|事業所|%|％|円|千円|万円|時間|分|日)?$"
+)
 
 
 @dataclass(frozen=True)
@@ -68,4 +73,19 @@ def units_of(chunk: Chunk, rank: int) -> list[Unit]:
                 start = chunk.start + piece_start + lead
                 units.append(Unit(chunk, rank, start, start + len(stripped), stripped))
             piece_start += len(piece)
-    return units
+    return _cells_with_labels(chunk, units)
+
+
+def _cells_with_labels(chunk: Chunk, units: list[Unit]) -> list[Unit]:
+    """Table cells that are only a number join the line before them (the row's label and its other numbers),
+    so 「医師 / 6名 / 7.1％」 is read, scored and quoted as one row."""
+    joined: list[Unit] = []
+    for unit in units:
+        previous = joined[-1] if joined else None
+        between = chunk.text[previous.end - chunk.start : unit.start - chunk.start] if previous else ""
+        if previous is not None and _VALUE_CELL.match(unit.text) and between.strip() == "" and "\n" in between:
+            text = chunk.text[previous.start - chunk.start : unit.end - chunk.start]
+            joined[-1] = Unit(chunk, unit.rank, previous.start, unit.end, text)
+        else:
+            joined.append(unit)
+    return joined
