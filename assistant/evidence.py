@@ -11,7 +11,7 @@ from knowledge.text import compact
 # Lines longer than this are read sentence by sentence: an answer quotes the sentence that answers, not its
 # whole paragraph (authored files write a paragraph on one line).
 MAX_UNIT_CHARS = 60
-_SENTENCE_END = re.compile(r"(?<=[。！？])")
+_SENTENCE_END = re.compile(r"(?<=[。！？])(?![）」』)])")  # not inside （以下「…」という。）
 _HEADING = re.compile(r"^\s*(?:【[^】]{1,30}】|＜[^＞]{1,30}＞|〈[^〉]{1,30}〉|<[^>]{1,30}>)\s*$")
 _LABEL_ONLY = re.compile(r"^\s*\S{1,20}[：:]\s*$")
 _BULLET = re.compile(r"^\s*(?:[・･•〇○●◎■□◆◇※]|[①-⑳]|（[0-9０-９]+）|\([0-9]+\)|[0-9０-９]+[.．)）])")

@@ -10,6 +10,7 @@ paragraph or list) and other lines nearly as likely come along, as many as the f
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -40,6 +41,9 @@ CONTEXT_LINES = 2
 MIN_KEY_CHARS = 2
 # Line lengths are measured against this (a long sentence is split at 。 beyond 160 characters).
 LENGTH_SCALE = 80.0
+# A number with what it counts: 令和5年度 and 令和6年度 are the same words to the tokenizer, and only the
+# number tells the rows of a table apart. 第2回 and 2回目 are the same number of the same counter.
+_COUNTED_NUMBER = re.compile(r"([0-9]+)\s*(年度|年|月|日|回|号|条|期|区|部|章|節|項)")
 
 LINE_FEATURES: tuple[str, ...] = (
     # Similarity in meaning, in the question's own scale: every embedding model spreads its cosines
@@ -62,6 +66,7 @@ LINE_FEATURES: tuple[str, ...] = (
     "echo",  # share of the line's words that only repeat the question
     "length",  # length of the line (capped)
     "subject",  # share of the question's proper nouns (places, organisations) its document names
+    "numbers",  # share of the question's counted numbers (令和5年度, 第2回, 2回目) the line or its context holds
     "chunk_rank",  # 1 / (1 + rank of the chunk after fusion)
     "chunk_dense",  # 1 / (1 + rank of the chunk in dense retrieval), 0 when absent
     "chunk_lexical",  # 1 / (1 + rank of the chunk in lexical retrieval), 0 when absent
@@ -184,6 +189,12 @@ def key_concepts(kb: KnowledgeBase, question: str, proper_nouns: Sequence[str]) 
     return keys
 
 
+@lru_cache(maxsize=50_000)
+def counted_numbers(text: str) -> frozenset[str]:
+    """The numbers of ``text`` with their counters (5年度, 2回), NFKC so ５ is 5, separators dropped."""
+    return frozenset(f"{int(number)}{counter}" for number, counter in _COUNTED_NUMBER.findall(nfkc(text).replace(",", "")))
+
+
 def without_places(question: str, titles: Sequence[str]) -> str:
     """The question without the places that every passage's document is about (named in its title): once the
     passages are those of 吹田市's report, 吹田市 says nothing about which line answers, but every line that
@@ -222,6 +233,8 @@ def gather_evidence(
     query_terms = set(question_terms(question))
     answer_type = evidence.answer_type
     focus = vocabulary().focus(question)
+    asked_numbers = counted_numbers(question)
+    section_numbers = {item.chunk.chunk_id: counted_numbers(" ".join(item.chunk.section_path)) for item in results}
     wants_list = float(vocabulary().wants_list(question))
     subjects = _subject_shares({r.chunk.document_id: documents[r.chunk.document_id] for r in results}, proper_nouns)
     dense = kb.passage_vectors([unit.text for unit in units]) @ kb.query_vectors([question])[0]
@@ -229,9 +242,11 @@ def gather_evidence(
     contexts: list[frozenset[str]] = []
     for index, (unit, found) in enumerate(zip(units, unit_terms, strict=True)):
         context = set(section_terms[unit.chunk.chunk_id])
+        numbers = set(section_numbers[unit.chunk.chunk_id]) | counted_numbers(unit.text)
         for previous in range(max(0, index - CONTEXT_LINES), index):
             if units[previous].chunk.chunk_id == unit.chunk.chunk_id:
                 context |= unit_terms[previous]
+                numbers |= counted_numbers(units[previous].text)
         own = [c.match(found) for c in weighted]
         lexical = sum(c.weight * m for c, m in zip(weighted, own, strict=True)) / total_weight
         in_context = sum(c.weight * max(0.0, c.match(context) - m) for c, m in zip(weighted, own, strict=True))
@@ -248,6 +263,7 @@ def gather_evidence(
             len(found & query_terms) / len(found) if found else 0.0,
             min(1.0, len(unit.text) / LENGTH_SCALE),
             subjects[unit.chunk.document_id],
+            len(asked_numbers & numbers) / len(asked_numbers) if asked_numbers else 0.0,
             1.0 / (1 + unit.rank), _inverse_rank(scored.dense_rank), _inverse_rank(scored.lexical_rank),
             wants_list * in_context / total_weight, wants_list * float(unit.is_bullet),
             wants_list * float(_is_title_line(unit)),
