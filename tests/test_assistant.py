@@ -31,10 +31,10 @@ def assistant(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path) -> A
     return Assistant(kb, open_database(settings.resolved_database_url), settings)
 
 
-# Floors at the measured level of the learned answer layer (`renkei eval tests/eval_sets.yaml --suite`), one or
-# two questions below it: a regression fails CI. The issue's targets (dev ≥ 95 %, field tune ≥ 85 %) are higher.
-PASS_FLOORS = {"dev": 0.85, "blind1": 0.80, "blind2": 0.80, "blind3": 0.80, "blind4": 0.80, "blind5": 0.80}
-FIELD_TUNE_FLOOR = 0.72
+# The issue's gates (dev ≥ 95 %, field tune ≥ 85 %); the blind sets' floors sit one or two questions below their
+# measured level (`renkei eval tests/eval_sets.yaml --suite`), so a regression fails CI.
+PASS_FLOORS = {"dev": 0.95, "blind1": 0.80, "blind2": 0.80, "blind3": 0.80, "blind4": 0.80, "blind5": 0.80}
+FIELD_TUNE_FLOOR = 0.85
 # Refusing an answerable question is the costly mistake: at most this share, on every set.
 MAX_ANSWERABLE_REFUSED = 0.05
 SAMPLE_SETS = {item.name: item for item in load_suite(SUITE) if item.name in PASS_FLOORS}
