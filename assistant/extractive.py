@@ -43,6 +43,8 @@ MIN_KEY_CHARS = 2
 LENGTH_SCALE = 80.0
 # A number with what it counts: 令和5年度 and 令和6年度 are the same words to the tokenizer, and only the
 # number tells the rows of a table apart. 第2回 and 2回目 are the same number of the same counter.
+# 「会場：…」, 「■日時：…」, 「【講師】…」: a short label, then the value.
+_LABEL = re.compile(r"^[\s・■●○◆□◇\-*#]*(?:【([^】]{1,12})】|([^：:\s【]{1,12})\s*[：:])")
 _COUNTED_NUMBER = re.compile(r"([0-9]+)\s*(年度|年|月|日|回|号|条|期|区|部|章|節|項)")
 
 LINE_FEATURES: tuple[str, ...] = (
@@ -66,6 +68,7 @@ LINE_FEATURES: tuple[str, ...] = (
     "echo",  # share of the line's words that only repeat the question
     "length",  # length of the line (capped)
     "subject",  # share of the question's proper nouns (places, organisations) its document names
+    "label",  # a 「label：value」 line whose label names what is asked (会場： for どこ, 参加者： for 何人)
     "numbers",  # share of the question's counted numbers (令和5年度, 第2回, 2回目) the line or its context holds
     "chunk_rank",  # 1 / (1 + rank of the chunk after fusion)
     "chunk_dense",  # 1 / (1 + rank of the chunk in dense retrieval), 0 when absent
@@ -189,6 +192,20 @@ def key_concepts(kb: KnowledgeBase, question: str, proper_nouns: Sequence[str]) 
     return keys
 
 
+def line_label(text: str) -> str | None:
+    """The label of a 「label：value」 line (compacted), if it has one and a value after it."""
+    found = _LABEL.match(text)
+    if found is None or not text[found.end() :].strip():
+        return None
+    return compact(found.group(1) or found.group(2))
+
+
+def label_answers(label: str | None, wanted: Sequence[str]) -> bool:
+    """Whether a line's label is one of the words that say what is asked (either holds the other: 参加者 and
+    参加者数)."""
+    return label is not None and any(word in label or label in word for word in wanted)
+
+
 @lru_cache(maxsize=50_000)
 def counted_numbers(text: str) -> frozenset[str]:
     """The numbers of ``text`` with their counters (5年度, 2回), NFKC so ５ is 5, separators dropped."""
@@ -234,6 +251,9 @@ def gather_evidence(
     answer_type = evidence.answer_type
     focus = vocabulary().focus(question)
     asked_numbers = counted_numbers(question)
+    wanted_labels = [compact(word) for word in (focus or "", *(c.term for c in keys)) if len(compact(word)) >= MIN_KEY_CHARS]
+    if answer_type is not None:
+        wanted_labels += answer_type.labels
     section_numbers = {item.chunk.chunk_id: counted_numbers(" ".join(item.chunk.section_path)) for item in results}
     wants_list = float(vocabulary().wants_list(question))
     subjects = _subject_shares({r.chunk.document_id: documents[r.chunk.document_id] for r in results}, proper_nouns)
@@ -263,6 +283,7 @@ def gather_evidence(
             len(found & query_terms) / len(found) if found else 0.0,
             min(1.0, len(unit.text) / LENGTH_SCALE),
             subjects[unit.chunk.document_id],
+            float(label_answers(line_label(unit.text), wanted_labels)),
             len(asked_numbers & numbers) / len(asked_numbers) if asked_numbers else 0.0,
             1.0 / (1 + unit.rank), _inverse_rank(scored.dense_rank), _inverse_rank(scored.lexical_rank),
             wants_list * in_context / total_weight, wants_list * float(unit.is_bullet),

@@ -28,6 +28,8 @@ class AnswerType:
     # nouns that name this type of fact (場所, 講師, 費用); they ask for it only as the word the question asks
     # about: 「センターの場所は？」 asks for a place, 「窓口に相談したら返事はどれくらいで」 does not
     focus_nouns: tuple[str, ...] = ()
+    # labels of a 「label：value」 line whose value is this type of fact (会場：…, 参加者：84名, 講師：…)
+    labels: tuple[str, ...] = ()
 
     def asked_by(self, question: str, focus: str | None = None) -> bool:
         text = compact(question)
@@ -120,6 +122,7 @@ def load_vocabulary(path: Path = VOCABULARY_FILE) -> Vocabulary:
                 re.compile(item["pattern"]),
                 bool(item.get("strict")),
                 _words(item.get("focus_nouns")),
+                _words(item.get("focus_nouns")) + _words(item.get("labels")),
             )
             for item in data["answer_types"]
         ),
