@@ -16,6 +16,8 @@ _HEADING = re.compile(r"^\s*(?:【[^】]{1,30}】|＜[^＞]{1,30}＞|〈[^〉]{1
 _LABEL_ONLY = re.compile(r"^\s*\S{1,20}[：:]\s*$")
 _BULLET = re.compile(r"^\s*(?:[・･•〇○●◎■□◆◇※]|[①-⑳]|（[0-9０-９]+）|\([0-9]+\)|[0-9０-９]+[.．)）])")
 MARKERS = {"bracket": "【", "angle": "＜〈<", "paren": "（(", "bullet": "・･•", "circle": "〇○●◎"}
+# A question of a Q&A page: 「Q1. 誰が相談できますか。」, 「**問　…**」, or any line ending in a question mark.
+_QUESTION_LINE = re.compile(r"^[\s*#]*(?:Q|Ｑ|問)[0-9０-９]*(?:\s*[.．:：、)）]|\s)|[？?][\s*）)」]*$")
 _NOISE = re.compile(r"^[\s0-9０-９%％.．,、\-–—~～]*$")
 # A table cell on a line of its own (PDF and Word tables come out a cell per line): a number with its unit.
 # It belongs to the row's label on the line before: 「研修全体の満足度」 / 「93.7％」.
@@ -49,6 +51,11 @@ class Unit:
         if "\u2460" <= first <= "\u2473":
             return "circled"
         return next((kind for kind, starts in MARKERS.items() if first and first in starts), None)
+
+    @property
+    def is_question(self) -> bool:
+        """A question the document asks and answers below (a Q&A page's Q)."""
+        return bool(_QUESTION_LINE.search(self.text))
 
     @property
     def is_noise(self) -> bool:

@@ -68,6 +68,8 @@ LINE_FEATURES: tuple[str, ...] = (
     "echo",  # share of the line's words that only repeat the question
     "length",  # length of the line (capped)
     "subject",  # share of the question's proper nouns (places, organisations) its document names
+    # on a Q&A page the answer is the text under the page's question that matches the user's question
+    "asked_above",  # how close (z-score, as dense) the page's question above the line is; 0 when none is
     "label",  # a 「label：value」 line whose label names what is asked (会場： for どこ, 参加者： for 何人)
     "numbers",  # share of the question's counted numbers (令和5年度, 第2回, 2回目) the line or its context holds
     "chunk_rank",  # 1 / (1 + rank of the chunk after fusion)
@@ -283,6 +285,7 @@ def gather_evidence(
             len(found & query_terms) / len(found) if found else 0.0,
             min(1.0, len(unit.text) / LENGTH_SCALE),
             subjects[unit.chunk.document_id],
+            0.0,  # asked_above: set below, from the standardised similarities
             float(label_answers(line_label(unit.text), wanted_labels)),
             len(asked_numbers & numbers) / len(asked_numbers) if asked_numbers else 0.0,
             1.0 / (1 + unit.rank), _inverse_rank(scored.dense_rank), _inverse_rank(scored.lexical_rank),
@@ -297,10 +300,26 @@ def gather_evidence(
     matrix[:, LINE_FEATURES.index("dense_rank")] = (order + 1) / len(cosines)
     lexical = matrix[:, LINE_FEATURES.index("lexical")]
     matrix[:, LINE_FEATURES.index("lexical_gap")] = lexical - lexical.max()
+    matrix[:, LINE_FEATURES.index("asked_above")] = _asked_above(units, matrix[:, LINE_FEATURES.index("dense")])
     evidence.candidates = [
         Candidate(unit, row, terms) for unit, row, terms in zip(units, matrix, contexts, strict=True)
     ]
     return evidence
+
+
+def _asked_above(units: list[Unit], dense: np.ndarray) -> np.ndarray:
+    """Per line: the similarity of the Q&A question it answers (the nearest question line above it in its
+    chunk), 0 for lines under no question and for the question lines themselves."""
+    asked = np.zeros(len(units))
+    question: int | None = None
+    for index, unit in enumerate(units):
+        if index and units[index - 1].chunk.chunk_id != unit.chunk.chunk_id:
+            question = None
+        if unit.is_question:
+            question = index
+        elif question is not None:
+            asked[index] = dense[question]
+    return asked
 
 
 @dataclass(frozen=True)
@@ -397,6 +416,9 @@ def select(ranked: list[Candidate], composition: Composition) -> Selection | Non
     take(best.unit)
     if best.unit.is_heading or _is_title_line(best.unit):
         for follower in _followers(best.unit, MAX_FOLLOWERS, through_subsections=not best.unit.is_heading):
+            take(follower)
+    elif best.unit.is_question:  # the page's own question: its answer follows
+        for follower in _continuation(best.unit, max(1, composition.continuation)):
             take(follower)
     else:
         for follower in _continuation(best.unit, composition.continuation):
