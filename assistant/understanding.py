@@ -75,7 +75,9 @@ def find_wards(text: str) -> list[str]:
 
 def proper_nouns(message: str) -> list[str]:
     """Places, organisations and people the message names (Sudachi's 固有名詞), as written."""
-    return list(dict.fromkeys(default_tokenizer().proper_nouns(message)))
+    tokenizer = default_tokenizer()
+    compounds = tokenizer.named_compounds(message, vocabulary().facility_heads)
+    return list(dict.fromkeys([*tokenizer.proper_nouns(message), *compounds]))
 
 
 def understand(

@@ -59,6 +59,7 @@ class Vocabulary:
     list_cues: tuple[str, ...]
     attribute_nouns: frozenset[str]
     answer_types: tuple[AnswerType, ...]
+    facility_heads: frozenset[str] = frozenset()
 
     def answer_type(self, question: str) -> AnswerType | None:
         """The answer type a question expects, if its words say (the first listed type that matches)."""
@@ -115,6 +116,7 @@ def load_vocabulary(path: Path = VOCABULARY_FILE) -> Vocabulary:
         determiners=frozenset(_words(data["determiners"])),
         list_cues=_words(data["list_cues"]),
         attribute_nouns=frozenset(_words(data["attribute_nouns"])),
+        facility_heads=frozenset(_words(data.get("facility_heads"))),
         answer_types=tuple(
             AnswerType(
                 item["name"],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import NamedTuple
 
 from sudachipy import Dictionary, Morpheme, SplitMode
@@ -149,6 +149,20 @@ class JapaneseTokenizer:
             and not (following is not None and following.part_of_speech()[1] == "数詞")
         ]
 
+    def named_compounds(self, text: str, heads: Collection[str]) -> list[str]:
+        """Compounds that name one place or body — a run of nouns holding a proper noun and ending in one of
+        ``heads`` (城南|中央|病院 → 城南中央病院): the whole name is what a document must hold, not its parts."""
+        found: list[str] = []
+        run: list[Morpheme] = []
+        for morpheme in [*self._morphemes(text), None]:
+            if morpheme is not None and _in_noun_run(morpheme):
+                run.append(morpheme)
+                continue
+            if len(run) > 1 and run[-1].surface() in heads and any(m.part_of_speech()[1] == "固有名詞" for m in run):
+                found.append("".join(m.surface() for m in run))
+            run = []
+        return found
+
     def place_names(self, text: str) -> list[str]:
         """The place names (Sudachi's 固有名詞・地名) of ``text``, as written (NFKC)."""
         return [
@@ -165,6 +179,11 @@ class JapaneseTokenizer:
         sudachi = self._sudachi()
         for piece in split_for_sudachi(normalized):
             yield from sudachi.tokenize(piece)
+
+
+def _in_noun_run(morpheme: Morpheme) -> bool:
+    pos = morpheme.part_of_speech()
+    return (pos[0] == "名詞" and pos[1] != "数詞") or (pos[0] == "接尾辞" and pos[1] == "名詞的") or pos[0] == "接頭辞"
 
 
 def _word(morpheme: Morpheme) -> Word | None:
