@@ -9,9 +9,19 @@ import numpy as np
 import pytest
 
 from assistant.answer_model import AnswerModel, Composition, LinearModel, load_answer_model
-from assistant.extractive import LINE_FEATURES, Candidate, select, without_places
+from assistant.extractive import (
+    LINE_FEATURES,
+    Candidate,
+    _asked_above,
+    counted_numbers,
+    label_answers,
+    line_label,
+    select,
+    without_places,
+)
 from assistant.evidence import units_of
 from assistant.fitting import fit_logistic
+from assistant.understanding import proper_nouns
 from assistant.vocabulary import vocabulary
 from knowledge.types import Chunk
 
@@ -91,3 +101,79 @@ def test_close_runners_up_join_within_the_budget() -> None:
     assert joined is not None and alone is not None
     assert [unit.text for unit in joined.units] == ["医師 12名", "介護支援専門員 27名"]  # in document order
     assert [unit.text for unit in alone.units] == ["医師 12名"]
+
+
+# --- mechanisms of the second round (document shapes of the field, not words of one report) ------------------
+
+
+def test_a_fact_noun_asks_for_its_type_only_as_the_word_asked_about() -> None:
+    vocab = vocabulary()
+    place = vocab.answer_type("相模原のセンターの場所は？")
+    assert place is not None and place.name == "place"
+    # 窓口 is what the question is about here, not what it asks for: a duration is asked
+    asked = vocab.answer_type("千種区の窓口に相談したら、返事が来るまでどれくらいかかりますか")
+    assert asked is not None and asked.name == "duration"
+    assert vocab.answer_type("講師の説明の内容を教えてください") is None
+    assert vocab.answer_type("窓口ではどんな相談を受けていますか") is None
+    # interrogatives ask wherever they stand
+    who = vocab.answer_type("講演したのは誰ですか")
+    assert who is not None and who.name == "person"
+
+
+def test_a_count_in_words_is_a_count() -> None:
+    count = vocabulary().answer_type("委員が何人そろえば会議を開けますか")
+    assert count is not None and count.found_in("会議は、委員の過半数が出席しなければ開くことができない。")
+
+
+def test_table_cells_join_the_label_of_their_row() -> None:
+    text = "職種\n人数\n医師\n6名\n7.1％\n研修全体の満足度\n93.7％\n13:30～13:40\n開会"
+    chunk = Chunk("c1", "doc.pdf", text, 100, 100 + len(text))
+    units = units_of(chunk, 0)
+    assert [u.text for u in units] == ["職種", "人数", "医師\n6名\n7.1％", "研修全体の満足度\n93.7％", "13:30～13:40", "開会"]
+    for unit in units:  # still exact spans of the document, so citations hold
+        assert text[unit.start - 100 : unit.end - 100] == unit.text
+
+
+def test_sentences_are_not_cut_inside_a_parenthesis() -> None:
+    line = "市は、在宅医療・介護連携支援センター（以下「センター」という。）を置き、その運営に関し必要な事項を定めるものとする。次に進む。"
+    chunk = Chunk("c1", "rules.txt", line, 0, len(line))
+    assert [u.text for u in units_of(chunk, 0)] == [line[: line.index("次")], "次に進む。"]
+
+
+def test_counted_numbers_tell_rows_apart() -> None:
+    assert counted_numbers("令和５年度は何冊配ったの？") == {"5年度"}
+    assert counted_numbers("令和6年度2回目はいつ") == counted_numbers("令和6年度 第2回 推進会議") == {"6年度", "2回"}
+    assert counted_numbers("1,975冊") == frozenset()
+
+
+def test_label_lines() -> None:
+    assert line_label("会場：港北区役所 1階") == "会場"
+    assert line_label("【講師】山田 花子 氏") == "講師"
+    assert line_label("問合せ：") is None  # a label without its value
+    assert line_label("第1条 この要綱は") is None
+    assert label_answers("参加者", ["参加者数"]) and not label_answers("会場", ["参加者数"])
+
+
+def test_qa_page_lines_know_the_question_above_them() -> None:
+    text = "Q1. 誰が相談できますか。\nA1. 市内の専門職です。\nQ2. 相談にお金はかかりますか。\nA2. 無料です。\n問い合わせ：市役所"
+    units = units_of(Chunk("c1", "faq.txt", text, 0, len(text)), 0)
+    assert [u.is_question for u in units] == [True, False, True, False, False]
+    asked = _asked_above(units, np.array([0.5, 0.0, 2.0, 0.0, 0.0]))
+    assert asked.tolist() == [0.0, 0.5, 0.0, 2.0, 2.0]
+
+
+def test_a_best_line_that_is_the_pages_question_brings_its_answer() -> None:
+    text = "Q2. 相談にお金はかかりますか。\nA2. 相談料はかかりません。\nQ3. 受付時間は？\nA3. 平日9時から17時です。"
+    units = units_of(Chunk("c1", "faq.txt", text, 0, len(text)), 0)
+    candidates = [
+        Candidate(unit, np.zeros(len(LINE_FEATURES)), frozenset(), p) for unit, p in zip(units, [0.9, 0.3, 0.2, 0.1])
+    ]
+    selection = select(candidates, Composition(0, 1.01, 0, 300))
+    assert selection is not None
+    assert [u.text for u in selection.units] == ["Q2. 相談にお金はかかりますか。", "A2. 相談料はかかりません。"]
+
+
+def test_an_era_is_not_a_name_and_a_facility_is_named_whole() -> None:
+    assert proper_nouns("長野市の相談件数は令和5年度でどれだけ？") == ["長野市"]
+    assert "城南中央病院" in proper_nouns("城南中央病院の地域連携室に相談したい")
+    assert proper_nouns("旭川市医師会に委託") == ["旭川市"]  # 医師会 is no facility head: the city names it

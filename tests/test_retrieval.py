@@ -8,7 +8,7 @@ import pytest
 
 from ingest.pipeline import IngestRun
 from knowledge.langchain_retriever import HybridRetriever
-from knowledge.retriever import hybrid_search
+from knowledge.retriever import hybrid_search, search_within
 from tests.kb_fixtures import corpus_copy, kb_factory  # noqa: F401 - fixtures
 
 EXTRA = "---\ndoc_type: ward_finding\n---\n# 西成区の取組み\n\n西成区では認知症カフェと連携した在宅医療の相談会を毎月開いています。"
@@ -48,6 +48,18 @@ def test_filters_apply_to_both_sides(kb, where, expected) -> None:  # type: igno
             assert documents <= expected, (mode, where, documents)
         else:
             assert all("西成区" in r.chunk.text for r in results), mode
+
+
+def test_search_within_ranks_only_the_named_documents(kb) -> None:  # type: ignore[no-untyped-def]
+    """The sample report's passages win a corpus-wide search for 在宅医療; searched inside 西成区's note alone,
+    its one passage comes first, ranked against its own document only."""
+    inside = search_within(kb, "在宅医療の相談会", ["nishinari.md"], k=3)
+    assert [r.chunk.document_id for r in inside] == ["nishinari.md"]
+    assert inside[0].lexical_rank == 1
+    both = search_within(kb, "在宅医療の相談会", ["nishinari.md", "osaka_r5_zaitaku_renkei_progress.txt"], k=4)
+    assert len(both) == 4 and {r.chunk.document_id for r in both} == {"nishinari.md", "osaka_r5_zaitaku_renkei_progress.txt"}
+    assert [r.score for r in both] == sorted((r.score for r in both), reverse=True)
+    assert search_within(kb, "在宅医療", [], k=3) == []
 
 
 def test_unknown_filter_is_refused(kb) -> None:  # type: ignore[no-untyped-def]
