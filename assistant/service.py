@@ -101,6 +101,11 @@ class Assistant:
             chosen = about_subject(results, documents, u.names)[:RETRIEVAL_K]
         return gather_evidence(self.kb, question, chosen, u.names, documents)
 
+    def _titles(self, evidence: Evidence) -> list[str]:
+        """The titles of the documents the passages came from, best-ranked first."""
+        ids = dict.fromkeys(c.unit.chunk.document_id for c in sorted(evidence.candidates, key=lambda c: c.unit.rank))
+        return [info.title for info in (self.kb.document(i) for i in ids) if info is not None and info.title]
+
     # --- steps ---------------------------------------------------------------------------------
     @staticmethod
     def _resolve_ward(name: str | None) -> str | None:
@@ -142,8 +147,7 @@ class Assistant:
         evidence = self.passage_evidence(question, u)
         selection = select(rank_candidates(evidence.candidates, self.model), self.model.composition_for(question))
         if selection is None or not is_supported(selection, evidence, evidence.answer_type, self.model):
-            sections = list(dict.fromkeys(c.unit.chunk.section_path for c in evidence.candidates))
-            return _refusal_answer((), sections)
+            return _refusal_answer((), self._titles(evidence))
         lines: list[str] = []
         by_chunk: dict[str, list[Unit]] = {}
         for unit in selection.units:
@@ -160,14 +164,18 @@ class Assistant:
         )
 
 
-def _refusal_answer(missing_terms: tuple[str, ...], sections: list[tuple[str, ...]]) -> ChatAnswer:
-    return ChatAnswer(conversation_id="", answer=refusal(missing_terms, sections), intent="out_of_scope", grounded=False)
+def _refusal_answer(missing_terms: tuple[str, ...], titles: list[str]) -> ChatAnswer:
+    return ChatAnswer(conversation_id="", answer=refusal(missing_terms, titles), intent="out_of_scope", grounded=False)
 
 
-def refusal(missing_terms: tuple[str, ...], sections: list[tuple[str, ...]]) -> str:
+# How many of the searched documents a refusal names, so the reader knows where it looked.
+REFUSAL_TITLES = 2
+
+
+def refusal(missing_terms: tuple[str, ...], titles: list[str]) -> str:
     subject = f"「{'・'.join(missing_terms[:3])}」について" if missing_terms else "ご質問の内容について"
-    covered = list(dict.fromkeys(path[0] for path in sections if path))[:3]
-    hint = f"資料で扱っているのは、{'、'.join(covered)} などです。" if covered else ""
+    searched = "".join(f"『{title}』" for title in titles[:REFUSAL_TITLES])
+    hint = f"（探した資料：{searched}など）" if searched else ""
     return f"{subject}、取り込まれた資料には記載が見つかりません。{hint}"
 
 

@@ -21,6 +21,7 @@ from assistant.extractive import (
 )
 from assistant.evidence import units_of
 from assistant.fitting import fit_logistic
+from assistant.service import refusal
 from assistant.understanding import proper_nouns
 from assistant.vocabulary import vocabulary
 from knowledge.types import Chunk
@@ -177,3 +178,11 @@ def test_an_era_is_not_a_name_and_a_facility_is_named_whole() -> None:
     assert proper_nouns("長野市の相談件数は令和5年度でどれだけ？") == ["長野市"]
     assert "城南中央病院" in proper_nouns("城南中央病院の地域連携室に相談したい")
     assert proper_nouns("旭川市医師会に委託") == ["旭川市"]  # 医師会 is no facility head: the city names it
+
+
+def test_a_refusal_names_where_it_looked_not_a_stray_section() -> None:
+    text = refusal((), ["豊中市在宅医療・介護連携支援センター設置要綱", "吹田市 多職種研修会 報告", "三つ目"])
+    assert text.startswith("ご質問の内容について、取り込まれた資料には記載が見つかりません。")
+    assert "『豊中市在宅医療・介護連携支援センター設置要綱』『吹田市 多職種研修会 報告』" in text
+    assert "三つ目" not in text
+    assert refusal(("札幌市",), []) == "「札幌市」について、取り込まれた資料には記載が見つかりません。"
