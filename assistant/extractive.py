@@ -152,6 +152,7 @@ class Evidence:
     keys: list[Concept]
     max_rarity: float  # the rarity of a word no passage has
     answer_type: AnswerType | None = None  # the kind of fact the question asks for, if its words say
+    yes_no: bool = False  # the question asks whether, not what (no interrogative word)
 
     def key_share(self, terms: frozenset[str] | set[str]) -> float:
         total = sum(c.weight for c in self.keys)
@@ -240,7 +241,9 @@ def gather_evidence(
     documents = documents if documents is not None else document_texts(kb, results)
     titles = [documents[r.chunk.document_id] for r in results]
     question = without_places(question, list(dict.fromkeys(d.title for d in titles if d is not None)))
-    evidence = Evidence([], keys, kb.lexical.rarity("\x00"), vocabulary().answer_type(question))
+    evidence = Evidence(
+        [], keys, kb.lexical.rarity("\x00"), vocabulary().answer_type(question), vocabulary().asks_yes_or_no(question)
+    )
     units = [unit for rank, item in enumerate(results) for unit in units_of(item.chunk, rank) if not unit.is_noise]
     if not units:
         return evidence

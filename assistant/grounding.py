@@ -36,6 +36,9 @@ SUPPORT_FEATURES: tuple[str, ...] = (
     "type_found",  # the expected answer type has an instance in the answer lines (1 when none is expected)
     "type_expected",  # the question asks for a type of answer (date, count, place …)
     "subject",  # share of the question's proper nouns named by the best line's document
+    # a yes-or-no question (no interrogative: 「駐車場は使えますか」) is about one thing; if the answer lines lack
+    # its rarest word, they answer something else
+    "yes_no_missing",
 )
 
 
@@ -75,6 +78,7 @@ def support_features(selection: Selection, evidence: Evidence, answer_type: Answ
         float(supporting_type_found(selection, answer_type)),
         float(answer_type is not None),
         selection.best.feature("subject"),
+        float(evidence.yes_no) * evidence.rarest_missing(answer_terms),
     ], dtype=float)  # fmt: skip
 
 

@@ -66,6 +66,14 @@ class Vocabulary:
         focus = self.focus(question)
         return next((kind for kind in self.answer_types if kind.asked_by(question, focus)), None)
 
+    def asks_yes_or_no(self, question: str) -> bool:
+        """A question ending in か with no interrogative, no list cue and no kind of fact asked for:
+        「駐車場は使えますか」, not 「どこにありますか」 or 「場所は？」."""
+        text = compact(question).rstrip("？?。!！")
+        if not text.endswith("か") or any(word in text for word in self.interrogatives):
+            return False
+        return not self.wants_list(question) and self.answer_type(question) is None
+
     def focus(self, question: str) -> str | None:
         """The word a question asks about: the word right after an interrogative (どんな取組み, どう活かす), else
         the last content word before it (多職種研修会の目的は何 → 目的), else the last content word (…の回収率は)."""
