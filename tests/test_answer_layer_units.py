@@ -186,3 +186,18 @@ def test_a_refusal_names_where_it_looked_not_a_stray_section() -> None:
     assert "『豊中市在宅医療・介護連携支援センター設置要綱』『吹田市 多職種研修会 報告』" in text
     assert "三つ目" not in text
     assert refusal(("札幌市",), []) == "「札幌市」について、取り込まれた資料には記載が見つかりません。"
+
+
+@pytest.mark.parametrize(
+    ("question", "yes_no"),
+    [
+        ("相模原市の連携支援センターに車で行きたいのですが、駐車場は使えますか", True),
+        ("港北区の研修の講演を録画で後から見ることはできますか", True),
+        ("相模原のセンターの場所は？", False),  # a kind of fact is asked for
+        ("早良区の出前講座は令和5年度に何回あった？", False),  # an interrogative
+        ("豊中市のセンターの開所時間を教えてください", False),  # not a question ending in か
+        ("どんな取組みをしていますか", False),
+    ],
+)
+def test_yes_or_no_questions(question: str, yes_no: bool) -> None:
+    assert vocabulary().asks_yes_or_no(question) is yes_no
