@@ -215,6 +215,17 @@ def counted_numbers(text: str) -> frozenset[str]:
     return frozenset(f"{int(number)}{counter}" for number, counter in _COUNTED_NUMBER.findall(nfkc(text).replace(",", "")))
 
 
+def beyond_titles(found: list[Concept], titles: Sequence[str]) -> list[Concept]:
+    """The question's words without those every passage's document has in its title: asked about 岡山市's
+    在宅医療・介護連携推進事業実施要綱, 要綱 and 在宅医療 are in every line's document and tell no line apart
+    (the words stay when nothing else would be left)."""
+    if not titles:
+        return found
+    shared = frozenset.intersection(*(terms_of(title) for title in titles))
+    kept = [concept for concept in found if not concept.match(shared) >= 1.0]
+    return kept or found
+
+
 def without_places(question: str, titles: Sequence[str]) -> str:
     """The question without the places that every passage's document is about (named in its title): once the
     passages are those of 吹田市's report, 吹田市 says nothing about which line answers, but every line that
@@ -237,10 +248,10 @@ def gather_evidence(
 ) -> Evidence:
     """Every line of the retrieved chunks with its features (noise lines — page numbers, axes — left out).
     ``documents``: the passages' documents if the caller has read them already (see :func:`document_texts`)."""
-    keys = key_concepts(kb, question, proper_nouns)
     documents = documents if documents is not None else document_texts(kb, results)
-    titles = [documents[r.chunk.document_id] for r in results]
-    question = without_places(question, list(dict.fromkeys(d.title for d in titles if d is not None)))
+    titles = list(dict.fromkeys(d.title for d in (documents[r.chunk.document_id] for r in results) if d is not None))
+    keys = beyond_titles(key_concepts(kb, question, proper_nouns), titles)
+    question = without_places(question, titles)
     evidence = Evidence(
         [], keys, kb.lexical.rarity("\x00"), vocabulary().answer_type(question), vocabulary().asks_yes_or_no(question)
     )
@@ -248,7 +259,7 @@ def gather_evidence(
     if not units:
         return evidence
     unit_terms = [terms_of(unit.text) for unit in units]
-    weighted = concepts(question, unit_terms)
+    weighted = beyond_titles(concepts(question, unit_terms), titles)
     total_weight = sum(c.weight for c in weighted) or 1.0
     section_terms = {item.chunk.chunk_id: terms_of(" ".join(item.chunk.section_path)) for item in results}
     by_chunk = {item.chunk.chunk_id: item for item in results}
