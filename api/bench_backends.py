@@ -160,22 +160,29 @@ def _code_env(env: dict[str, str], code: Path) -> dict[str, str]:
     return env | {"PYTHONPATH": os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))}
 
 
-def run_cold_comparison(before: Path | None, runs: int = COLD_RUNS, backend: str = "onnx") -> dict[str, Any]:
-    """Cold ``renkei ask`` (record and passage question) and ``renkei serve`` of this checkout and, when given, of
-    another checkout of the code (``before``, e.g. ``git worktree add /tmp/before main``) over one sample data dir.
-    The checkouts take turns run by run, so both see the same machine load; medians, peak RSS, before/after."""
+def run_cold_comparison(
+    before: Path | None, runs: int = COLD_RUNS, size: int | None = None, backend: str = "onnx"
+) -> dict[str, Any]:
+    """Cold ``renkei ask`` (record and passage question) and ``renkei serve`` (then the dev questions over HTTP) of
+    this checkout and, when given, of another checkout of the code (``before``, e.g. ``git worktree add /tmp/before
+    main``) over one data dir: the sample, grown with synthetic chunks to ``size`` when given. The checkouts take
+    turns run by run, so both see the same machine load; medians, peak RSS, before/after."""
+    from assistant.evaluation import load_questions
     from knowledge.embeddings import resolve_model_dir
 
     model_dir = resolve_model_dir(Settings())
     checkouts = {"after": REPO_ROOT} | ({"before": before.resolve()} if before else {})
+    questions = tuple(q.question for q in load_questions(REPO_ROOT / "tests" / "dev.yaml"))
     samples: dict[str, list[dict[str, Any]]] = {name: [] for name in checkouts}
-    load = [round(value, 2) for value in os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="renkei-bench-cold-") as tmp:
-        env = _env(_sample_data_dir(Path(tmp), model_dir, backend), model_dir, backend)
+        data = _sample_data_dir(Path(tmp), model_dir, backend)
+        chunks = _grow(data, model_dir, backend, size) if size else None
+        env = _env(data, model_dir, backend)
+        load = [round(value, 2) for value in os.getloadavg()]
         for _ in range(runs):
             for name, code in checkouts.items():
-                samples[name].append(_cold_once(env, code))
-    report: dict[str, Any] = {"backend": backend, "runs": runs, "load_average_before": load,
+                samples[name].append(_cold_once(env, code, questions))
+    report: dict[str, Any] = {"backend": backend, "runs": runs, "chunks": chunks, "load_average_before": load,
                               "load_average_after": [round(value, 2) for value in os.getloadavg()]}
     report |= {name: _medians(rows) for name, rows in samples.items()}
     if before:
@@ -185,12 +192,23 @@ def run_cold_comparison(before: Path | None, runs: int = COLD_RUNS, backend: str
     return report
 
 
-def _cold_once(env: dict[str, str], code: Path) -> dict[str, Any]:
+def _cold_once(env: dict[str, str], code: Path, questions: tuple[str, ...]) -> dict[str, Any]:
     row: dict[str, Any] = {}
     for kind, question in (("record", RECORD_QUESTION), ("passage", PASSAGE_QUESTION)):
         row[f"ask_{kind}_s"], row[f"ask_{kind}_rss_mb"] = _run_measured(
             [sys.executable, "-m", "api.cli", "ask", question], env, code)
-    return row | _serve_start(env, (PASSAGE_QUESTION,), code)
+    return row | _serve_start(env, questions, code)
+
+
+def _grow(data: Path, model_dir: Path, backend: str, size: int) -> int:
+    """Synthetic chunks (random vectors, real lexical entries) added to the ingested sample up to ``size``."""
+    from knowledge.base import KnowledgeBase
+    from knowledge.bench_retrieval import grow_to, sample_lines
+
+    settings = Settings(data_dir=data, corpus_dirs=[SAMPLE_DIR], embedding_model=str(model_dir),
+                        embedding_backend=backend)  # type: ignore[arg-type]
+    grown = grow_to(KnowledgeBase(settings), size, sample_lines(SAMPLE_REPORT.read_text(encoding="utf-8")), seed=size)
+    return int(grown["total_chunks"])
 
 
 def _medians(rows: list[dict[str, Any]]) -> dict[str, float]:

@@ -156,11 +156,15 @@ def cold(
         Path | None, typer.Option("--before", help="another checkout of the code to compare with (e.g. main's)")
     ] = None,
     runs: Annotated[int, typer.Option("--runs", min=1, help="fresh processes per measure and checkout")] = 3,
+    size: Annotated[
+        int | None, typer.Option("--size", min=1, help="grow the sample to this many chunks first (e.g. 100000)")
+    ] = None,
 ) -> None:
-    """Cold ask (record, passage) and serve (health, model ready, RSS) of this checkout, and of --before, in turns."""
+    """Cold ask (record, passage) and serve (health, model ready, dev questions, RSS) of this checkout, and of
+    --before, in turns over one data dir."""
     from api.bench_backends import run_cold_comparison
 
-    _emit(_report({"cold": run_cold_comparison(before, runs)}), as_json)
+    _emit(_report({"cold": run_cold_comparison(before, runs, size)}), as_json)
 
 
 @app.command()
