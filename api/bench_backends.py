@@ -186,9 +186,8 @@ def run_cold_comparison(
                               "load_average_after": [round(value, 2) for value in os.getloadavg()]}
     report |= {name: _medians(rows) for name, rows in samples.items()}
     if before:
-        report["before_over_after"] = {
-            key: round(report["before"][key] / report["after"][key], 2) for key in report["after"] if report["after"][key]
-        }
+        after, before_ = report["after"], report["before"]
+        report["before_over_after"] = {key: round(before_[key] / after[key], 2) for key in after if after[key]}
     return report
 
 

@@ -79,7 +79,7 @@ class KnowledgeBase:
         """The configured model's name, without loading it (health checks must stay cheap)."""
         if self._embeddings is not None:
             return model_identity(self._embeddings)[0]
-        # Imported here: the model builder's module pulls in the embedding classes and LangChain.
+        # Imported here: the builder brings the export and the embedding classes, which naming the model needs not.
         from knowledge.model_build import MODEL_DIR_NAME
 
         return self.settings.embedding_model or MODEL_DIR_NAME

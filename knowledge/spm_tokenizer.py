@@ -1,4 +1,4 @@
-"""The embedding model's Unigram tokenizer run by SentencePiece: the same token ids and offsets, a quarter of the memory.
+"""The embedding model's Unigram tokenizer run by SentencePiece: the same ids and offsets, a quarter of the memory.
 
 ``tokenizers`` builds a Unigram model of the 250k-piece vocabulary as a trie of hash maps: ~276 MB RSS, and its
 ~0.6 s load holds the GIL, so a server's health check waits behind the background model load. SentencePiece

@@ -28,6 +28,7 @@ from knowledge.spm_tokenizer import (
     SpmTokenizer,
     export_spm_tokenizer,
     mismatches,
+    write_spm_files,
 )
 from tests.conftest_model import e5_model_dir  # noqa: F401
 from tests.test_onnx_embeddings import EDGE_CASES
@@ -65,7 +66,9 @@ def test_the_export_writes_the_sentencepiece_files_and_the_backend_uses_them(e5_
     assert isinstance(OnnxEmbeddings(e5_model_dir)._tokenizer, SpmTokenizer)
 
 
-def test_identical_on_every_corpus_question_set_and_edge_case(e5_model_dir: Path, reference: Tokenizer) -> None:  # noqa: F811
+def test_identical_on_every_corpus_question_set_and_edge_case(
+    e5_model_dir: Path, reference: Tokenizer  # noqa: F811
+) -> None:
     documents, questions = _document_texts(), _questions()
     assert len(documents) > 3000 and len(questions) > 300  # the corpora and sets were found
     candidate = SpmTokenizer(onnx_dir(e5_model_dir) / SPM_FILE, onnx_dir(e5_model_dir) / PIPELINE_FILE)
@@ -81,14 +84,14 @@ def test_the_comparison_detects_a_different_segmentation(e5_model_dir: Path, ref
     vocab = data["model"]["vocab"]
     index = next(i for i, (piece, _) in enumerate(vocab) if piece == "コー")
     vocab[index][1] = -40.0  # "コー" now costs more than "コ" + "ー"
-    from knowledge.spm_tokenizer import write_spm_files
-
     write_spm_files(data, tmp_path)
     assert mismatches(reference, SpmTokenizer(tmp_path / SPM_FILE, tmp_path / PIPELINE_FILE),
                       ["passage: コーディネーター", "query: 今日は"]) == ["passage: コーディネーター"]
 
 
-def test_same_vectors_with_and_without_the_sentencepiece_files(e5_model_dir: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_same_vectors_with_and_without_the_sentencepiece_files(
+    e5_model_dir: Path, tmp_path: Path  # noqa: F811
+) -> None:
     plain = tmp_path / "model"
     shutil.copytree(e5_model_dir, plain, ignore=shutil.ignore_patterns(SPM_FILE, PIPELINE_FILE))
     with_spm, without = OnnxEmbeddings(e5_model_dir), OnnxEmbeddings(plain)
