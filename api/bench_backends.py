@@ -84,13 +84,13 @@ def _sample_data_dir(root: Path, model_dir: Path, backend: str) -> Path:
     return data
 
 
-def _run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS MB sampled every 10 ms) of one fresh process."""
+def _run_measured(args: list[str], env: dict[str, str], code: Path = REPO_ROOT) -> tuple[float, float]:
+    """(wall seconds, peak RSS MB sampled every 10 ms) of one fresh process running the checkout ``code``."""
     import psutil
 
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
-        process = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=errors)
+        process = subprocess.Popen(args, cwd=code, env=_code_env(env, code), stdout=subprocess.DEVNULL, stderr=errors)
         watched, peak = psutil.Process(process.pid), 0
         while process.poll() is None:  # ru_maxrss would count the bench's own pages inherited at fork
             try:
@@ -117,15 +117,15 @@ def _cold(data: Path, model_dir: Path, backend: str) -> dict[str, Any]:
     return result
 
 
-def _serve_start(env: dict[str, str], questions: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Start ``renkei serve``: seconds until /api/health is 200 and until the model is loaded; answer
-    ``questions`` and report the server's RSS after them. The server is stopped by its PID; its log is kept in
-    the data dir."""
+def _serve_start(env: dict[str, str], questions: tuple[str, ...] = (), code: Path = REPO_ROOT) -> dict[str, Any]:
+    """Start ``renkei serve`` (of the checkout ``code``): seconds until /api/health is 200 and until the model is
+    loaded; answer ``questions`` and report the server's RSS after them. The server is stopped by its PID; its log
+    is kept in the data dir."""
     port = _free_port()
     log = (Path(env["RENKEI_DATA_DIR"]) / f"serve-{port}.log").open("wb")
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "api.cli_serve", "--host", "127.0.0.1", "--port", str(port)],
-                               cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+                               cwd=code, env=_code_env(env, code), stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     result: dict[str, Any] = {}
     try:
@@ -153,6 +153,66 @@ def _serve_start(env: dict[str, str], questions: tuple[str, ...] = ()) -> dict[s
         process.wait(timeout=30)
         log.close()
     return result
+
+
+def _code_env(env: dict[str, str], code: Path) -> dict[str, str]:
+    """``env`` whose Python imports the packages of the checkout ``code`` first (whichever one is installed)."""
+    return env | {"PYTHONPATH": os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))}
+
+
+def run_cold_comparison(
+    before: Path | None, runs: int = COLD_RUNS, size: int | None = None, backend: str = "onnx"
+) -> dict[str, Any]:
+    """Cold ``renkei ask`` (record and passage question) and ``renkei serve`` (then the dev questions over HTTP) of
+    this checkout and, when given, of another checkout of the code (``before``, e.g. ``git worktree add /tmp/before
+    main``) over one data dir: the sample, grown with synthetic chunks to ``size`` when given. The checkouts take
+    turns run by run, so both see the same machine load; medians, peak RSS, before/after."""
+    from assistant.evaluation import load_questions
+    from knowledge.embeddings import resolve_model_dir
+
+    model_dir = resolve_model_dir(Settings())
+    checkouts = {"after": REPO_ROOT} | ({"before": before.resolve()} if before else {})
+    questions = tuple(q.question for q in load_questions(REPO_ROOT / "tests" / "dev.yaml"))
+    samples: dict[str, list[dict[str, Any]]] = {name: [] for name in checkouts}
+    with tempfile.TemporaryDirectory(prefix="renkei-bench-cold-") as tmp:
+        data = _sample_data_dir(Path(tmp), model_dir, backend)
+        chunks = _grow(data, model_dir, backend, size) if size else None
+        env = _env(data, model_dir, backend)
+        load = [round(value, 2) for value in os.getloadavg()]
+        for _ in range(runs):
+            for name, code in checkouts.items():
+                samples[name].append(_cold_once(env, code, questions))
+    report: dict[str, Any] = {"backend": backend, "runs": runs, "chunks": chunks, "load_average_before": load,
+                              "load_average_after": [round(value, 2) for value in os.getloadavg()]}
+    report |= {name: _medians(rows) for name, rows in samples.items()}
+    if before:
+        after, before_ = report["after"], report["before"]
+        report["before_over_after"] = {key: round(before_[key] / after[key], 2) for key in after if after[key]}
+    return report
+
+
+def _cold_once(env: dict[str, str], code: Path, questions: tuple[str, ...]) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for kind, question in (("record", RECORD_QUESTION), ("passage", PASSAGE_QUESTION)):
+        row[f"ask_{kind}_s"], row[f"ask_{kind}_rss_mb"] = _run_measured(
+            [sys.executable, "-m", "api.cli", "ask", question], env, code)
+    return row | _serve_start(env, questions, code)
+
+
+def _grow(data: Path, model_dir: Path, backend: str, size: int) -> int:
+    """Synthetic chunks (random vectors, real lexical entries) added to the ingested sample up to ``size``."""
+    from knowledge.base import KnowledgeBase
+    from knowledge.bench_retrieval import grow_to, sample_lines
+
+    settings = Settings(data_dir=data, corpus_dirs=[SAMPLE_DIR], embedding_model=str(model_dir),
+                        embedding_backend=backend)  # type: ignore[arg-type]
+    grown = grow_to(KnowledgeBase(settings), size, sample_lines(SAMPLE_REPORT.read_text(encoding="utf-8")), seed=size)
+    return int(grown["total_chunks"])
+
+
+def _medians(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Median of each measure (times in s, RSS in MB, chat in ms) over the runs of one checkout."""
+    return {key: round(statistics.median(row[key] for row in rows), 2) for key in rows[0]}
 
 
 def _poll(client: httpx.Client, process: subprocess.Popen[bytes], done: Any, timeout: float = 300) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -146,6 +147,24 @@ def extraction(
 def embed(as_json: JsonOpt = False) -> None:
     """The embedding backends (torch, onnx, onnx-int8 when exported) on the sample (knowledge.bench_embed)."""
     _emit(_report({"embed": _embed()}), as_json)
+
+
+@app.command()
+def cold(
+    as_json: JsonOpt = False,
+    before: Annotated[
+        Path | None, typer.Option("--before", help="another checkout of the code to compare with (e.g. main's)")
+    ] = None,
+    runs: Annotated[int, typer.Option("--runs", min=1, help="fresh processes per measure and checkout")] = 3,
+    size: Annotated[
+        int | None, typer.Option("--size", min=1, help="grow the sample to this many chunks first (e.g. 100000)")
+    ] = None,
+) -> None:
+    """Cold ask (record, passage) and serve (health, model ready, dev questions, RSS) of this checkout, and of
+    --before, in turns over one data dir."""
+    from api.bench_backends import run_cold_comparison
+
+    _emit(_report({"cold": run_cold_comparison(before, runs, size)}), as_json)
 
 
 @app.command()

@@ -177,6 +177,7 @@ class AppState:
         self.feedback_limiter = RateLimiter(settings.feedback_per_minute)
         self.ingest_jobs = IngestJobs(self.writer_kb, self.kb.refresh, self._probe_ingest_lock)
         self.assistant = Assistant(self.kb, self.records_engine, settings)
+        self.warm_up_error: str | None = None  # why the background load of the indexes or the model failed
 
     def _probe_ingest_lock(self) -> None:
         """Raise IngestAlreadyRunning when another process (e.g. ``renkei ingest``) holds the ingest lock."""
@@ -188,21 +189,31 @@ class AppState:
         return KnowledgeBase(self.settings, embeddings=self.kb.embeddings)
 
     def warm_up(self) -> None:
-        """Load the indexes now and the embedding model in the background, so the server is up at once.
+        """Load the indexes and then the embedding model in the background, so the server is up at once.
 
-        Record questions are answered while the model loads; a passage question asked meanwhile waits for it.
+        Health answers from the catalog meanwhile; a question asked before the indexes are loaded waits for them
+        (``KnowledgeBase.refresh`` holds its lock while loading), a passage question also for the model.
         """
-        self.kb.refresh()
+        threading.Thread(target=self._load_indexes_and_model, name="warm-up", daemon=True).start()
+
+    def _load_indexes_and_model(self) -> None:
+        try:
+            self.kb.refresh()
+        except Exception as exc:  # noqa: BLE001 - every question's own refresh reports the same error to its asker
+            log.exception("loading the lexical index failed")
+            self.warm_up_error = f"{type(exc).__name__}: {exc}"  # health says "degraded"
+            return
         if self.kb.live_chunk_ids:
-            threading.Thread(target=self._load_model, name="embedding-model", daemon=True).start()
+            self._load_model()
 
     def _load_model(self) -> None:
         started = time.perf_counter()
         try:
             self.kb.embeddings.embed_query("ウォームアップ")
             self.kb.vectors  # noqa: B018 - opens Chroma now rather than on the first passage question
-        except Exception:  # noqa: BLE001 - the first passage question reports the same error to its asker
+        except Exception as exc:  # noqa: BLE001 - the first passage question reports the same error to its asker
             log.exception("loading the embedding model failed")
+            self.warm_up_error = f"{type(exc).__name__}: {exc}"
             return
         log.info("embedding model %s ready in %.1f s", self.kb.model_name, time.perf_counter() - started)
 

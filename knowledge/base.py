@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
 
 from knowledge.catalog import Catalog, make_engine
 from knowledge.embedders import load_embeddings, model_identity
-from knowledge.model_build import MODEL_DIR_NAME
 from knowledge.lexical import LexicalIndex, LexicalIndexError
 from knowledge.settings import Settings
 from knowledge.types import Chunk, DocumentInfo
 from knowledge.vector_cache import VectorCache, VectorFile
 from knowledge.vectorstore import REBUILD_HINT, VectorIndex  # chromadb itself is imported on first use
+
+if TYPE_CHECKING:  # LangChain's import (its callbacks and runnables) costs ~0.2 s that record questions need not pay
+    from langchain_core.embeddings import Embeddings
 
 FILTER_KEYS = ("doc_type", "fiscal_year", "document_id", "ward")
 
@@ -78,6 +79,9 @@ class KnowledgeBase:
         """The configured model's name, without loading it (health checks must stay cheap)."""
         if self._embeddings is not None:
             return model_identity(self._embeddings)[0]
+        # Imported here: the builder brings the export and the embedding classes, which naming the model needs not.
+        from knowledge.model_build import MODEL_DIR_NAME
+
         return self.settings.embedding_model or MODEL_DIR_NAME
 
     # --- freshness -----------------------------------------------------------------------------

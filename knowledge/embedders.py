@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
-
-from langchain_core.embeddings import Embeddings
+from typing import TYPE_CHECKING
 
 from knowledge.settings import Settings
+
+if TYPE_CHECKING:  # imported with the model itself, never by a process that does not embed
+    from langchain_core.embeddings import Embeddings
 
 HASHING = "hashing"
 

@@ -27,13 +27,14 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
-import bm25s
 import numpy as np
-import scipy.sparse as sp
 
 from knowledge.tokenizer import TOKENIZER_VERSION, JapaneseTokenizer, Word, default_tokenizer
+
+if TYPE_CHECKING:
+    import bm25s
 
 log = logging.getLogger(__name__)
 
@@ -54,47 +55,11 @@ class LexicalIndexError(RuntimeError):
 
 
 # ------------------------------------------------------------------------------------------ BM25
-class _SparseBM25(bm25s.BM25):
-    """bm25s whose documented ``build_index_from_ids`` hook runs in scipy.sparse: faster, and a
-    fraction of the memory of the stock loop at 100k chunks. Same formulas as bm25s' ``lucene``
-    method (a test compares the scores)."""
-
-    def build_index_from_ids(self, unique_token_ids, corpus_token_ids, show_progress=True, leave_progress=False):
-        n_docs, n_vocab = len(corpus_token_ids), len(unique_token_ids)
-        lengths = np.fromiter((len(doc) for doc in corpus_token_ids), dtype=np.int64, count=n_docs)
-        index_dtype = np.int32 if lengths.sum() < np.iinfo(np.int32).max else np.int64
-        indptr = np.zeros(n_docs + 1, dtype=index_dtype)
-        np.cumsum(lengths, out=indptr[1:])
-        flat = np.concatenate(corpus_token_ids).astype(index_dtype, copy=False)
-        # documents x terms, one entry per occurrence. Transposed to CSC, each column lists its
-        # documents in order, so duplicates sit side by side and summing them (tf) needs no sort.
-        counts = sp.csr_matrix((np.ones(flat.size, dtype=np.float32), flat, indptr), shape=(n_docs, n_vocab))
-        tf = counts.tocsc()
-        del counts, flat
-        tf.sum_duplicates()
-        df = np.diff(tf.indptr)
-        idf = np.log1p((n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
-        avg_len = max(float(lengths.mean()), 1e-9)
-        norm = (self.k1 * ((1 - self.b) + self.b * lengths / avg_len)).astype(np.float32)
-        data = tf.data
-        data /= data + norm[tf.indices]
-        data *= np.repeat(idf, df)
-        self.nonoccurrence_array = None
-        return {
-            "data": data.astype(self.dtype, copy=False),
-            "indices": tf.indices.astype(self.int_dtype, copy=False),
-            "indptr": tf.indptr.astype(np.int64, copy=False),
-            "num_docs": n_docs,
-        }
-
-
 def _build_bm25(corpus_token_ids: list[np.ndarray], vocab_size: int) -> bm25s.BM25:
     """BM25 over documents given as arrays of term ids in ``range(vocab_size)``."""
-    bm25 = _SparseBM25(method="lucene")
-    vocab = {token_id: token_id for token_id in range(vocab_size)}
-    bm25.index((corpus_token_ids, vocab), create_empty_token=False, show_progress=False)
-    bm25.vocab_dict = {}  # columns are addressed by id; the snapshot maps terms to columns
-    return bm25
+    from knowledge.bm25_matrix import build_bm25  # bm25s and scipy: imported with the first matrix
+
+    return build_bm25(corpus_token_ids, vocab_size)
 
 
 # ------------------------------------------------------------------------------------- snapshot
@@ -503,7 +468,9 @@ def _read_version(path: Path, index: LexicalIndex) -> None:
         raise LexicalIndexError(f"{path}: files disagree with manifest.json")
     bm25 = None
     if manifest["bm25"]:
-        bm25 = bm25s.BM25.load(str(path / "bm25"), mmap=True, load_vocab=False, show_progress=False)
+        from knowledge.bm25_matrix import load_bm25
+
+        bm25 = load_bm25(path / "bm25")
     entries: dict[str, _Entry] = {}
     by_document: dict[str, set[str]] = {}
     for chunk_id, metadata, start, end in zip(ids, metadatas, offsets[:-1].tolist(), offsets[1:].tolist()):

@@ -21,6 +21,7 @@ from filelock import FileLock
 
 from knowledge.atomic_dir import make_readable, replace_dir
 from knowledge.embedding_base import EmbeddingModelError
+from knowledge.spm_tokenizer import PIPELINE_FILE, SPM_FILE, export_spm_tokenizer
 
 ONNX_SUBDIR = "onnx"
 ONNX_FILE = "model.onnx"
@@ -65,7 +66,9 @@ def export_onnx(model_dir: Path, *, int8: bool = False, force: bool = False) -> 
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
-        elif int8 and not (target / INT8_FILE).is_file():  # only the option is missing: the default stays as is
+        if not force and has_onnx_export(model_dir) and not has_spm_files(target):  # exported before they existed
+            _add_spm_tokenizer(model_dir, target)
+        if int8 and not (target / INT8_FILE).is_file():  # only the option is missing: the default stays as is
             partial = target / f".{INT8_FILE}.tmp"
             try:
                 _quantize_int8(target / ONNX_FILE, partial)
@@ -115,6 +118,24 @@ def write_onnx_export(model_dir: Path, out: Path, *, int8: bool = False) -> None
         "weights": ONNX_DATA_FILE,
     }
     (out / EXPORT_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    export_spm_tokenizer(Path(model_dir), out)
+
+
+def has_spm_files(target: Path) -> bool:
+    return all((target / name).is_file() for name in (SPM_FILE, PIPELINE_FILE))
+
+
+def _add_spm_tokenizer(model_dir: Path, target: Path) -> None:
+    """Add the SentencePiece files to a complete export; the pipeline file lands first, so a reader never sees the
+    model without it."""
+    staging = Path(tempfile.mkdtemp(prefix=".spm.", suffix=".tmp", dir=target))
+    try:
+        if export_spm_tokenizer(model_dir, staging):
+            for name in (PIPELINE_FILE, SPM_FILE):
+                (staging / name).chmod(0o644)
+                (staging / name).replace(target / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _move_weights_to_data_file(graph: Path, data_name: str) -> None:

@@ -11,13 +11,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from langchain_core.embeddings import Embeddings
-
 from knowledge.settings import Settings
 from knowledge.types import Chunk
 
 if TYPE_CHECKING:
     import chromadb
+    from langchain_core.embeddings import Embeddings
     from langchain_chroma import Chroma
 
 # chromadb builds one shared "system" per path on first use, and two threads doing that at once (a server's

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
 from api.cli_bench import app
+from tests.conftest_model import e5_model_dir  # noqa: F401
+
+REPO = Path(__file__).resolve().parents[1]
 
 runner = CliRunner()
 
@@ -48,3 +52,15 @@ def test_synthetic_chunks_are_slices_of_their_document() -> None:
     info, chunks = synthetic_document(7, [f"行{n}の文章です。" for n in range(20)], random.Random(1))
     assert len(chunks) == CHUNKS_PER_DOCUMENT
     assert all(info.text[c.start : c.end] == c.text for c in chunks)
+
+
+def test_cold_bench_runs_two_checkouts_in_turns_over_one_data_dir(e5_model_dir, monkeypatch) -> None:  # noqa: F811
+    """``bench cold --before`` with this checkout on both sides: every measure, for both, and their ratios."""
+    monkeypatch.setenv("RENKEI_EMBEDDING_MODEL", str(e5_model_dir))
+    cold = _run("cold", "--runs", "1", "--before", str(REPO))["cold"]
+    measures = {"ask_record_s", "ask_passage_s", "ask_record_rss_mb", "ask_passage_rss_mb", "serve_healthy_s",
+                "serve_model_ready_s", "chat_ms_p50", "chat_ms_max", "server_rss_mb"}
+    assert set(cold["after"]) == set(cold["before"]) == measures
+    assert set(cold["before_over_after"]) == measures and cold["runs"] == 1 and cold["chunks"] is None
+    assert cold["after"]["ask_passage_rss_mb"] > cold["after"]["ask_record_rss_mb"]  # the model was loaded
+    assert len(cold["load_average_before"]) == len(cold["load_average_after"]) == 3

@@ -55,3 +55,25 @@ def test_health_and_record_answers_do_not_wait_for_the_model(e5_model_dir, tmp_p
             assert passage.json()["citations"], passage.json()  # answered from the passages, not refused
     finally:
         server.stop()
+
+
+def test_health_answers_from_the_catalog_and_reports_an_index_that_cannot_load(tmp_path):
+    """The indexes load after start-up: health does not wait for them, and says "degraded" when they fail (a
+    corruption the start-up check cannot see, inside the lexical index's current version)."""
+    deployment = new_deployment(tmp_path)
+    ingest(deployment)
+    lexical = deployment.data / "lexical"
+    (lexical / (lexical / "CURRENT").read_text(encoding="utf-8").strip() / "tokens.npy").write_bytes(b"\x00garbage")
+    server = start_server(deployment)
+    try:
+        with server.client() as client:
+            deadline = time.monotonic() + 60
+            while (health := _health(client))["status"] != "degraded":
+                assert time.monotonic() < deadline, server.log()[-3000:]
+                time.sleep(0.1)
+            assert health["documents"] == 1 and health["chunks"] > 0 and health["records"] > 0
+            answer = client.post("/api/chat", json={"message": PASSAGE_QUESTION})
+            assert answer.status_code >= 500, answer.text
+        assert "loading the lexical index failed" in server.log()
+    finally:
+        server.stop()

@@ -1,0 +1,120 @@
+"""SentencePiece in place of ``tokenizers``' Unigram model: identical ids, offsets and special-token masks.
+
+The comparison runs over everything the assistant embeds or is asked in this repository: every chunk and every
+line of the sample and field corpora and of the extraction documents, and every question of every eval set, each
+with the query and the passage prompt, plus edge cases (specials written in the text, unknown characters, widths,
+control and zero-width characters).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tokenizers import Tokenizer
+
+from assistant.evaluation import load_questions, load_suite
+from ingest.chunking import chunk_document
+from ingest.parsers import SUPPORTED_EXTENSIONS, parse_file
+from knowledge.onnx_embeddings import OnnxEmbeddings
+from knowledge.onnx_export import export_onnx, has_spm_files, onnx_dir
+from knowledge.spm_tokenizer import (
+    PIPELINE_FILE,
+    PROBE_TEXTS,
+    SPM_FILE,
+    SpmTokenizer,
+    export_spm_tokenizer,
+    mismatches,
+    write_spm_files,
+)
+from tests.conftest_model import e5_model_dir  # noqa: F401
+from tests.test_onnx_embeddings import EDGE_CASES
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCUMENT_DIRS = (ROOT / "corpus", ROOT / "tests" / "field" / "sources", ROOT / "tests" / "extraction" / "documents")
+
+
+def _document_texts() -> list[str]:
+    texts = []
+    for folder in DOCUMENT_DIRS:
+        for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUPPORTED_EXTENSIONS):
+            text = parse_file(path).text
+            texts += [chunk.text for chunk in chunk_document(path.name, text)] + text.splitlines() + [text]
+    return texts
+
+
+def _questions() -> list[str]:
+    files = {item.questions for item in load_suite(ROOT / "tests" / "eval_sets.yaml")}
+    return [question.question for path in sorted(files) for question in load_questions(path)]
+
+
+@pytest.fixture(scope="module")
+def reference(e5_model_dir: Path) -> Tokenizer:  # noqa: F811
+    """``tokenizers`` as the ONNX backend loaded it before SentencePiece (and still does without its files)."""
+    tokenizer = Tokenizer.from_file(str(e5_model_dir / "tokenizer.json"))
+    tokenizer.encode_special_tokens = True
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
+def test_the_export_writes_the_sentencepiece_files_and_the_backend_uses_them(e5_model_dir: Path) -> None:  # noqa: F811
+    assert has_spm_files(onnx_dir(e5_model_dir))
+    assert isinstance(OnnxEmbeddings(e5_model_dir)._tokenizer, SpmTokenizer)
+
+
+def test_identical_on_every_corpus_question_set_and_edge_case(
+    e5_model_dir: Path, reference: Tokenizer  # noqa: F811
+) -> None:
+    documents, questions = _document_texts(), _questions()
+    assert len(documents) > 3000 and len(questions) > 300  # the corpora and sets were found
+    candidate = SpmTokenizer(onnx_dir(e5_model_dir) / SPM_FILE, onnx_dir(e5_model_dir) / PIPELINE_FILE)
+    texts = [prompt + text for prompt in ("query: ", "passage: ")
+             for text in documents + questions + EDGE_CASES + list(PROBE_TEXTS)]
+    assert mismatches(reference, candidate, texts) == []
+
+
+def test_the_comparison_detects_a_different_segmentation(e5_model_dir: Path, reference: Tokenizer,  # noqa: F811
+                                                        tmp_path: Path) -> None:
+    """A SentencePiece model with one score changed segments differently, and the comparison says so."""
+    data = json.loads((e5_model_dir / "tokenizer.json").read_text(encoding="utf-8"))
+    vocab = data["model"]["vocab"]
+    index = next(i for i, (piece, _) in enumerate(vocab) if piece == "コー")
+    vocab[index][1] = -40.0  # "コー" now costs more than "コ" + "ー"
+    write_spm_files(data, tmp_path)
+    assert mismatches(reference, SpmTokenizer(tmp_path / SPM_FILE, tmp_path / PIPELINE_FILE),
+                      ["passage: コーディネーター", "query: 今日は"]) == ["passage: コーディネーター"]
+
+
+def test_same_vectors_with_and_without_the_sentencepiece_files(
+    e5_model_dir: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    plain = tmp_path / "model"
+    shutil.copytree(e5_model_dir, plain, ignore=shutil.ignore_patterns(SPM_FILE, PIPELINE_FILE))
+    with_spm, without = OnnxEmbeddings(e5_model_dir), OnnxEmbeddings(plain)
+    assert isinstance(with_spm._tokenizer, SpmTokenizer) and not isinstance(without._tokenizer, SpmTokenizer)
+    texts = [*EDGE_CASES, "新任のコーディネーターは採用されたらまず何をしてもらえますか", "長い文。" * 400]  # windowed
+    for mode in ("query", "passage"):
+        assert with_spm.token_ids(texts, mode) == without.token_ids(texts, mode)
+        np.testing.assert_array_equal(with_spm.encode(texts, mode), without.encode(texts, mode))
+    assert with_spm._pad_id == without._pad_id == 1
+
+
+def test_export_adds_the_files_to_an_older_export_and_skips_tokenizers_it_cannot_match(
+    e5_model_dir: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    older = tmp_path / "older"  # exported before the SentencePiece files existed
+    shutil.copytree(e5_model_dir, older, ignore=shutil.ignore_patterns(SPM_FILE, PIPELINE_FILE, "model.safetensors"))
+    export_onnx(older)
+    assert has_spm_files(onnx_dir(older))
+
+    config = json.loads((older / "tokenizer_config.json").read_text(encoding="utf-8"))
+    (older / "tokenizer_config.json").write_text(json.dumps(config | {"split_special_tokens": False}), "utf-8")
+    elsewhere = tmp_path / "out"
+    elsewhere.mkdir()
+    # "<s>" in the text would be a special token, which the SentencePiece pipeline never splits out: no files
+    assert export_spm_tokenizer(older, elsewhere) is False
+    assert list(elsewhere.iterdir()) == []
