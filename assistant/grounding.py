@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from assistant.answer_model import AnswerModel
-from assistant.extractive import Evidence, Selection, supporting_type_found
+from assistant.extractive import Candidate, Evidence, Selection, supporting_type_found
 from assistant.vocabulary import AnswerType
 from knowledge.base import KnowledgeBase
 from knowledge.tokenizer import default_tokenizer
@@ -34,6 +34,10 @@ SUPPORT_FEATURES: tuple[str, ...] = (
     "focus_found",  # the asked-about word stands in an answer line
     "focus_anywhere",  # the asked-about word stands in any retrieved line
     "type_found",  # the expected answer type has an instance in the answer lines (1 when none is expected)
+    # the key words (by rarity) held by the answer line that has an instance of the expected type and holds the
+    # most of them, its context included (1 when no type is expected): 「申込みはいつまで」 wants a date in a
+    # line about the application, not the date of the event
+    "type_with_keys",
     "type_expected",  # the question asks for a type of answer (date, count, place …)
     "subject",  # share of the question's proper nouns named by the best line's document
     # a yes-or-no question (no interrogative: 「駐車場は使えますか」) is about one thing; if the answer lines lack
@@ -76,10 +80,18 @@ def support_features(selection: Selection, evidence: Evidence, answer_type: Answ
         float(any(c.feature("focus") for c in in_answer)),
         float(any(c.feature("focus") for c in ranked)),
         float(supporting_type_found(selection, answer_type)),
+        _type_with_keys(in_answer, evidence, answer_type),
         float(answer_type is not None),
         selection.best.feature("subject"),
         float(evidence.yes_no) * evidence.rarest_missing(answer_terms),
     ], dtype=float)  # fmt: skip
+
+
+def _type_with_keys(lines: Sequence[Candidate], evidence: Evidence, answer_type: AnswerType | None) -> float:
+    if answer_type is None:
+        return 1.0
+    typed = [c for c in lines if answer_type.found_in(c.unit.text)]
+    return max((evidence.key_share(c.evidence_terms) for c in typed), default=0.0)
 
 
 def is_supported(
