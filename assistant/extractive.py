@@ -14,7 +14,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -153,6 +153,7 @@ class Evidence:
     max_rarity: float  # the rarity of a word no passage has
     answer_type: AnswerType | None = None  # the kind of fact the question asks for, if its words say
     yes_no: bool = False  # the question asks whether, not what (no interrogative word)
+    titles: list[str] = field(default_factory=list)  # of the passages' documents, best-ranked first
 
     def key_share(self, terms: frozenset[str] | set[str]) -> float:
         total = sum(c.weight for c in self.keys)
@@ -252,8 +253,15 @@ def gather_evidence(
     titles = list(dict.fromkeys(d.title for d in (documents[r.chunk.document_id] for r in results) if d is not None))
     keys = beyond_titles(key_concepts(kb, question, proper_nouns), titles)
     question = without_places(question, titles)
+    vocab = vocabulary()
+    focus = vocab.focus(question)
     evidence = Evidence(
-        [], keys, kb.lexical.rarity("\x00"), vocabulary().answer_type(question), vocabulary().asks_yes_or_no(question)
+        [],
+        keys,
+        kb.lexical.rarity("\x00"),
+        vocab.answer_type(question, focus),
+        vocab.asks_yes_or_no(question, focus),
+        titles,
     )
     units = [unit for rank, item in enumerate(results) for unit in units_of(item.chunk, rank) if not unit.is_noise]
     if not units:
@@ -265,13 +273,12 @@ def gather_evidence(
     by_chunk = {item.chunk.chunk_id: item for item in results}
     query_terms = set(question_terms(question))
     answer_type = evidence.answer_type
-    focus = vocabulary().focus(question)
     asked_numbers = counted_numbers(question)
     wanted_labels = [compact(word) for word in (focus or "", *(c.term for c in keys)) if len(compact(word)) >= MIN_KEY_CHARS]
     if answer_type is not None:
         wanted_labels += answer_type.labels
     section_numbers = {item.chunk.chunk_id: counted_numbers(" ".join(item.chunk.section_path)) for item in results}
-    wants_list = float(vocabulary().wants_list(question))
+    wants_list = float(vocab.wants_list(question))
     subjects = _subject_shares({r.chunk.document_id: documents[r.chunk.document_id] for r in results}, proper_nouns)
     dense = kb.passage_vectors([unit.text for unit in units]) @ kb.query_vectors([question])[0]
     rows: list[list[float]] = []
@@ -396,15 +403,6 @@ def subject_documents(
     if best == 0:
         return []
     return [document_id for document_id in dict.fromkeys(r.chunk.document_id for r in results) if shares[document_id] == best]
-
-
-def about_subject(
-    results: list[ScoredChunk], documents: dict[str, DocumentText | None], proper_nouns: Sequence[str]
-) -> list[ScoredChunk]:
-    """The passages of the documents that name the most of the question's places and organisations, in rank
-    order (all of them when the question names none, or no document names any)."""
-    subject = set(subject_documents(results, documents, proper_nouns))
-    return [item for item in results if item.chunk.document_id in subject] if subject else results
 
 
 def rank_candidates(found: list[Candidate], model: AnswerModel) -> list[Candidate]:

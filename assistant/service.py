@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from assistant.citations import Citations
 from assistant.errors import UnknownWardError
 from assistant.answer_model import AnswerModel, answer_model
-from assistant.extractive import Evidence, about_subject, document_texts, gather_evidence, rank_candidates, select, subject_documents
+from assistant.extractive import Evidence, document_texts, gather_evidence, rank_candidates, select, subject_documents
 from assistant.grounding import is_supported, unknown_proper_nouns
 from assistant.llm import cited_numbers, evidence_for, llm_answer
 from assistant.llm import enabled as llm_enabled
@@ -97,14 +97,9 @@ class Assistant:
         subject = subject_documents(results, documents, u.names)
         if subject and len(subject) <= MAX_SUBJECT_DOCUMENTS:
             chosen = search_within(self.kb, question, subject, k=RETRIEVAL_K)
-        else:
-            chosen = about_subject(results, documents, u.names)[:RETRIEVAL_K]
+        else:  # the passages about the places the question names, or all when no document names them
+            chosen = [r for r in results if r.chunk.document_id in subject or not subject][:RETRIEVAL_K]
         return gather_evidence(self.kb, question, chosen, u.names, documents)
-
-    def _titles(self, evidence: Evidence) -> list[str]:
-        """The titles of the documents the passages came from, best-ranked first."""
-        ids = dict.fromkeys(c.unit.chunk.document_id for c in sorted(evidence.candidates, key=lambda c: c.unit.rank))
-        return [info.title for info in (self.kb.document(i) for i in ids) if info is not None and info.title]
 
     # --- steps ---------------------------------------------------------------------------------
     @staticmethod
@@ -147,7 +142,7 @@ class Assistant:
         evidence = self.passage_evidence(question, u)
         selection = select(rank_candidates(evidence.candidates, self.model), self.model.composition_for(question))
         if selection is None or not is_supported(selection, evidence, evidence.answer_type, self.model):
-            return _refusal_answer((), self._titles(evidence))
+            return _refusal_answer((), evidence.titles)
         lines: list[str] = []
         by_chunk: dict[str, list[Unit]] = {}
         for unit in selection.units:

@@ -61,18 +61,19 @@ class Vocabulary:
     answer_types: tuple[AnswerType, ...]
     facility_heads: frozenset[str] = frozenset()
 
-    def answer_type(self, question: str) -> AnswerType | None:
-        """The answer type a question expects, if its words say (the first listed type that matches)."""
-        focus = self.focus(question)
+    def answer_type(self, question: str, focus: str | None = None) -> AnswerType | None:
+        """The answer type a question expects, if its words say (the first listed type that matches).
+        ``focus``: the question's :meth:`focus`, if the caller has read it already."""
+        focus = focus if focus is not None else self.focus(question)
         return next((kind for kind in self.answer_types if kind.asked_by(question, focus)), None)
 
-    def asks_yes_or_no(self, question: str) -> bool:
+    def asks_yes_or_no(self, question: str, focus: str | None = None) -> bool:
         """A question ending in か with no interrogative, no list cue and no kind of fact asked for:
         「駐車場は使えますか」, not 「どこにありますか」 or 「場所は？」."""
         text = compact(question).rstrip("？?。!！")
         if not text.endswith("か") or any(word in text for word in self.interrogatives):
             return False
-        return not self.wants_list(question) and self.answer_type(question) is None
+        return not self.wants_list(question) and self.answer_type(question, focus) is None
 
     def focus(self, question: str) -> str | None:
         """The word a question asks about: the word right after an interrogative (どんな取組み, どう活かす), else
