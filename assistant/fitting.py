@@ -36,9 +36,10 @@ from assistant.vocabulary import AnswerType, vocabulary
 from knowledge.settings import Settings
 
 # The sets the weights are fitted on. field-check is never read here.
-TUNE_SETS: tuple[str, ...] = ("dev", "blind1", "blind2", "blind3", "blind4", "blind5", "field-tune")
-# The issue's bound on answerable questions refused, applied on the tune sets.
-MAX_ANSWERABLE_REFUSED = 0.05
+TUNE_SETS: tuple[str, ...] = ("dev", "blind1", "blind2", "blind3", "blind4", "blind5", "field-tune", "field-tune2")
+# The bound on answerable questions refused, applied on the tune sets: the issue asks ≤ 5 % on every set, and the
+# gate checks each small set (11 answerable questions in blind5) on its own, so the fit keeps a margin.
+MAX_ANSWERABLE_REFUSED = 0.03
 # Regularisation strength of both regressions (scikit-learn's default).
 REGULARISATION_C = 1.0
 GRID_CONTINUATION = (0, 1, 2, 3)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from assistant.answer_model import AnswerModel
-from assistant.extractive import Candidate, Evidence, Selection, supporting_type_found
+from assistant.extractive import Candidate, Evidence, Selection, supporting_type_found, terms_of
 from assistant.vocabulary import AnswerType
 from knowledge.base import KnowledgeBase
 from knowledge.tokenizer import default_tokenizer
@@ -38,6 +38,8 @@ SUPPORT_FEATURES: tuple[str, ...] = (
     # most of them, its context included (1 when no type is expected): 「申込みはいつまで」 wants a date in a
     # line about the application, not the date of the event
     "type_with_keys",
+    # the same, the line's own words only: a name two lines under the event asked about may be someone else's
+    "type_with_keys_line",
     "type_expected",  # the question asks for a type of answer (date, count, place …)
     "subject",  # share of the question's proper nouns named by the best line's document
     # a yes-or-no question (no interrogative: 「駐車場は使えますか」) is about one thing; if the answer lines lack
@@ -81,17 +83,22 @@ def support_features(selection: Selection, evidence: Evidence, answer_type: Answ
         float(any(c.feature("focus") for c in ranked)),
         float(supporting_type_found(selection, answer_type)),
         _type_with_keys(in_answer, evidence, answer_type),
+        _type_with_keys(in_answer, evidence, answer_type, line_only=True),
         float(answer_type is not None),
         selection.best.feature("subject"),
         float(evidence.yes_no) * evidence.rarest_missing(answer_terms),
     ], dtype=float)  # fmt: skip
 
 
-def _type_with_keys(lines: Sequence[Candidate], evidence: Evidence, answer_type: AnswerType | None) -> float:
+def _type_with_keys(
+    lines: Sequence[Candidate], evidence: Evidence, answer_type: AnswerType | None, line_only: bool = False
+) -> float:
     if answer_type is None:
         return 1.0
     typed = [c for c in lines if answer_type.found_in(c.unit.text)]
-    return max((evidence.key_share(c.evidence_terms) for c in typed), default=0.0)
+    return max(
+        (evidence.key_share(terms_of(c.unit.text) if line_only else c.evidence_terms) for c in typed), default=0.0
+    )
 
 
 def is_supported(

@@ -37,8 +37,11 @@ class AnswerType:
             return True
         return focus is not None and any(noun in compact(focus) for noun in self.focus_nouns)
 
+    # or: a line naming a person (Sudachi's 人名) has an instance — 「講師は誰」 is answered by a name
+    person_names: bool = False
+
     def found_in(self, text: str) -> bool:
-        return bool(self.pattern.search(compact(text)))
+        return bool(self.pattern.search(compact(text))) or (self.person_names and _names_a_person(text))
 
 
 @dataclass(frozen=True)
@@ -77,19 +80,27 @@ class Vocabulary:
 
     def focus(self, question: str) -> str | None:
         """The word a question asks about: the word right after an interrogative (どんな取組み, どう活かす), else
-        the last content word before it (多職種研修会の目的は何 → 目的), else the last content word (…の回収率は)."""
-        words = [word.term for word in default_tokenizer().words(question)]
+        the last content word before it (多職種研修会の目的は何 → 目的), else — a question with no interrogative —
+        its last noun (参加費はかかりますか → 参加費, …の回収率は), the predicate being what is asked of it."""
+        tokenizer = default_tokenizer()
+        words = [word.term for word in tokenizer.words(question)]
         for index, term in enumerate(words):
             if term in self.interrogatives:
                 after = words[index + 1] if index + 1 < len(words) else None
                 if term in self.determiners and after and after not in self.question_words:
                     return after
                 return _head([w for w in words[:index] if w not in self.question_words])
-        return _head([w for w in words if w not in self.question_words])
+        nouns = [word.term for word in tokenizer.noun_words(question)]
+        return _head([w for w in nouns or words if w not in self.question_words])
 
     def wants_list(self, question: str) -> bool:
         text = compact(question)
         return any(cue in text for cue in self.list_cues)
+
+
+@lru_cache(maxsize=20_000)
+def _names_a_person(text: str) -> bool:
+    return bool(default_tokenizer().person_names(text))
 
 
 def _head(words: list[str]) -> str | None:
@@ -134,6 +145,7 @@ def load_vocabulary(path: Path = VOCABULARY_FILE) -> Vocabulary:
                 bool(item.get("strict")),
                 _words(item.get("focus_nouns")),
                 _words(item.get("focus_nouns")) + _words(item.get("labels")),
+                bool(item.get("person_names")),
             )
             for item in data["answer_types"]
         ),

@@ -163,6 +163,14 @@ class JapaneseTokenizer:
             run = []
         return found
 
+    def person_names(self, text: str) -> list[str]:
+        """The parts of people's names (Sudachi's 固有名詞・人名: 姓 and 名) in ``text``, as written (NFKC)."""
+        return [
+            morpheme.surface()
+            for morpheme in self._morphemes(text)
+            if morpheme.part_of_speech()[1:3] == ("固有名詞", "人名")
+        ]
+
     def place_names(self, text: str) -> list[str]:
         """The place names (Sudachi's 固有名詞・地名) of ``text``, as written (NFKC)."""
         return [

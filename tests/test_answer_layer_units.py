@@ -36,6 +36,13 @@ from knowledge.types import Chunk
         ("返事はどのくらいでもらえますか", "duration", "3業務日以内に電話でお知らせします。"),
         ("受付は何時までですか", "time", "受付は午前8時45分から午後5時15分まで"),
         ("個人情報は第何条に書いてありますか", "article", "第８条 個人情報の取扱い"),
+        ("センターのメールアドレスを教えて", "email", "E-mail：renkei-c@example.lg.jp"),
+        ("窓口の電話番号は何番ですか", "phone", "電話：０６－６８５８－２２００（平日9時～17時）"),
+        ("会場へはどの駅で降りればいいですか", "access", "地下鉄南北線「桜通駅」から徒歩5分"),
+        ("出前講座は何人以上集まれば頼めますか", "count_bound", "10名以上の集まりであればお申込みいただけます。"),
+        ("協議会の委員は最大で何人までですか", "count_bound", "協議会は、委員15人以内で組織する。"),
+        ("申込みの締め切りはいつですか", "deadline", "申込みは6月30日（金）までにFAXで。"),
+        ("基調講演の講師は誰ですか", "person", "基調講演　川上 直人 氏（済生会吹田病院）"),
     ],
 )
 def test_answer_types_come_from_the_vocabulary_file(question: str, kind: str, line: str) -> None:
@@ -201,3 +208,32 @@ def test_a_refusal_names_where_it_looked_not_a_stray_section() -> None:
 )
 def test_yes_or_no_questions(question: str, yes_no: bool) -> None:
     assert vocabulary().asks_yes_or_no(question) is yes_no
+
+
+def test_a_bound_or_a_deadline_is_not_answered_by_any_count_or_date() -> None:
+    bound = vocabulary().answer_type("出前講座は何人以上集まれば申し込めますか")
+    assert bound is not None and not bound.found_in("講演会には412名が来場した。")
+    deadline = vocabulary().answer_type("体験研修の申し込みの締め切りはいつ？")
+    assert deadline is not None and not deadline.found_in("令和7年7月頃に開催する予定。")
+
+
+def test_a_person_is_a_name_not_a_role() -> None:
+    who = vocabulary().answer_type("協議会の会長は誰がやっていますか")
+    assert who is not None and who.name == "person"
+    assert who.found_in("会長　森下 佳代子")  # Sudachi's 人名
+    assert who.found_in("講師：藤田先生")
+    assert not who.found_in("会長は、委員の互選により定める。")
+    # a person's name is asked for; a thing's name, or a form that has a name on it, is not
+    named = vocabulary().answer_type("窓口の相談員さんたちの名前を教えてください")
+    assert named is not None and named.name == "person"
+    thing = vocabulary().answer_type("町で様式をそろえたシートは何ていう名前？")
+    assert thing is None or thing.name != "person"
+    form = vocabulary().answer_type("利用者さんの名前入りの用紙をFAXするとき、気をつけることは？")
+    assert form is None or form.name != "person"
+
+
+def test_a_question_without_an_interrogative_asks_about_its_last_noun() -> None:
+    vocab = vocabulary()
+    assert vocab.focus("吹田市の多職種研修会って、出るのに参加費はかかったの？") == "参加費"
+    fee = vocab.answer_type("新潟市の研修会って、出るのにお金はかかるの？")
+    assert fee is not None and fee.name == "amount"
