@@ -237,3 +237,12 @@ def test_a_question_without_an_interrogative_asks_about_its_last_noun() -> None:
     assert vocab.focus("吹田市の多職種研修会って、出るのに参加費はかかったの？") == "参加費"
     fee = vocab.answer_type("新潟市の研修会って、出るのにお金はかかるの？")
     assert fee is not None and fee.name == "amount"
+
+
+@pytest.mark.parametrize("held_out", ["field-check", "field-check2"])
+def test_the_held_out_sets_are_never_fitted_on(tmp_path, held_out: str) -> None:
+    from assistant.fitting import fit_answer_model
+    from knowledge.settings import Settings
+
+    with pytest.raises(ValueError, match="never tuned on"):
+        fit_answer_model([], tmp_path, Settings(), tune_sets=("field-tune", held_out))
