@@ -43,6 +43,8 @@ from knowledge.types import Chunk
         ("協議会の委員は最大で何人までですか", "count_bound", "協議会は、委員15人以内で組織する。"),
         ("申込みの締め切りはいつですか", "deadline", "申込みは6月30日（金）までにFAXで。"),
         ("基調講演の講師は誰ですか", "person", "基調講演　川上 直人 氏（済生会吹田病院）"),
+        ("会議を傍聴したいときは、どうやって申し込めばいいですか", "procedure", "傍聴は当日先着10名まで、受付でお申し出ください。"),
+        ("救急のときに持っていくシートは何という名前ですか", "name", "救急搬送時には「あんしん連携シート」を持参する。"),
     ],
 )
 def test_answer_types_come_from_the_vocabulary_file(question: str, kind: str, line: str) -> None:
@@ -215,6 +217,8 @@ def test_a_bound_or_a_deadline_is_not_answered_by_any_count_or_date() -> None:
     assert bound is not None and not bound.found_in("講演会には412名が来場した。")
     deadline = vocabulary().answer_type("体験研修の申し込みの締め切りはいつ？")
     assert deadline is not None and not deadline.found_in("令和7年7月頃に開催する予定。")
+    assert not deadline.found_in("9時30分から12時まで")  # an end time is not a deadline
+    assert deadline.found_in("講座を希望する日の1か月前までにお申し込みください。")
 
 
 def test_a_person_is_a_name_not_a_role() -> None:
