@@ -21,7 +21,7 @@ from filelock import FileLock
 
 from knowledge.atomic_dir import make_readable, replace_dir
 from knowledge.embedding_base import EmbeddingModelError
-from knowledge.spm_tokenizer import PIPELINE_FILE, SPM_FILE, export_spm_tokenizer
+from knowledge.spm_tokenizer import PIECES_FILE, PIPELINE_FILE, SPM_FILE, TOKENIZER_FILES, export_spm_tokenizer
 
 ONNX_SUBDIR = "onnx"
 ONNX_FILE = "model.onnx"
@@ -122,16 +122,17 @@ def write_onnx_export(model_dir: Path, out: Path, *, int8: bool = False) -> None
 
 
 def has_spm_files(target: Path) -> bool:
-    return all((target / name).is_file() for name in (SPM_FILE, PIPELINE_FILE))
+    return all((target / name).is_file() for name in TOKENIZER_FILES)
 
 
 def _add_spm_tokenizer(model_dir: Path, target: Path) -> None:
-    """Add the SentencePiece files to a complete export; the pipeline file lands first, so a reader never sees the
-    model without it."""
+    """Add the SentencePiece files to a complete export (or the piece table to one made before it existed); the
+    pipeline file lands first and the SentencePiece model last, so a reader never sees the model without the
+    others."""
     staging = Path(tempfile.mkdtemp(prefix=".spm.", suffix=".tmp", dir=target))
     try:
         if export_spm_tokenizer(model_dir, staging):
-            for name in (PIPELINE_FILE, SPM_FILE):
+            for name in (PIPELINE_FILE, PIECES_FILE, SPM_FILE):
                 (staging / name).chmod(0o644)
                 (staging / name).replace(target / name)
     finally:
