@@ -164,6 +164,7 @@ def _print_ner_comparison(result: dict[str, Any]) -> None:
 
 def _mount_subcommands() -> None:
     from api.cli_bench import app as bench_app
+    from api.cli_db import app as db_app
     from api.cli_feedback import app as feedback_app
     from api.cli_model import app as model_app
     from api.cli_records import app as records_app
@@ -172,6 +173,7 @@ def _mount_subcommands() -> None:
     app.add_typer(model_app, name="model", help="build or inspect the embedding model")
     app.add_typer(records_app, name="records", help="structured records")
     app.add_typer(feedback_app, name="feedback", help="readers' ratings and refused questions (CSV export)")
+    app.add_typer(db_app, name="db", help="the database's schema: renkei db upgrade")
     from api.cli_load import load
 
     bench_app.command("load", help="bounded load test of a running server (loopback only)")(load)
@@ -185,7 +187,7 @@ _mount_subcommands()
 def _assistant():  # type: ignore[no-untyped-def]
     from assistant.service import Assistant
     from knowledge.base import KnowledgeBase
-    from records.db import open_database
+    from knowledge.database import open_database
 
     settings = _checked_settings()
     kb = KnowledgeBase(settings)

@@ -168,7 +168,7 @@ class AppState:
     """Everything a request may need, built once per process."""
 
     def __init__(self, settings: Settings) -> None:
-        from records.db import open_database
+        from knowledge.database import open_database
 
         self.settings = settings
         self.kb = KnowledgeBase(settings)

@@ -296,14 +296,14 @@ class IngestRun:
         self.kb.forget_vectors()  # reopen with the configured model on next use
         shutil.rmtree(self.kb.settings.lexical_dir, ignore_errors=True)
         self.kb.lexical = LexicalIndex.load(self.kb.settings.lexical_dir)
-        self.kb.catalog.drop_all()
+        self.kb.catalog.clear()
 
     # --- records -------------------------------------------------------------------------------
     def _propose_records(self, changed: Sequence[DocumentInfo], report: IngestReport) -> None:
         """Draft records extracted from new or changed documents, for an admin to review; never live."""
         if not changed:
             return
-        from records.db import open_database
+        from knowledge.database import open_database
         from records.drafts import propose_for_document
 
         engine = open_database(self.kb.settings.resolved_database_url)
@@ -316,7 +316,7 @@ class IngestRun:
             self.progress.advance()
 
     def _sync_records(self, discovery: Discovery, report: IngestReport, *, full: bool, dry_run: bool) -> None:
-        from records.db import open_database
+        from knowledge.database import open_database
         from records.loader import sync_record_files
 
         if not discovery.record_files and not full:
