@@ -95,12 +95,12 @@ def test_a_model_without_export_or_with_a_broken_one_is_a_clear_error(e5_model_d
 
 PASSAGE_ANSWER_WITHOUT_TORCH = """
 import sys
-from assistant.schemas import ChatRequest
 from assistant.service import Assistant
+from assistant.schemas import ChatRequest
 from ingest.pipeline import IngestRun
 from knowledge.base import KnowledgeBase
-from knowledge.database import open_database
 from knowledge.settings import Settings
+from knowledge.database import open_database
 
 settings = Settings()
 assert settings.embedding_model is None and settings.embedding_backend == "onnx", settings
