@@ -40,6 +40,7 @@ def _checked_settings():  # type: ignore[no-untyped-def]
 
 @app.command()
 def ingest(
+    ctx: typer.Context,
     paths: Annotated[list[Path] | None, typer.Argument(help="files or corpus directories (default: RENKEI_CORPUS_DIRS)")] = None,
     full: Annotated[bool, typer.Option("--full", help="also remove documents and records no longer present")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would change without writing")] = False,
@@ -49,11 +50,12 @@ def ingest(
     """Ingest documents and record files; a re-run only touches what changed."""
     from api.progress import RichProgress
     from ingest.locking import IngestAlreadyRunning
-    from ingest.pipeline import IngestRun
+    from ingest.pipeline import NO_HOOKS, IngestHooks, IngestRun
     from knowledge.base import IndexUnreadable, KnowledgeBase
     from knowledge.health import DataDirError, move_aside_corrupt
     from knowledge.vectorstore import EmbeddingModelMismatch
 
+    hooks = ctx.obj if isinstance(ctx.obj, IngestHooks) else NO_HOOKS  # a test's, passed by app(obj=...)
     settings = get_settings() if rebuild and not dry_run else _checked_settings()
     try:
         if rebuild and not dry_run:
@@ -61,7 +63,7 @@ def ingest(
                 console.print(f"moved the unreadable {moved.name.split('.corrupt-')[0]} aside to {moved}", markup=False)
         kb = KnowledgeBase(settings)
         with RichProgress(console) if not as_json else _null_progress() as progress:
-            report = IngestRun(kb, progress).run(paths, full=full, dry_run=dry_run, rebuild=rebuild)
+            report = IngestRun(kb, progress, hooks).run(paths, full=full, dry_run=dry_run, rebuild=rebuild)
     except (IngestAlreadyRunning, EmbeddingModelMismatch, IndexUnreadable, DataDirError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
     if as_json:
