@@ -122,12 +122,13 @@ def test_reopening_a_database_at_head_does_not_import_alembic(tmp_path: Path) ->
 
 # --- once per process --------------------------------------------------------------------------------------
 @pytest.fixture
-def statements() -> Iterator[list[str]]:
-    """Every SQL statement any engine of this process runs while the test runs."""
+def statements(tmp_path: Path) -> Iterator[list[str]]:
+    """Every SQL statement run on a database in this test's temp dir (by any engine) while the test runs."""
     seen: list[str] = []
 
-    def record(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        seen.append(statement)
+    def record(conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        if str(conn.engine.url.database or "").startswith(str(tmp_path)):
+            seen.append(statement)
 
     event.listen(Engine, "before_cursor_execute", record)
     yield seen
