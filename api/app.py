@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
@@ -18,6 +19,9 @@ from api.errors import error_response, install_error_handlers
 from api.routes import admin, chat, conversations, documents, drafts, feedback, health, labels, records, sources
 from knowledge.health import check_data_dir
 from knowledge.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from ingest.pipeline import IngestHooks
 
 log = logging.getLogger("renkei.api")
 
@@ -181,14 +185,16 @@ class PageSecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app. The knowledge base, records engine and assistant are built at start-up (lifespan)."""
+def create_app(settings: Settings | None = None, ingest_hooks: IngestHooks | None = None) -> FastAPI:
+    """Build the app. The knowledge base, records engine and assistant are built at start-up (lifespan).
+
+    ``ingest_hooks`` go to every ingest the admin starts (fault injection in tests; none by default)."""
     resolved = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         check_data_dir(resolved)  # DataDirError: one message naming `renkei ingest --rebuild`
-        state = AppState(resolved)
+        state = AppState(resolved, ingest_hooks)
         app.state.renkei = state
         state.warm_up()
         log.info("renkei ready: %s", state.kb.counts())

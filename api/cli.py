@@ -83,6 +83,7 @@ def _checked_settings():  # type: ignore[no-untyped-def]
 
 @app.command()
 def ingest(
+    ctx: typer.Context,
     paths: Annotated[list[Path] | None, typer.Argument(help="files or corpus directories (default: RENKEI_CORPUS_DIRS)")] = None,
     full: Annotated[bool, typer.Option("--full", help="also remove documents and records no longer present")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would change without writing")] = False,
@@ -92,11 +93,12 @@ def ingest(
     """Ingest documents and record files; a re-run only touches what changed."""
     from api.progress import RichProgress
     from ingest.locking import IngestAlreadyRunning
-    from ingest.pipeline import IngestRun
+    from ingest.pipeline import NO_HOOKS, IngestHooks, IngestRun
     from knowledge.base import IndexUnreadable, KnowledgeBase
     from knowledge.health import DataDirError, move_aside_corrupt
     from knowledge.vectorstore import EmbeddingModelMismatch
 
+    hooks = ctx.obj if isinstance(ctx.obj, IngestHooks) else NO_HOOKS  # a test's, passed by app(obj=...)
     settings = get_settings() if rebuild and not dry_run else _checked_settings()
     try:
         if rebuild and not dry_run:
@@ -104,7 +106,7 @@ def ingest(
                 console.print(f"moved the unreadable {moved.name.split('.corrupt-')[0]} aside to {moved}", markup=False)
         kb = KnowledgeBase(settings)
         with RichProgress(console) if not as_json else _null_progress() as progress:
-            report = IngestRun(kb, progress).run(paths, full=full, dry_run=dry_run, rebuild=rebuild)
+            report = IngestRun(kb, progress, hooks).run(paths, full=full, dry_run=dry_run, rebuild=rebuild)
     except (IngestAlreadyRunning, EmbeddingModelMismatch, IndexUnreadable, DataDirError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
     if as_json:
@@ -207,6 +209,7 @@ def _print_ner_comparison(result: dict[str, Any]) -> None:
 
 def _mount_subcommands() -> None:
     from api.cli_bench import app as bench_app
+    from api.cli_db import app as db_app
     from api.cli_feedback import app as feedback_app
     from api.cli_model import app as model_app
     from api.cli_records import app as records_app
@@ -215,6 +218,7 @@ def _mount_subcommands() -> None:
     app.add_typer(model_app, name="model", help="build or inspect the embedding model")
     app.add_typer(records_app, name="records", help="structured records")
     app.add_typer(feedback_app, name="feedback", help="readers' ratings and refused questions (CSV export)")
+    app.add_typer(db_app, name="db", help="the database's schema: renkei db upgrade")
     from api.cli_load import load
 
     bench_app.command("load", help="bounded load test of a running server (loopback only)")(load)
@@ -228,7 +232,7 @@ _mount_subcommands()
 def _assistant():  # type: ignore[no-untyped-def]
     from assistant.service import Assistant
     from knowledge.base import KnowledgeBase
-    from records.db import open_database
+    from knowledge.database import open_database
 
     settings = _checked_settings()
     kb = KnowledgeBase(settings)

@@ -26,7 +26,7 @@ def export(
     """Every 👍/👎 (question, answer, reason, comment, cited chunks, settings) and every unrated refusal."""
     from assistant.feedback import export_rows, write_csv
     from assistant.memory import ConversationMemory
-    from records.db import open_database
+    from knowledge.database import open_database
 
     memory = ConversationMemory(open_database(get_settings().resolved_database_url))
     if out is None:

@@ -10,9 +10,9 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.orm import Session
 
+from knowledge.database import open_database
 from knowledge.settings import get_settings
 from records.dates import RecordDateError, format_time_range, parse_date
-from records.db import open_database
 from records.models import Event
 from records.queries import RecordLookupError, list_events, record_to_dict
 

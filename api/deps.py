@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
@@ -27,6 +27,9 @@ from assistant.service import Assistant
 from ingest.locking import IngestAlreadyRunning, ingest_lock
 from knowledge.base import KnowledgeBase
 from knowledge.settings import Settings
+
+if TYPE_CHECKING:
+    from ingest.pipeline import IngestHooks
 
 log = logging.getLogger("renkei.api")
 
@@ -105,8 +108,10 @@ class IngestJobs:
         on_finished: Callable[[], None],
         lock_probe: Callable[[], None] = lambda: None,
         keep: int = 20,
+        hooks: IngestHooks | None = None,
     ) -> None:
         self._kb_factory = kb_factory
+        self._hooks = hooks
         self._lock_probe = lock_probe
         self._on_finished = on_finished
         self._keep = keep
@@ -144,10 +149,10 @@ class IngestJobs:
         return job
 
     def _run(self, job: IngestJob) -> None:
-        from ingest.pipeline import IngestRun
+        from ingest.pipeline import NO_HOOKS, IngestRun
 
         try:
-            report = IngestRun(self._kb_factory(), _JobProgress(job)).run(full=job.full)
+            report = IngestRun(self._kb_factory(), _JobProgress(job), self._hooks or NO_HOOKS).run(full=job.full)
             job.report, job.summary = report.to_dict(), report.summary
             job.status = "failed" if report.failed else "succeeded"
             if report.failed:
@@ -167,15 +172,15 @@ class IngestJobs:
 class AppState:
     """Everything a request may need, built once per process."""
 
-    def __init__(self, settings: Settings) -> None:
-        from records.db import open_database
+    def __init__(self, settings: Settings, ingest_hooks: IngestHooks | None = None) -> None:
+        from knowledge.database import open_database
 
         self.settings = settings
         self.kb = KnowledgeBase(settings)
         self.records_engine: Engine = open_database(settings.resolved_database_url)
         self.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
         self.feedback_limiter = RateLimiter(settings.feedback_per_minute)
-        self.ingest_jobs = IngestJobs(self.writer_kb, self.kb.refresh, self._probe_ingest_lock)
+        self.ingest_jobs = IngestJobs(self.writer_kb, self.kb.refresh, self._probe_ingest_lock, hooks=ingest_hooks)
         self.assistant = Assistant(self.kb, self.records_engine, settings)
         self.warm_up_error: str | None = None  # why the background load of the indexes or the model failed
 

@@ -44,7 +44,7 @@ def run_scaling_benchmark(
 ) -> dict[str, Any]:
     from assistant.service import Assistant
     from knowledge.base import KnowledgeBase
-    from records.db import open_database
+    from knowledge.database import open_database
 
     questions = load_questions(DEV_QUESTIONS)
     texts = [q.question for q in questions]
@@ -117,7 +117,7 @@ def first_answer_main() -> None:
     from assistant.service import Assistant
     from knowledge.base import KnowledgeBase
     from knowledge.settings import get_settings
-    from records.db import open_database
+    from knowledge.database import open_database
 
     imported = time.perf_counter()
     settings = get_settings()

@@ -227,7 +227,7 @@ def suite_assistant(corpus: list[Path], work_dir: Path, settings: Settings) -> A
     re-ingests only what changed)."""
     from ingest.pipeline import IngestRun
     from knowledge.base import KnowledgeBase
-    from records.db import open_database
+    from knowledge.database import open_database
 
     key = hashlib.sha256("\n".join(str(path) for path in corpus).encode()).hexdigest()[:12]
     scoped = settings.model_copy(

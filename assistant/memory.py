@@ -70,9 +70,10 @@ class PreviousTurn:
 
 
 class ConversationMemory:
+    """The conversation tables of the database opened by ``knowledge.database.open_database`` (which made them)."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        MemoryBase.metadata.create_all(engine)
 
     @staticmethod
     def new_id() -> str:

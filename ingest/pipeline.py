@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import time
 import uuid
@@ -55,13 +54,16 @@ def file_errors(catalog: Catalog) -> dict[str, dict[str, str]]:
     return loaded if isinstance(loaded, dict) else {}
 
 
-def checkpoint(stage: str) -> None:
-    """Fault-injection point for the kill tests: pause here when RENKEI_TEST_PAUSE_AT names this stage."""
-    if os.environ.get("RENKEI_TEST_PAUSE_AT") == stage:
-        marker = os.environ.get("RENKEI_TEST_PAUSE_MARKER")
-        if marker:
-            Path(marker).write_text(stage)
-        time.sleep(120)
+class IngestHooks:
+    """The points a run reports as it passes them, for fault injection: :meth:`reached` is called at each stage
+    (``parse``, ``embed``, ``vector_write``, ``catalog``, ``records``). These hooks do nothing; a test passes its
+    own to :class:`IngestRun` (or ``renkei`` through ``app(obj=...)``), e.g. one that pauses so it can kill there."""
+
+    def reached(self, stage: str) -> None:
+        """The run is at ``stage`` (before that stage's writes)."""
+
+
+NO_HOOKS = IngestHooks()
 
 
 def file_sha256(path: Path) -> str:
@@ -115,9 +117,10 @@ def _vector_metadata(info: DocumentInfo, chunk: Chunk) -> dict[str, object]:
 
 
 class IngestRun:
-    def __init__(self, kb: KnowledgeBase, progress: Progress | None = None) -> None:
+    def __init__(self, kb: KnowledgeBase, progress: Progress | None = None, hooks: IngestHooks = NO_HOOKS) -> None:
         self.kb = kb
         self.progress = progress or NoProgress()
+        self.hooks = hooks
 
     def run(
         self,
@@ -209,7 +212,7 @@ class IngestRun:
                 if known.get(outcome.document_id) == sha256:
                     report.add(outcome)
                     continue
-                checkpoint("parse")
+                self.hooks.reached("parse")
                 info, chunks = prepare_document(path, discovery.root, sha256)
             except UnsupportedFileType as exc:
                 report.add(FileOutcome(str(path), "skipped", outcome.document_id, stage=exc.stage, reason=exc.reason))
@@ -236,7 +239,7 @@ class IngestRun:
 
     def _write(self, prepared: Sequence[PreparedDocument], deletions: Sequence[str], report: IngestReport) -> None:
         self._add_to_indexes([(doc.info, chunk) for doc in prepared for chunk in doc.chunks], report)
-        checkpoint("catalog")
+        self.hooks.reached("catalog")
         self.kb.catalog.commit(((doc.info, doc.chunks) for doc in prepared), deletions)
 
     def _add_to_indexes(self, items: Sequence[tuple[DocumentInfo, Chunk]], report: IngestReport | None) -> None:
@@ -247,14 +250,14 @@ class IngestRun:
         metadata = {chunk.chunk_id: _vector_metadata(info, chunk) for info, chunk in pending}
         to_embed = [chunk for _, chunk in pending if chunk.chunk_id not in in_vectors]
         self.progress.stage("embed", len(to_embed))
-        checkpoint("embed")
+        self.hooks.reached("embed")
         for offset in range(0, len(to_embed), EMBED_BATCH):
             part = to_embed[offset : offset + EMBED_BATCH]
             self.kb.vectors.add(part, [metadata[chunk.chunk_id] for chunk in part])
             if report is not None:
                 report.chunks_embedded += len(part)
             self.progress.advance(len(part))
-            checkpoint("vector_write")
+            self.hooks.reached("vector_write")
         lexical_items = [
             (chunk.chunk_id, chunk.text, metadata[chunk.chunk_id]) for _, chunk in pending if chunk.chunk_id not in in_lexical
         ]
@@ -296,14 +299,14 @@ class IngestRun:
         self.kb.forget_vectors()  # reopen with the configured model on next use
         shutil.rmtree(self.kb.settings.lexical_dir, ignore_errors=True)
         self.kb.lexical = LexicalIndex.load(self.kb.settings.lexical_dir)
-        self.kb.catalog.drop_all()
+        self.kb.catalog.clear()
 
     # --- records -------------------------------------------------------------------------------
     def _propose_records(self, changed: Sequence[DocumentInfo], report: IngestReport) -> None:
         """Draft records extracted from new or changed documents, for an admin to review; never live."""
         if not changed:
             return
-        from records.db import open_database
+        from knowledge.database import open_database
         from records.drafts import propose_for_document
 
         engine = open_database(self.kb.settings.resolved_database_url)
@@ -316,12 +319,12 @@ class IngestRun:
             self.progress.advance()
 
     def _sync_records(self, discovery: Discovery, report: IngestReport, *, full: bool, dry_run: bool) -> None:
-        from records.db import open_database
+        from knowledge.database import open_database
         from records.loader import sync_record_files
 
         if not discovery.record_files and not full:
             return
-        checkpoint("records")
+        self.hooks.reached("records")
         engine = open_database(self.kb.settings.resolved_database_url)
         result = sync_record_files(engine, discovery.record_files, discovery.root, full=full, dry_run=dry_run)
         for item in result.files:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from knowledge.catalog import Catalog, make_engine
+from knowledge.catalog import Catalog
+from knowledge.database import open_database
 from knowledge.embedders import load_embeddings, model_identity
 from knowledge.lexical import LexicalIndex, LexicalIndexError
 from knowledge.settings import Settings
@@ -28,7 +29,7 @@ class KnowledgeBase:
     def __init__(self, settings: Settings, embeddings: Embeddings | None = None) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.catalog = Catalog(make_engine(settings.resolved_database_url))
+        self.catalog = Catalog(open_database(settings.resolved_database_url))
         self._embeddings = embeddings
         self._lock = threading.Lock()
         self._generation = -1

@@ -12,8 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, create_engine, delete, event, func, inspect, select
-from sqlalchemy import text as sql_text
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, delete, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -83,36 +82,9 @@ class DocumentSummary:
 SECTION_SEPARATOR = " > "
 
 
-def make_engine(url: str) -> Engine:
-    engine = create_engine(url, pool_pre_ping=True)
-    if engine.dialect.name == "sqlite":
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
-    CatalogBase.metadata.create_all(engine)
-    _add_missing_columns(engine)
-    return engine
-
-
-# Columns added to the catalog after its first release: (table, column, SQL type). The catalog is not under
-# Alembic (it is an index rebuilt from the corpus), so a data dir from before gets them added, empty.
-ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (("kb_documents", "page_count", "INTEGER"),)
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    for table, column, sql_type in ADDED_COLUMNS:
-        if column not in {c["name"] for c in inspect(engine).get_columns(table)}:
-            with engine.begin() as connection:
-                connection.execute(sql_text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
-
-
 class Catalog:
+    """The catalog tables of the database opened by ``knowledge.database.open_database`` (which made them)."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
@@ -251,9 +223,11 @@ class Catalog:
         with Session(self.engine) as session, session.begin():
             session.merge(CatalogState(key=key, value=value))
 
-    def drop_all(self) -> None:
-        CatalogBase.metadata.drop_all(self.engine)
-        CatalogBase.metadata.create_all(self.engine)
+    def clear(self) -> None:
+        """Forget every document, chunk and state value (``renkei ingest --rebuild``), in one transaction."""
+        with Session(self.engine) as session, session.begin():
+            for model in (CatalogChunk, CatalogDocument, CatalogState):
+                session.execute(delete(model))
 
 
 def _document_info(row: CatalogDocument) -> DocumentInfo:

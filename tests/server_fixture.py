@@ -130,16 +130,24 @@ class Server:
         stop_process(self.process)
 
 
-def start_server(deployment: Deployment, **env_overrides: str | None) -> Server:
-    """``renkei serve`` on a free port; returns once ``/api/health`` answers 200."""
+def start_server(
+    deployment: Deployment, paused_at: tuple[str, Path] | None = None, **env_overrides: str | None
+) -> Server:
+    """``renkei serve`` on a free port; returns once ``/api/health`` answers 200.
+
+    ``paused_at`` (stage, marker): the ingests it runs pause at that stage (:mod:`tests.faults`)."""
+    from tests.faults import paused_renkei
+
     port = free_port()
     env = deployment.env(**env_overrides)
     log_path = deployment.root / f"server-{port}.log"
+    arguments = ["--host", "127.0.0.1", "--port", str(port)]
+    command = (
+        paused_renkei(*paused_at, "serve", *arguments) if paused_at
+        else [sys.executable, "-m", "api.cli_serve", *arguments]
+    )
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli_serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     server = Server(deployment, process, port, log_path, env)
     try:
         wait_until_healthy(server)

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from api.errors import install_error_handlers
 from api.routes import drafts as drafts_routes
+from knowledge.database import open_database
 from knowledge.settings import Settings
-from records.db import open_database
 from records.drafts import propose_for_document
 from records.models import Event, RecordDraft
 

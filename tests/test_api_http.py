@@ -399,9 +399,7 @@ def test_chat_keeps_answering_from_the_previous_index_while_an_ingest_runs(
     deployment = sample_deployment.copy_to(tmp_path)
     (deployment.corpus / "dental_memo.md").write_text(NEW_DOCUMENT, encoding="utf-8")
     marker = tmp_path / "paused"
-    server = start_server(
-        deployment, RENKEI_ADMIN_TOKEN=ADMIN_TOKEN, RENKEI_TEST_PAUSE_AT="embed", RENKEI_TEST_PAUSE_MARKER=str(marker)
-    )
+    server = start_server(deployment, paused_at=("embed", marker), RENKEI_ADMIN_TOKEN=ADMIN_TOKEN)
     try:
         with server.client() as http:
             started = http.post("/api/admin/ingest", headers=AUTH, json={"full": False})

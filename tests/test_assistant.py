@@ -14,8 +14,8 @@ from assistant.schemas import ChatRequest
 from assistant.service import Assistant
 from ingest.pipeline import IngestRun
 from knowledge.base import KnowledgeBase
+from knowledge.database import open_database
 from knowledge.settings import Settings
-from records.db import open_database
 from tests.kb_fixtures import REPO, SAMPLE_CORPUS
 
 DEV_SET = REPO / "tests" / "dev.yaml"

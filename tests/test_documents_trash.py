@@ -11,7 +11,7 @@ from filelock import FileLock
 from ingest.documents import ENTRY_FILE, TRASH_DIR, delete_document, list_documents, restore_document
 from ingest.errors import ActionRefused
 from ingest.pipeline import IngestRun
-from records.db import open_database
+from knowledge.database import open_database
 from tests.kb_fixtures import corpus_copy, kb_factory  # noqa: F401 - fixtures
 
 SAMPLE_NAME = "osaka_r5_zaitaku_renkei_progress.txt"
@@ -71,7 +71,7 @@ def test_restore_refuses_a_taken_place_and_a_damaged_entry(corpus_copy, kb_facto
 def test_a_catalog_from_before_page_counts_gets_the_column(tmp_path: Path) -> None:
     import sqlite3
 
-    from knowledge.catalog import Catalog, make_engine
+    from knowledge.catalog import Catalog
 
     path = tmp_path / "old.sqlite3"
     with sqlite3.connect(path) as old:  # kb_documents as the first release created it
@@ -80,6 +80,6 @@ def test_a_catalog_from_before_page_counts_gets_the_column(tmp_path: Path) -> No
             " sha256 VARCHAR(64), fiscal_year INTEGER, wards JSON, source_path VARCHAR(1024), text TEXT, updated_at DATETIME)"
         )
         old.execute("INSERT INTO kb_documents VALUES ('a.txt', 'A', 'other', 'x', NULL, '[]', '', '本文', '2024-01-01 00:00:00')")
-    catalog = Catalog(make_engine(f"sqlite:///{path}"))
+    catalog = Catalog(open_database(f"sqlite:///{path}"))
     assert [(s.document_id, s.pages) for s in catalog.document_summaries()] == [("a.txt", None)]
     assert catalog.document("a.txt").page_count is None  # type: ignore[union-attr]

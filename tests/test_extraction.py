@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from api.cli_records import app as records_cli
 from api.errors import install_error_handlers
 from api.routes import drafts as drafts_routes
+from knowledge.database import open_database
 from knowledge.settings import Settings, get_settings
-from records.db import open_database
 from records.drafts import propose_for_document
 from records.extraction import Proposal, extract_proposals, parse_lecturer, parse_participants
 from records.extraction_eval import run_extraction_eval

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from records.db import open_database
+from knowledge.database import open_database
 from records.drafts import propose_for_document
 from records.extraction import Proposal, extract_proposals, parse_participants
 from records.extraction_eval import run_extraction_eval

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from knowledge.database import open_database
 from knowledge.settings import Settings
-from records.db import open_database
 from records.drafts import merge_proposals, propose_for_document
 from records.extraction import extract_proposals
 from records.extraction_llm import LLM_CONFIDENCE, llm_proposals, locate, passages

@@ -27,6 +27,7 @@ from knowledge.retriever import hybrid_search
 from knowledge.settings import Settings
 from records.models import RECORD_MODELS, Event
 from records.queries import count_records
+from tests.faults import paused_renkei
 from tests.scaleout_fixtures import postgres_database  # noqa: F401 - fixture
 from tests.server_fixture import REPO, Deployment, new_deployment
 from tests.test_ingest_pipeline import SAMPLE_NAME, assert_consistent
@@ -132,7 +133,7 @@ def test_kill_9_before_the_records_transaction_keeps_the_previous_records(tmp_pa
 
     marker = tmp_path / "paused"
     process = subprocess.Popen(
-        ingest_command(), cwd=REPO, env={**env, "RENKEI_TEST_PAUSE_AT": "records", "RENKEI_TEST_PAUSE_MARKER": str(marker)},
+        paused_renkei("records", marker, "ingest", "--json"), cwd=REPO, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     wait_for(lambda: marker.exists() or process.poll() is not None, "the records checkpoint")

@@ -19,6 +19,7 @@ from ingest.pipeline import IngestRun
 from knowledge.base import KnowledgeBase
 from knowledge.retriever import hybrid_search
 from knowledge.vectorstore import EmbeddingModelMismatch, VectorIndex
+from tests.faults import Recorder, paused_renkei
 from tests.kb_fixtures import REPO, corpus_copy, kb_factory  # noqa: F401 - fixtures
 
 SAMPLE_NAME = "osaka_r5_zaitaku_renkei_progress.txt"
@@ -127,6 +128,15 @@ def test_model_mismatch_asks_for_rebuild(corpus_copy, kb_factory) -> None:
         VectorIndex(kb.settings, kb.embeddings, "another-model", 768)
 
 
+def test_a_run_reports_its_stages_to_the_hooks_it_is_given(corpus_copy, kb_factory) -> None:
+    kb, _ = kb_factory(corpus_copy)
+    first, again = Recorder(), Recorder()
+    IngestRun(kb, hooks=first).run([corpus_copy])
+    assert first.stages == ["parse", "embed", "vector_write", "catalog", "records"]
+    IngestRun(kb, hooks=again).run([corpus_copy])
+    assert again.stages == ["records"]  # nothing changed: no document stage is reached
+
+
 @pytest.mark.parametrize("stage", ["parse", "embed", "vector_write", "catalog"])
 def test_kill_9_mid_ingest_leaves_previous_index_answering(stage: str, corpus_copy: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
@@ -144,8 +154,8 @@ def test_kill_9_mid_ingest_leaves_previous_index_answering(stage: str, corpus_co
 
     marker = tmp_path / "paused"
     process = subprocess.Popen(
-        command, env={**env, "RENKEI_TEST_PAUSE_AT": stage, "RENKEI_TEST_PAUSE_MARKER": str(marker)},
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        paused_renkei(stage, marker, "ingest", "--json"), env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120
     while not marker.exists() and time.monotonic() < deadline and process.poll() is None:

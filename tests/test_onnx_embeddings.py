@@ -100,7 +100,7 @@ from assistant.schemas import ChatRequest
 from ingest.pipeline import IngestRun
 from knowledge.base import KnowledgeBase
 from knowledge.settings import Settings
-from records.db import open_database
+from knowledge.database import open_database
 
 settings = Settings()
 assert settings.embedding_model is None and settings.embedding_backend == "onnx", settings

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 
-from records.db import open_database
+from knowledge.database import open_database
 from records.loader import sync_record_files
 
 POSTGRES_ENV = "RENKEI_TEST_POSTGRES_URL"

@@ -23,6 +23,7 @@ from langchain_core.embeddings import Embeddings
 from knowledge.base import KnowledgeBase
 from knowledge.hashing_embeddings import HashingEmbeddings
 from knowledge.vectorstore import chroma_server_address
+from tests.faults import paused_renkei
 from tests.kb_fixtures import CountingEmbeddings, corpus_copy, make_settings  # noqa: F401 - fixture
 from tests.scaleout_fixtures import SharedServices, chroma_server, postgres_database, shared_services  # noqa: F401
 from tests.server_fixture import ADMIN_TOKEN, REPO, Deployment, Server, new_deployment, start_server
@@ -97,9 +98,8 @@ def cli(deployment: Deployment, services: SharedServices, *args: str, **env: str
 
 
 def start_paused_ingest(deployment: Deployment, services: SharedServices, stage: str, marker: Path) -> subprocess.Popen[bytes]:
-    env = deployment.env(**services.env(), RENKEI_TEST_PAUSE_AT=stage, RENKEI_TEST_PAUSE_MARKER=str(marker))
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "ingest", "--json"], cwd=REPO, env=env,
+        paused_renkei(stage, marker, "ingest", "--json"), cwd=REPO, env=deployment.env(**services.env()),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120
