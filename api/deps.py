@@ -186,7 +186,7 @@ class AppState:
 
     def _probe_ingest_lock(self) -> None:
         """Raise IngestAlreadyRunning when another process (e.g. ``renkei ingest``) holds the ingest lock."""
-        with ingest_lock(str(self.settings.data_dir / "ingest.lock"), self.kb.catalog.engine):
+        with ingest_lock(self.kb):
             pass
 
     def writer_kb(self) -> KnowledgeBase:
@@ -224,7 +224,7 @@ class AppState:
 
     def close(self) -> None:
         self.records_engine.dispose()
-        self.kb.catalog.engine.dispose()
+        self.kb.dispose()
 
 
 def get_state(request: Request) -> AppState:

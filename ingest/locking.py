@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:
+    from knowledge.base import KnowledgeBase
 
 ADVISORY_LOCK_KEY = 7_275_012  # arbitrary, fixed: "renkei ingest"
 
@@ -18,7 +21,10 @@ class IngestAlreadyRunning(RuntimeError):
 
 
 @contextmanager
-def ingest_lock(lock_path: str, engine: Engine) -> Iterator[None]:
+def ingest_lock(kb: KnowledgeBase) -> Iterator[None]:
+    """Hold the ingest lock of ``kb``'s data (its :attr:`~knowledge.base.KnowledgeBase.lock_path`, and its
+    database's advisory lock on PostgreSQL); raises :class:`IngestAlreadyRunning` at once when another holds it."""
+    lock_path, engine = str(kb.lock_path), kb.engine
     lock = FileLock(lock_path)
     try:
         lock.acquire(timeout=0)

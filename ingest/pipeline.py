@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,8 +30,6 @@ from ingest.report import FileOutcome, IngestReport, NoProgress, Progress
 from knowledge.base import KnowledgeBase, ward_flags
 from knowledge.catalog import Catalog
 from knowledge.types import Chunk, DocumentInfo
-from knowledge.lexical import LexicalIndex
-from knowledge.vectorstore import chunk_metadata, chroma_client
 
 BATCH_DOCUMENTS = 32
 FILE_ERRORS_KEY = "file_errors"
@@ -100,20 +97,19 @@ def prepare_document(path: Path, root: Path, sha256: str) -> tuple[DocumentInfo,
     return info, chunks
 
 
-def _vector_metadata(info: DocumentInfo, chunk: Chunk) -> dict[str, object]:
+def _indexed(info: DocumentInfo, chunk: Chunk) -> Chunk:
+    """The chunk with the metadata both indexes store and filter on (``KnowledgeBase.index_filters``)."""
     from ingest.metadata import wards_mentioned
 
     chunk_wards = wards_mentioned(chunk.text)
-    return chunk_metadata(
-        chunk,
-        {
-            "doc_type": info.doc_type,
-            "fiscal_year": info.fiscal_year,
-            "section": chunk.section,
-            "wards": ",".join(chunk_wards),
-            **ward_flags(chunk_wards),
-        },
-    )
+    metadata = {
+        "doc_type": info.doc_type,
+        "fiscal_year": info.fiscal_year,
+        "section": chunk.section,
+        "wards": ",".join(chunk_wards),
+        **ward_flags(chunk_wards),
+    }
+    return replace(chunk, metadata={key: value for key, value in metadata.items() if value is not None})
 
 
 class IngestRun:
@@ -133,10 +129,9 @@ class IngestRun:
         started = time.perf_counter()
         settings = self.kb.settings
         report = IngestReport(run_id=uuid.uuid4().hex[:12], dry_run=dry_run)
-        lock_path = str(settings.data_dir / "ingest.lock")
-        with ingest_lock(lock_path, self.kb.catalog.engine):
+        with ingest_lock(self.kb):
             if rebuild and not dry_run:
-                self._wipe()
+                self.kb.reset()
             for discovery in self._discoveries(paths or settings.corpus_dirs):
                 changed = self._ingest_documents(discovery, report, full=full or rebuild, dry_run=dry_run)
                 self._sync_records(discovery, report, full=full or rebuild, dry_run=dry_run)
@@ -157,7 +152,7 @@ class IngestRun:
         can see a file gone while its chunks are still listed. Same write order as a run: the catalog
         commit, then the chunks it no longer lists. Raises ``IngestAlreadyRunning`` before ``first`` runs.
         """
-        with ingest_lock(str(self.kb.settings.data_dir / "ingest.lock"), self.kb.catalog.engine):
+        with ingest_lock(self.kb):
             first()
             self.kb.catalog.commit((), document_ids)
             return self._remove_orphans()
@@ -244,34 +239,31 @@ class IngestRun:
 
     def _add_to_indexes(self, items: Sequence[tuple[DocumentInfo, Chunk]], report: IngestReport | None) -> None:
         """Add the chunks that Chroma or the lexical index lacks; never removes anything (see the module doc)."""
-        in_vectors, in_lexical = self.kb.vectors.ids(), self.kb.lexical.chunk_ids()
+        in_vectors, in_lexical = self.kb.vectors.ids(), self.kb.lexical.ids()
         in_both = in_vectors & in_lexical
-        pending = [(info, chunk) for info, chunk in items if chunk.chunk_id not in in_both]
-        metadata = {chunk.chunk_id: _vector_metadata(info, chunk) for info, chunk in pending}
-        to_embed = [chunk for _, chunk in pending if chunk.chunk_id not in in_vectors]
+        pending = [_indexed(info, chunk) for info, chunk in items if chunk.chunk_id not in in_both]
+        to_embed = [chunk for chunk in pending if chunk.chunk_id not in in_vectors]
         self.progress.stage("embed", len(to_embed))
         self.hooks.reached("embed")
         for offset in range(0, len(to_embed), EMBED_BATCH):
             part = to_embed[offset : offset + EMBED_BATCH]
-            self.kb.vectors.add(part, [metadata[chunk.chunk_id] for chunk in part])
+            self.kb.vectors.write(part)
             if report is not None:
                 report.chunks_embedded += len(part)
             self.progress.advance(len(part))
             self.hooks.reached("vector_write")
-        lexical_items = [
-            (chunk.chunk_id, chunk.text, metadata[chunk.chunk_id]) for _, chunk in pending if chunk.chunk_id not in in_lexical
-        ]
-        if lexical_items:
-            self.progress.stage("lexical", len(lexical_items))
-            self.kb.lexical.upsert(lexical_items)
+        to_tokenize = [chunk for chunk in pending if chunk.chunk_id not in in_lexical]
+        if to_tokenize:
+            self.progress.stage("lexical", len(to_tokenize))
+            self.kb.lexical.write(to_tokenize)
             self.kb.lexical.save()
-            self.progress.advance(len(lexical_items))
+            self.progress.advance(len(to_tokenize))
 
     def _remove_orphans(self) -> int:
         """Remove chunks the catalog no longer lists (replaced, deleted, or left by a killed run)."""
         live = self.kb.catalog.live_chunk_ids()
         vector_orphans = sorted(self.kb.vectors.ids() - live)
-        lexical_orphans = sorted(self.kb.lexical.chunk_ids() - live)
+        lexical_orphans = sorted(self.kb.lexical.ids() - live)
         if vector_orphans:
             self.kb.vectors.delete(vector_orphans)
         if lexical_orphans:
@@ -283,23 +275,13 @@ class IngestRun:
 
     def _restore_missing(self, live: set[str]) -> None:
         """Re-add live chunks missing from either index (e.g. an index directory removed by hand)."""
-        missing = (live - self.kb.vectors.ids()) | (live - self.kb.lexical.chunk_ids())
+        missing = (live - self.kb.vectors.ids()) | (live - self.kb.lexical.ids())
         if not missing:
             return
         chunks = self.kb.chunks(sorted(missing))
         infos = {doc_id: self.kb.document(doc_id) for doc_id in {c.document_id for c in chunks.values()}}
         items = [(infos[chunk.document_id], chunk) for _, chunk in sorted(chunks.items())]
         self._add_to_indexes(items, None)  # type: ignore[arg-type]
-
-    def _wipe(self) -> None:
-        """Drop every index (used by ``--rebuild``, e.g. after changing the embedding model)."""
-        client = chroma_client(self.kb.settings)
-        if self.kb.settings.collection in [c.name for c in client.list_collections()]:
-            client.delete_collection(self.kb.settings.collection)
-        self.kb.forget_vectors()  # reopen with the configured model on next use
-        shutil.rmtree(self.kb.settings.lexical_dir, ignore_errors=True)
-        self.kb.lexical = LexicalIndex.load(self.kb.settings.lexical_dir)
-        self.kb.catalog.clear()
 
     # --- records -------------------------------------------------------------------------------
     def _propose_records(self, changed: Sequence[DocumentInfo], report: IngestReport) -> None:

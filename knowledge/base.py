@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -11,20 +13,29 @@ import numpy as np
 from knowledge.catalog import Catalog
 from knowledge.database import open_database
 from knowledge.embedders import load_embeddings, model_identity
+from knowledge.index import Filters, filter_values
 from knowledge.lexical import LexicalIndex, LexicalIndexError
 from knowledge.settings import Settings
 from knowledge.types import Chunk, DocumentInfo
 from knowledge.vector_cache import VectorCache, VectorFile
-from knowledge.vectorstore import REBUILD_HINT, VectorIndex  # chromadb itself is imported on first use
+from knowledge.vectorstore import REBUILD_HINT, VectorIndex, chroma_client  # chromadb is imported on first use
 
 if TYPE_CHECKING:  # LangChain's import (its callbacks and runnables) costs ~0.2 s that record questions need not pay
     from langchain_core.embeddings import Embeddings
+    from sqlalchemy import Engine
 
+# The filters a search takes: a ward matches the chunks that mention it; each value may be a list (any of).
 FILTER_KEYS = ("doc_type", "fiscal_year", "document_id", "ward")
+LOCK_FILE = "ingest.lock"
 
 
 class KnowledgeBase:
-    """One per process. Readers call :meth:`refresh` (cheap) to pick up commits made by an ingest elsewhere."""
+    """One per process. Readers call :meth:`refresh` (cheap) to pick up commits made by an ingest elsewhere.
+
+    Other packages use what it offers and never its parts' insides: the two indexes (each a
+    :class:`knowledge.index.ChunkIndex`), :meth:`reset` to start over, :attr:`engine` and :attr:`lock_path` for the
+    ingest lock, :meth:`index_filters` for the search filters, and :meth:`dispose` at shutdown.
+    """
 
     def __init__(self, settings: Settings, embeddings: Embeddings | None = None) -> None:
         self.settings = settings
@@ -46,9 +57,15 @@ class KnowledgeBase:
             self._lexical = _load_lexical(self.settings)
         return self._lexical
 
-    @lexical.setter
-    def lexical(self, index: LexicalIndex) -> None:
-        self._lexical = index
+    @property
+    def engine(self) -> Engine:
+        """The database engine (catalog, records, conversations: one database, see :mod:`knowledge.database`)."""
+        return self.catalog.engine
+
+    @property
+    def lock_path(self) -> Path:
+        """The file that an ingest holds (``ingest.locking.ingest_lock``) so that one runs at a time."""
+        return self.settings.data_dir / LOCK_FILE
 
     @property
     def embeddings(self) -> Embeddings:
@@ -70,10 +87,33 @@ class KnowledgeBase:
                     self._vectors = VectorIndex(self.settings, self.embeddings, name, dimension)
         return self._vectors
 
-    def forget_vectors(self) -> None:
-        """Reopen the dense index on next use (after its collection was dropped)."""
+    def reset(self) -> None:
+        """Drop both indexes and empty the catalog (``renkei ingest --rebuild``, e.g. after changing the embedding
+        model). The dense index is dropped without being opened, so a model mismatch does not stop it; it is made
+        again with the configured model on next use. The caller holds the ingest lock."""
         with self._vectors_lock:
-            self._vectors = None
+            if self._vectors is not None:
+                self._vectors.close()
+                self._vectors = None
+            client = chroma_client(self.settings)
+            try:
+                if self.settings.collection in [collection.name for collection in client.list_collections()]:
+                    client.delete_collection(self.settings.collection)
+            finally:
+                client.close()
+        shutil.rmtree(self.settings.lexical_dir, ignore_errors=True)
+        with self._lock:
+            self._lexical = LexicalIndex.load(self.settings.lexical_dir)
+        self.catalog.clear()
+
+    def dispose(self) -> None:
+        """Release the database engine's connections and the dense index's client (at shutdown, or when a test
+        is done with this instance). The indexes reopen on next use; the engine makes new connections if used."""
+        with self._vectors_lock:
+            if self._vectors is not None:
+                self._vectors.close()
+                self._vectors = None
+        self.catalog.engine.dispose()
 
     @property
     def model_name(self) -> str:
@@ -116,15 +156,36 @@ class KnowledgeBase:
         return self._passage_vectors.vectors(texts)
 
     # --- search --------------------------------------------------------------------------------
+    @staticmethod
+    def index_filters(where: dict[str, Any] | None) -> Filters | None:
+        """The generic index filters (see :mod:`knowledge.index`) for a search's ``where`` over
+        :data:`FILTER_KEYS`: ``ward`` becomes the ``ward:<name>`` flag that every chunk mentioning the ward has
+        (one ward at a time: the flags of several cannot be asked for as one clause)."""
+        if not where:
+            return None
+        filters: dict[str, Any] = {}
+        for key, value in where.items():
+            if key not in FILTER_KEYS:
+                raise ValueError(f"unknown filter {key!r}; use one of {', '.join(FILTER_KEYS)}")
+            if key != "ward":
+                filters[key] = value
+                continue
+            wards = filter_values(value)
+            if len(wards) != 1:
+                raise ValueError(f"filter on one ward at a time, not {value!r}")
+            filters.update(ward_flags([str(wards[0])]))
+        return filters
+
     def dense_search(self, query: str, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+        filters = self.index_filters(where)
         if not query.strip() or not self._live:
             return []
         vector = self.query_vectors([query])[0].tolist()
-        hits = self.vectors.search(vector, k=k + 10, where=_chroma_where(where))
+        hits = self.vectors.search(vector, k=k + 10, where=filters)
         return [(chunk_id, score) for chunk_id, score in hits if chunk_id in self._live][:k]
 
     def lexical_search(self, query: str, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
-        hits = self.lexical.search(query, k=k + 10, where=where or None)
+        hits = self.lexical.search(query, k=k + 10, where=self.index_filters(where))
         return [(chunk_id, score) for chunk_id, score in hits if chunk_id in self._live and score > 0][:k]
 
     # --- look-up -------------------------------------------------------------------------------
@@ -152,17 +213,6 @@ def _load_lexical(settings: Settings) -> LexicalIndex:
         raise IndexUnreadable(f"the lexical index in {settings.lexical_dir} cannot be read ({exc}); {REBUILD_HINT}") from exc
 
 
-def _chroma_where(where: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Translate our filters to Chroma's: a ward is stored as a boolean flag per mentioned ward."""
-    if not where:
-        return None
-    clauses: list[dict[str, Any]] = []
-    for key, value in where.items():
-        if key not in FILTER_KEYS:
-            raise ValueError(f"unknown filter {key!r}; use one of {', '.join(FILTER_KEYS)}")
-        clauses.append({f"ward:{value}": True} if key == "ward" else {key: value})
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-
 def ward_flags(wards: Sequence[str]) -> dict[str, bool]:
+    """The metadata flags of a chunk that mentions ``wards``, which a ward filter asks for (one key per ward)."""
     return {f"ward:{ward}": True for ward in wards}

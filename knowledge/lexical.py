@@ -24,14 +24,16 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
+from knowledge.index import Filters, filter_values
 from knowledge.tokenizer import TOKENIZER_VERSION, JapaneseTokenizer, Word, default_tokenizer
+from knowledge.types import Chunk
 
 if TYPE_CHECKING:
     import bm25s
@@ -63,16 +65,8 @@ def _build_bm25(corpus_token_ids: list[np.ndarray], vocab_size: int) -> bm25s.BM
 
 
 # ------------------------------------------------------------------------------------- snapshot
-def _wards_of(metadata: Metadata) -> set[str]:
-    wards = {w.strip() for w in str(metadata.get("wards") or "").split(",") if w.strip()}
-    wards.update(key[len("ward:") :] for key, value in metadata.items() if key.startswith("ward:") and value)
-    return wards
-
-
 def _values_of(metadata: Metadata, key: str) -> set[str]:
     """The filter values a chunk has for ``key`` (strings, so 2023 and "2023" match)."""
-    if key == "ward":
-        return _wards_of(metadata)
     value = metadata.get(key)
     return set() if value is None else {str(value)}
 
@@ -104,11 +98,11 @@ class _Snapshot:
     def __post_init__(self) -> None:
         self.column = {term: i for i, term in enumerate(self.terms)}
 
-    def rows_matching(self, where: Mapping[str, Any]) -> np.ndarray:
+    def rows_matching(self, where: Filters) -> np.ndarray:
         """Sorted rows whose metadata satisfy every clause (a list/tuple/set value means any of)."""
         allowed = np.ones(len(self.ids), dtype=bool)
         for key, wanted in where.items():
-            values = wanted if isinstance(wanted, (list, tuple, set, frozenset)) else [wanted]
+            values = filter_values(wanted)
             postings = self._postings_for(key)
             clause = np.zeros(len(self.ids), dtype=bool)
             for value in values:
@@ -211,19 +205,31 @@ class LexicalIndex:
     def __contains__(self, chunk_id: object) -> bool:
         return chunk_id in self._entries
 
-    def chunk_ids(self) -> set[str]:
+    def count(self) -> int:
+        return len(self._entries)
+
+    def ids(self) -> set[str]:
         with self._lock:
             return set(self._entries)
+
+    chunk_ids = ids  # its name before the ChunkIndex protocol
+
+    def filter(self, where: Filters | None = None) -> set[str]:
+        """The ids of the chunks whose metadata satisfy ``where`` (see :mod:`knowledge.index`)."""
+        if not where:
+            return self.ids()
+        snapshot = self._current_snapshot()
+        return {snapshot.ids[row] for row in snapshot.rows_matching(where)}
 
     def metadata(self, chunk_id: str) -> dict[str, MetadataValue] | None:
         entry = self._entries.get(chunk_id)
         return dict(entry.metadata) if entry else None
 
-    def search(self, query: str, k: int = 20, where: Mapping[str, Any] | None = None) -> list[tuple[str, float]]:
+    def search(self, query: str, k: int = 20, where: Filters | None = None) -> list[tuple[str, float]]:
         """Best ``k`` chunks for ``query`` with a positive BM25 score, best first.
 
         ``where``: equality on metadata keys (``doc_type``, ``fiscal_year``, ``document_id``, ...), all
-        must hold; a list value means any of; ``ward`` matches a ward in the comma-joined ``wards``.
+        must hold; a list value means any of (see :mod:`knowledge.index`).
         """
         if k <= 0:
             return []
@@ -276,6 +282,11 @@ class LexicalIndex:
             return snapshot
 
     # --- writing ---------------------------------------------------------------------------------
+    def write(self, chunks: Sequence[Chunk]) -> int:
+        """Add or replace chunks with their metadata and ``document_id`` (the :class:`ChunkIndex` form of
+        :meth:`upsert`); not saved until :meth:`save`."""
+        return self.upsert((chunk.chunk_id, chunk.text, {"document_id": chunk.document_id, **chunk.metadata}) for chunk in chunks)
+
     def upsert(self, items: Iterable[tuple[str, str, Metadata]]) -> int:
         """Add or replace chunks ``(chunk_id, text, metadata)``; returns how many were written."""
         tokenizer = self.tokenizer

@@ -7,10 +7,11 @@ processes that never search densely — a record question, the health check — 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from knowledge.index import Filters, filter_values
 from knowledge.settings import Settings
 from knowledge.types import Chunk
 
@@ -55,14 +56,30 @@ def chroma_client(settings: Settings) -> chromadb.ClientAPI:
         return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=client_settings)
 
 
-def chunk_metadata(chunk: Chunk, doc_metadata: dict[str, Any]) -> dict[str, str | int | float | bool]:
+def chunk_metadata(chunk: Chunk, doc_metadata: Mapping[str, Any]) -> dict[str, str | int | float | bool]:
     """Filterable metadata stored beside a vector; ``None`` is not allowed in Chroma."""
     merged = {"document_id": chunk.document_id, **doc_metadata}
     return {key: value for key, value in merged.items() if value is not None}
 
 
+def chroma_where(where: Filters | None) -> dict[str, Any] | None:
+    """Chroma's ``where`` for generic filters (see :mod:`knowledge.index`); None when nothing is filtered."""
+    clauses: list[dict[str, Any]] = []
+    for key, wanted in (where or {}).items():
+        values = filter_values(wanted)
+        clauses.append({key: values[0]} if len(values) == 1 else {key: {"$in": values}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _matches_nothing(where: Filters | None) -> bool:
+    """Whether a clause allows no value (an empty list), which Chroma's ``$in`` refuses rather than answers."""
+    return any(not filter_values(wanted) for wanted in (where or {}).values())
+
+
 class VectorIndex:
-    """The Chroma collection of chunk vectors.
+    """The Chroma collection of chunk vectors; a :class:`knowledge.index.ChunkIndex` searched by vector.
 
     Searching uses the chromadb collection directly; LangChain's ``Chroma`` wrapper, whose import pulls in
     LangChain's runnables (about a second of a cold start), is made on the first write.
@@ -112,20 +129,30 @@ class VectorIndex:
             )
 
     def ids(self) -> set[str]:
-        return set(self.collection.get(include=[])["ids"])
+        return self.filter()
 
     def count(self) -> int:
         return int(self.collection.count())
 
-    def add(self, chunks: Sequence[Chunk], metadatas: Sequence[dict[str, Any]]) -> None:
+    def filter(self, where: Filters | None = None) -> set[str]:
+        """The ids of the chunks whose metadata satisfy ``where`` (see :mod:`knowledge.index`)."""
+        if _matches_nothing(where):
+            return set()
+        return set(self.collection.get(where=chroma_where(where), include=[])["ids"])
+
+    def write(self, chunks: Sequence[Chunk]) -> int:
+        """Embed and add (or replace) chunks, stored with their metadata and ``document_id``."""
         batch = max(1, min(1000, self.client.get_max_batch_size()))
         for offset in range(0, len(chunks), batch):
             part = chunks[offset : offset + batch]
+            # Chroma's upsert merges a known id's metadata with the new; a replaced chunk must lose its old keys.
+            self.delete(chunk.chunk_id for chunk in part)
             self.store.add_texts(
                 texts=[chunk.text for chunk in part],
-                metadatas=list(metadatas[offset : offset + batch]),
+                metadatas=[chunk_metadata(chunk, chunk.metadata) for chunk in part],
                 ids=[chunk.chunk_id for chunk in part],
             )
+        return len(chunks)
 
     def add_vectors(
         self, ids: Sequence[str], vectors: Sequence[Sequence[float]], texts: Sequence[str], metadatas: Sequence[dict[str, Any]]
@@ -141,19 +168,25 @@ class VectorIndex:
                 metadatas=list(metadatas[offset:end]),
             )
 
-    def delete(self, ids: Sequence[str]) -> None:
+    def delete(self, chunk_ids: Iterable[str]) -> int:
+        """Remove chunks by id (unknown ids are ignored); how many were removed."""
+        ids = list(dict.fromkeys(chunk_ids))
         batch = max(1, self.client.get_max_batch_size())
+        removed = 0
         for offset in range(0, len(ids), batch):
-            self.store.delete(ids=list(ids[offset : offset + batch]))
+            part = ids[offset : offset + batch]
+            present = self.collection.get(ids=part, include=[])["ids"]
+            if present:
+                self.collection.delete(ids=present)
+                removed += len(present)
+        return removed
 
-    def search(
-        self, vector: Sequence[float], k: int, where: dict[str, Any] | None = None
-    ) -> list[tuple[str, float]]:
+    def search(self, vector: Sequence[float], k: int, where: Filters | None = None) -> list[tuple[str, float]]:
         """Chunk ids with cosine similarity, best first."""
-        if self.count() == 0:
+        if k <= 0 or _matches_nothing(where) or self.count() == 0:
             return []
         result = self.collection.query(
-            query_embeddings=[list(vector)], n_results=k, where=where or None, include=["distances"]
+            query_embeddings=[list(vector)], n_results=k, where=chroma_where(where), include=["distances"]
         )
         return [
             (chunk_id, 1.0 - float(distance))
@@ -162,3 +195,7 @@ class VectorIndex:
 
     def reset(self) -> None:
         self.store.reset_collection()
+
+    def close(self) -> None:
+        """Release this index's Chroma client (the on-disk system stops with the last client of its path)."""
+        self.client.close()

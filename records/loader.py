@@ -137,8 +137,9 @@ def delete_file_records(session: Session, relative_path: str) -> int:
 # ---------------------------------------------------------------- cross-record checks
 
 
-class _Context:
-    """What the rest of the database holds, seen from one file being loaded."""
+class LoadContext:
+    """What the rest of the database holds, seen from one file being loaded (or one draft being accepted, which
+    ``records.review`` checks as a file of its own with :func:`reference_problems`)."""
 
     def __init__(self, session: Session, relative_path: str, parsed: ParsedFile) -> None:
         self.ward_ids = {name: ward_id for ward_id, name in session.execute(select(Ward.id, Ward.name))}
@@ -174,7 +175,7 @@ class _Context:
         return name in self.own_blocks or name in self.other_blocks
 
 
-def _reference_problems(record: ParsedRecord, ctx: _Context) -> list[tuple[str, str]]:
+def reference_problems(record: ParsedRecord, ctx: LoadContext) -> list[tuple[str, str]]:
     """(field, message) for ids already used elsewhere and references that lead nowhere."""
     data = record.data
     problems: list[tuple[str, str]] = []
@@ -222,13 +223,13 @@ def _provenance(record: ParsedRecord, relative_path: str) -> dict[str, str]:
     }
 
 
-def _build_block(data: BlockIn, common: dict[str, str], ctx: _Context) -> Block:
+def _build_block(data: BlockIn, common: dict[str, str], ctx: LoadContext) -> Block:
     block = Block(id=data.id, name=data.name, fiscal_year=data.fiscal_year, **common)
     block.members = [BlockWard(ward_id=ctx.ward_ids[ward], ordinal=i) for i, ward in enumerate(data.wards)]
     return block
 
 
-def _build_event(data: EventIn, common: dict[str, str], ctx: _Context) -> Event:
+def _build_event(data: EventIn, common: dict[str, str], ctx: LoadContext) -> Event:
     start, end = data.time if data.time else (None, None)
     lecturer = data.lecturer
     event = Event(
@@ -290,7 +291,9 @@ def _build_survey(data: SurveyIn, common: dict[str, str]) -> Survey:
     return survey
 
 
-def _build(record: ParsedRecord, ordinal: int, relative_path: str, ctx: _Context) -> object:
+def build_record(record: ParsedRecord, ordinal: int, relative_path: str, ctx: LoadContext) -> object:
+    """The ORM object (with its children) for one checked record loaded from ``relative_path``; the loader and
+    an accepted draft (``records.review``) build records this way. ``ordinal`` orders it among its file's."""
     common = _provenance(record, relative_path)
     data = record.data
     if isinstance(data, BlockIn):
@@ -322,14 +325,14 @@ def _build(record: ParsedRecord, ordinal: int, relative_path: str, ctx: _Context
 # ---------------------------------------------------------------- sync
 
 
-def _checked_records(parsed: ParsedFile, ctx: _Context) -> tuple[list[ParsedRecord], list[RecordError]]:
+def _checked_records(parsed: ParsedFile, ctx: LoadContext) -> tuple[list[ParsedRecord], list[RecordError]]:
     errors: list[RecordError] = []
     bad: set[int] = set()
     for record, message in _block_ward_clashes(parsed.records):
         errors.append(RecordError(parsed.relative_path, message, record.line, record.label, "wards"))
         bad.add(id(record))
     for record in parsed.records:
-        for field_name, message in _reference_problems(record, ctx):
+        for field_name, message in reference_problems(record, ctx):
             errors.append(RecordError(parsed.relative_path, message, record.line, record.label, field_name))
             bad.add(id(record))
     return [r for r in parsed.records if id(r) not in bad], errors
@@ -338,7 +341,7 @@ def _checked_records(parsed: ParsedFile, ctx: _Context) -> tuple[list[ParsedReco
 def _write_file(
     session: Session, parsed: ParsedFile, sha256: str, existing: RecordFile | None
 ) -> tuple[int, list[RecordError]]:
-    ctx = _Context(session, parsed.relative_path, parsed)
+    ctx = LoadContext(session, parsed.relative_path, parsed)
     records, reference_errors = _checked_records(parsed, ctx)
     errors = parsed.errors + reference_errors
     delete_file_records(session, parsed.relative_path)
@@ -346,7 +349,7 @@ def _write_file(
     # parents before their parts, so a database checking references immediately is satisfied
     for record in sorted(records, key=lambda r: getattr(r.data, "parent", None) is not None):
         ordinals[record.type] = ordinals.get(record.type, 0) + 1
-        session.add(_build(record, ordinals[record.type], parsed.relative_path, ctx))
+        session.add(build_record(record, ordinals[record.type], parsed.relative_path, ctx))
     row = existing or RecordFile(path=parsed.relative_path)
     row.document_id = parsed.document_id
     row.sha256 = None if errors else sha256  # a file with errors is re-checked (and re-reported) next time

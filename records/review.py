@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from records.dates import format_time_range
-from records.loader import _build, _Context, _reference_problems
+from records.loader import LoadContext, build_record, reference_problems
 from records.models import Block, Event, RecordDraft, Survey
 from records.parsing import ParsedFile, ParsedRecord
 from records.schema import BlockIn, EventIn, RecordIn, SurveyIn
@@ -200,11 +200,11 @@ def accept_draft(
         data = DRAFT_MODELS[draft.kind].model_validate(entry)
     record_file = f"{REVIEW_PREFIX}draft-{draft.id}"
     parsed = ParsedRecord(draft.kind, data, draft.document_id, Path(draft.document_id), None, f"draft {draft.id}")
-    context = _Context(session, record_file, ParsedFile(Path(record_file), record_file, [parsed], document_id=draft.document_id))
-    problems = _reference_problems(parsed, context)
+    context = LoadContext(session, record_file, ParsedFile(Path(record_file), record_file, [parsed], document_id=draft.document_id))
+    problems = reference_problems(parsed, context)
     if problems:
         raise ReviewError(f"draft {draft_id}: " + "; ".join(f"{field}: {message}" for field, message in problems))
-    record = _build(parsed, 1, record_file, context)
+    record = build_record(parsed, 1, record_file, context)
     session.add(record)
     draft.status, draft.record_id = "accepted", data.id
     draft.accepted_values, draft.decided_at = entry, datetime.now(UTC)

@@ -40,7 +40,7 @@ def test_delete_waits_for_a_running_ingest_and_changes_nothing(corpus_copy, kb_f
     IngestRun(kb).run([corpus_copy])
     engine = open_database(kb.settings.resolved_database_url)
     live = kb.catalog.live_chunk_ids()
-    with FileLock(str(kb.settings.data_dir / "ingest.lock")):
+    with FileLock(str(kb.lock_path)):
         with pytest.raises(ActionRefused) as refused:
             delete_document(kb, engine, SAMPLE_NAME)
     assert refused.value.status == 409 and refused.value.code == "ingest_running"

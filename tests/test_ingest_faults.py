@@ -91,7 +91,7 @@ def assert_records_match_documents(settings: Settings) -> None:
                     assert quote in collapse(document.text), (model.__name__, quote[:60])
         engine.dispose()
     finally:
-        kb.catalog.engine.dispose()
+        kb.dispose()
 
 
 def assert_queries_answer(settings: Settings) -> None:
@@ -102,7 +102,7 @@ def assert_queries_answer(settings: Settings) -> None:
         live = kb.catalog.live_chunk_ids()
         assert hits and all(hit.chunk.chunk_id in live for hit in hits)
     finally:
-        kb.catalog.engine.dispose()
+        kb.dispose()
 
 
 def settings_of(deployment: Deployment, database_url: str | None) -> Settings:

@@ -59,7 +59,7 @@ def shared_kb_factory(
 
     yield build
     for kb in built:
-        kb.catalog.engine.dispose()
+        kb.dispose()
 
 
 @pytest.mark.parametrize(
@@ -80,7 +80,7 @@ def test_the_catalog_and_vectors_really_live_on_the_shared_services(
     kb, _ = shared_kb_factory(corpus_copy)
     IngestRun(kb).run([corpus_copy])
     live = assert_consistent(kb)
-    assert kb.catalog.engine.dialect.name == "postgresql"
+    assert kb.engine.dialect.name == "postgresql"
     assert not (kb.settings.data_dir / "chroma").exists() and not list(kb.settings.data_dir.glob("*.sqlite3"))
     import chromadb
 
