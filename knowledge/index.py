@@ -15,12 +15,14 @@ key by name; what a key means (a ward is stored as a ``ward:<name>`` flag) is th
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Protocol, TypeVar, Union, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from knowledge.types import Chunk
 
-MetadataValue = Union[str, int, float, bool]
-FilterValue = Union[MetadataValue, Sequence[MetadataValue], frozenset[MetadataValue], set[MetadataValue]]
+MetadataValue = str | int | float | bool
+FilterValue = (
+    MetadataValue | list[MetadataValue] | tuple[MetadataValue, ...] | set[MetadataValue] | frozenset[MetadataValue]
+)
 Filters = Mapping[str, FilterValue]
 
 QueryT_contra = TypeVar("QueryT_contra", contravariant=True)
@@ -57,6 +59,6 @@ class ChunkIndex(Protocol[QueryT_contra]):
         """Remove chunks by id (unknown ids are ignored); how many were removed."""
         ...
 
-    def search(self, query: QueryT_contra, k: int, where: Filters | None = None) -> list[tuple[str, float]]:
+    def search(self, query: QueryT_contra, /, k: int, where: Filters | None = None) -> list[tuple[str, float]]:
         """The best ``k`` chunks for ``query`` among those ``where`` allows, as (chunk id, score), best first."""
         ...

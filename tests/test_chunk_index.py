@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ingest.pipeline import IngestRun
 from knowledge.base import KnowledgeBase, ward_flags
 from knowledge.hashing_embeddings import HashingEmbeddings
-from knowledge.index import ChunkIndex
+from knowledge.index import ChunkIndex, Filters
 from knowledge.lexical import LexicalIndex
 from knowledge.retriever import hybrid_search
 from knowledge.types import Chunk
@@ -20,7 +21,7 @@ from knowledge.vectorstore import VectorIndex
 from tests.kb_fixtures import corpus_copy, kb_factory, make_settings  # noqa: F401 - fixtures
 
 
-def chunk(chunk_id: str, document_id: str, text: str, **metadata: str | int | bool) -> Chunk:
+def chunk(chunk_id: str, document_id: str, text: str, **metadata: str | int | float | bool) -> Chunk:
     return Chunk(chunk_id, document_id, text, 0, len(text), metadata=metadata)
 
 
@@ -34,7 +35,7 @@ CHUNKS = [
 
 @dataclass
 class Subject:
-    index: ChunkIndex[object]
+    index: ChunkIndex[Any]
     query: Callable[[str], object]  # what the index's search takes for a text: a vector or the text itself
 
 
@@ -102,7 +103,8 @@ def test_search_keeps_to_the_filters(subject: Subject) -> None:
     assert everything and {chunk_id for chunk_id, _ in everything} <= index.ids()
     scores = [score for _, score in everything]
     assert scores == sorted(scores, reverse=True)
-    for where in ({"doc_type": "report"}, {"doc_type": ["minutes", "notice"]}, ward_flags(["北区"])):
+    wheres: list[Filters] = [{"doc_type": "report"}, {"doc_type": ["minutes", "notice"]}, ward_flags(["北区"])]
+    for where in wheres:
         hits = index.search(query, 10, where)
         assert hits and {chunk_id for chunk_id, _ in hits} <= index.filter(where), where
     assert index.search(query, 10, {"doc_type": []}) == []
