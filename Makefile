@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --upgrade pip
 	# CPU torch first so that nothing pulls the CUDA build.
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q torch==2.13.0 -e '.[test]'
+	$(PIP) install -q torch==2.13.0 -e '.[test,lint]'
 	# GiNZA NER (records/ner.py): ja-ginza pins sudachipy<0.7, the project's SudachiPy 0.7.0 runs it.
 	$(PIP) install -q --no-deps ginza==5.3.0 ja-ginza==5.3.0
 	touch $(STAMP)
