@@ -113,7 +113,10 @@ def ingest(as_json: JsonOpt = False, docs: DocsOpt = 200, model: ModelOpt = None
 
 @app.command()
 def retrieval(
-    as_json: JsonOpt = False, model: ModelOpt = None, sizes: SizesOpt = None, large: LargeOpt = False,
+    as_json: JsonOpt = False,
+    model: ModelOpt = None,
+    sizes: SizesOpt = None,
+    large: LargeOpt = False,
     queries: QueriesOpt = 50,
 ) -> None:
     """hybrid_search p50/p95 and RSS at each knowledge-base size."""
@@ -123,7 +126,10 @@ def retrieval(
 
 @app.command()
 def chat(
-    as_json: JsonOpt = False, model: ModelOpt = None, sizes: SizesOpt = None, large: LargeOpt = False,
+    as_json: JsonOpt = False,
+    model: ModelOpt = None,
+    sizes: SizesOpt = None,
+    large: LargeOpt = False,
     queries: QueriesOpt = 50,
 ) -> None:
     """Assistant.answer p50/p95, RSS and time to first answer at each knowledge-base size."""

@@ -79,7 +79,10 @@ def describe_validation_error(error: dict[str, Any], max_chars: int) -> tuple[st
     if kind == "missing":
         return "missing_field", f"{field} は必須です。 / The field {field} is required."
     if kind in ("model_attributes_type", "dict_type", "model_type") and field == "body":
-        return "invalid_body", "リクエスト本文は JSON オブジェクトにしてください。 / The request body must be a JSON object."
+        return (
+            "invalid_body",
+            "リクエスト本文は JSON オブジェクトにしてください。 / The request body must be a JSON object.",
+        )
     if kind == "json_invalid":
         return "invalid_json", "リクエスト本文が正しい JSON ではありません。 / The request body is not valid JSON."
     return "validation_error", f"{field}: {error.get('msg', 'invalid value')}"
@@ -104,7 +107,10 @@ async def _http_handler(_request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 404 and message == "Not Found":
         message = "見つかりません。 / Not found."
     if exc.status_code == 400 and message == BODY_PARSE_ERROR:  # invalid UTF-8, nesting too deep, ...
-        code, message = "invalid_json", "リクエスト本文が正しい JSON ではありません。 / The request body is not valid JSON."
+        code, message = (
+            "invalid_json",
+            "リクエスト本文が正しい JSON ではありません。 / The request body is not valid JSON.",
+        )
     return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
 

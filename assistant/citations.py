@@ -50,9 +50,16 @@ class Citations:
         n = len(self.items) + 1
         self.items.append(
             Citation(
-                n=n, document_id=chunk.document_id, title=document.title, section=chunk.section,
-                page=chunk.page, snippet=document.text[start:end], score=round(score, 4),
-                chunk_id=chunk.chunk_id, start=start, end=end,
+                n=n,
+                document_id=chunk.document_id,
+                title=document.title,
+                section=chunk.section,
+                page=chunk.page,
+                snippet=document.text[start:end],
+                score=round(score, 4),
+                chunk_id=chunk.chunk_id,
+                start=start,
+                end=end,
             )
         )
         self._numbers[key] = n

@@ -48,6 +48,7 @@ class Question(BaseModel):
     @classmethod
     def _forbidden_texts(cls, values: list[object]) -> list[str]:
         return [str(value) for value in values]
+
     source: str | None = None
 
 
@@ -121,7 +122,16 @@ def evaluate_answers(assistant: Assistant, questions: list[Question]) -> dict[st
         refused = not answer.grounded or not answer.citations
         results.append(
             QuestionResult(
-                q.id, q.kind, q.persona, passed, valid, answer.answer, reasons, round(seconds, 4), len(answer.answer), refused
+                q.id,
+                q.kind,
+                q.persona,
+                passed,
+                valid,
+                answer.answer,
+                reasons,
+                round(seconds, 4),
+                len(answer.answer),
+                refused,
             )
         )
     return summarise(results)

@@ -213,7 +213,9 @@ def label_answers(label: str | None, wanted: Sequence[str]) -> bool:
 @lru_cache(maxsize=50_000)
 def counted_numbers(text: str) -> frozenset[str]:
     """The numbers of ``text`` with their counters (5年度, 2回), NFKC so ５ is 5, separators dropped."""
-    return frozenset(f"{int(number)}{counter}" for number, counter in _COUNTED_NUMBER.findall(nfkc(text).replace(",", "")))
+    return frozenset(
+        f"{int(number)}{counter}" for number, counter in _COUNTED_NUMBER.findall(nfkc(text).replace(",", ""))
+    )
 
 
 def beyond_titles(found: list[Concept], titles: Sequence[str]) -> list[Concept]:
@@ -274,7 +276,9 @@ def gather_evidence(
     query_terms = set(question_terms(question))
     answer_type = evidence.answer_type
     asked_numbers = counted_numbers(question)
-    wanted_labels = [compact(word) for word in (focus or "", *(c.term for c in keys)) if len(compact(word)) >= MIN_KEY_CHARS]
+    wanted_labels = [
+        compact(word) for word in (focus or "", *(c.term for c in keys)) if len(compact(word)) >= MIN_KEY_CHARS
+    ]
     if answer_type is not None:
         wanted_labels += answer_type.labels
     section_numbers = {item.chunk.chunk_id: counted_numbers(" ".join(item.chunk.section_path)) for item in results}
@@ -402,7 +406,11 @@ def subject_documents(
     best = max(shares.values())
     if best == 0:
         return []
-    return [document_id for document_id in dict.fromkeys(r.chunk.document_id for r in results) if shares[document_id] == best]
+    return [
+        document_id
+        for document_id in dict.fromkeys(r.chunk.document_id for r in results)
+        if shares[document_id] == best
+    ]
 
 
 def rank_candidates(found: list[Candidate], model: AnswerModel) -> list[Candidate]:

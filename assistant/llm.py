@@ -86,8 +86,13 @@ class LLMComposer:
         from langchain_openai import ChatOpenAI  # imported lazily: only deployments with an LLM need it
 
         self.chat = ChatOpenAI(
-            base_url=base_url, model=model, api_key=api_key or PLACEHOLDER_API_KEY,
-            timeout=timeout, max_retries=0, temperature=0, max_tokens=MAX_OUTPUT_TOKENS,
+            base_url=base_url,
+            model=model,
+            api_key=api_key or PLACEHOLDER_API_KEY,
+            timeout=timeout,
+            max_retries=0,
+            temperature=0,
+            max_tokens=MAX_OUTPUT_TOKENS,
         )
 
     @classmethod
@@ -149,6 +154,7 @@ def cited_numbers(answer: str) -> set[int]:
 
 
 # --- the check ---------------------------------------------------------------------------------------
+
 
 def check(answer: str, evidence: Sequence[EvidencePassage], secrets: Iterable[str | None] = ()) -> tuple[bool, str]:
     """(ok, reason): is ``answer`` short, free of secrets, cited, and are its facts in what it cites?"""
@@ -240,9 +246,13 @@ def _by_number(evidence: Sequence[EvidencePassage]) -> dict[int, str]:
 
 # --- the entry point ---------------------------------------------------------------------------------
 
+
 def llm_answer(
-    question: str, evidence: Sequence[EvidencePassage], settings: Settings,
-    *, timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    question: str,
+    evidence: Sequence[EvidencePassage],
+    settings: Settings,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> str | None:
     """A checked LLM answer, or None (disabled, no evidence, error, timeout or failed check)."""
     if not enabled(settings) or not evidence:

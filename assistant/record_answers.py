@@ -39,7 +39,9 @@ def answer_from_records(
         asker_ward = u.wards[0] if u.wards else (ward if u.my_ward or not u.blocks else None)
         block = _block(session, u, asker_ward)
         if block is None and u.my_ward and ward is None:
-            return RecordAnswer("お住まいの区（または担当の区）が分からないため、ブロックを特定できません。画面で区を選ぶか、区名を添えて質問してください。")
+            return RecordAnswer(
+                "お住まいの区（または担当の区）が分からないため、ブロックを特定できません。画面で区を選ぶか、区名を添えて質問してください。"
+            )
         if u.wants_next:
             return _next_event(session, u.event_kind, block, as_of, citations)
         events = queries.list_events(session, kind=u.event_kind, block=block.name if block else None)
@@ -96,7 +98,9 @@ def _membership(session: Session, u: Understanding, citations: Citations) -> Rec
     return RecordAnswer(f"{ward}は{block.name}です（{'、'.join(block.ward_names)}） [{n}]", [block.to_dict()])
 
 
-def _next_event(session: Session, kind: str, block: Block | None, as_of: date, citations: Citations) -> RecordAnswer | None:
+def _next_event(
+    session: Session, kind: str, block: Block | None, as_of: date, citations: Citations
+) -> RecordAnswer | None:
     result = queries.next_event(session, kind=kind, block=block.name if block else None, as_of=as_of)
     where = f"{block.name}の" if block else ""
     return _render_next(result, f"{where}{EVENT_KINDS.get(kind, kind)}", as_of, citations)
@@ -249,10 +253,14 @@ def record_names(engine: Engine) -> RecordNames:
         blocks = queries.list_blocks(session)
         areas = queries.list_areas(session)
     venues = sorted({event.venue for event in events if event.venue}, key=len, reverse=True)
-    names = {
-        compact(value)
-        for event in events
-        for value in (event.venue, event.lecturer_name, event.lecturer_affiliation, event.title, event.theme)
-        if value
-    } | {compact(block.name) for block in blocks} | {compact(area) for area in areas}
+    names = (
+        {
+            compact(value)
+            for event in events
+            for value in (event.venue, event.lecturer_name, event.lecturer_affiliation, event.title, event.theme)
+            if value
+        }
+        | {compact(block.name) for block in blocks}
+        | {compact(area) for area in areas}
+    )
     return RecordNames(venues, areas, frozenset(names))

@@ -41,7 +41,11 @@ DELTA_PATTERN = re.compile(r"(?<=[。\n])")
 
 class Assistant:
     def __init__(
-        self, kb: KnowledgeBase, records_engine: Engine, settings: Settings | None = None, model: AnswerModel | None = None
+        self,
+        kb: KnowledgeBase,
+        records_engine: Engine,
+        settings: Settings | None = None,
+        model: AnswerModel | None = None,
     ) -> None:
         self.kb = kb
         self.records_engine = records_engine
@@ -184,6 +188,10 @@ def _inherit(resolved: Understanding, current: Understanding) -> Understanding:
 def _record_chat_answer(found: RecordAnswer, citations: Citations) -> ChatAnswer:
     return ChatAnswer(
         # 「…の予定は資料に見つかりません」 cites nothing: it is not grounded in a passage
-        conversation_id="", answer=found.text, intent="record", grounded=bool(citations.items),
-        citations=citations.items, records=found.records,
+        conversation_id="",
+        answer=found.text,
+        intent="record",
+        grounded=bool(citations.items),
+        citations=citations.items,
+        records=found.records,
     )

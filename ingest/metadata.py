@@ -74,9 +74,7 @@ def document_id_for(path: Path, corpus_root: Path) -> str:
     return relative.as_posix()
 
 
-def infer_metadata(
-    relative_path: str, text: str, front_matter: dict[str, str], *, title: str | None = None
-) -> DocMeta:
+def infer_metadata(relative_path: str, text: str, front_matter: dict[str, str], *, title: str | None = None) -> DocMeta:
     """Metadata for one document; ``title`` is the parser's title (Markdown heading, PDF title)."""
     resolved_title = (front_matter.get("title") or "").strip() or title or _title_from_text(text, relative_path)
     head = nfkc(resolved_title + "\n" + text[:_HEAD_CHARS])
@@ -133,8 +131,7 @@ def _doc_type(front_matter: dict[str, str], relative_path: str, title: str, head
         return explicit
     labelled = nfkc(relative_path.lower() + "\n" + title)
     scores = {
-        doc_type: 3 * _hits(labelled, keywords) + _hits(head, keywords)
-        for doc_type, keywords in _TYPE_KEYWORDS.items()
+        doc_type: 3 * _hits(labelled, keywords) + _hits(head, keywords) for doc_type, keywords in _TYPE_KEYWORDS.items()
     }
     if _is_one_ward_finding(title, text):
         scores["ward_finding"] += 5

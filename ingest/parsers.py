@@ -180,7 +180,7 @@ def split_front_matter(text: str) -> tuple[dict[str, str], str]:
         return {}, text
     if not isinstance(loaded, dict):
         return {}, text
-    return {str(key): flatten_value(value) for key, value in loaded.items()}, text[match.end():]
+    return {str(key): flatten_value(value) for key, value in loaded.items()}, text[match.end() :]
 
 
 def flatten_value(value: object) -> str:

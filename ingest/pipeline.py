@@ -169,7 +169,11 @@ class IngestRun:
             if outcome.kind != "document" or outcome.document_id is None:
                 continue
             if outcome.status in ("failed", "skipped"):
-                errors[outcome.document_id] = {"stage": outcome.stage or "", "reason": outcome.reason or "", "at": report.started_at}
+                errors[outcome.document_id] = {
+                    "stage": outcome.stage or "",
+                    "reason": outcome.reason or "",
+                    "at": report.started_at,
+                }
             else:
                 errors.pop(outcome.document_id, None)
         self.kb.catalog.set_state(FILE_ERRORS_KEY, json.dumps(errors, ensure_ascii=False))
@@ -259,7 +263,9 @@ class IngestRun:
             self.progress.advance(len(part))
             self.hooks.reached("vector_write")
         lexical_items = [
-            (chunk.chunk_id, chunk.text, metadata[chunk.chunk_id]) for _, chunk in pending if chunk.chunk_id not in in_lexical
+            (chunk.chunk_id, chunk.text, metadata[chunk.chunk_id])
+            for _, chunk in pending
+            if chunk.chunk_id not in in_lexical
         ]
         if lexical_items:
             self.progress.stage("lexical", len(lexical_items))
@@ -331,7 +337,10 @@ class IngestRun:
             failed = item.status == "failed"
             report.add(
                 FileOutcome(
-                    item.path, item.status, kind="records", stage="records" if failed else None,
+                    item.path,
+                    item.status,
+                    kind="records",
+                    stage="records" if failed else None,
                     reason="; ".join(item.reasons) or None,
                 )
             )

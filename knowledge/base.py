@@ -149,7 +149,9 @@ def _load_lexical(settings: Settings) -> LexicalIndex:
     try:
         return LexicalIndex.load(settings.lexical_dir)
     except (LexicalIndexError, OSError, ValueError) as exc:
-        raise IndexUnreadable(f"the lexical index in {settings.lexical_dir} cannot be read ({exc}); {REBUILD_HINT}") from exc
+        raise IndexUnreadable(
+            f"the lexical index in {settings.lexical_dir} cannot be read ({exc}); {REBUILD_HINT}"
+        ) from exc
 
 
 def _chroma_where(where: dict[str, Any] | None) -> dict[str, Any] | None:

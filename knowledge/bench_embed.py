@@ -34,8 +34,9 @@ def load_backend(backend: str, model_dir: Path, settings: Settings | None = None
     if backend == "torch":
         return E5Embeddings(model_dir, batch_size=settings.embedding_batch_size)
     onnx_file = INT8_FILE if backend == "onnx-int8" else ONNX_FILE
-    return OnnxEmbeddings(model_dir, onnx_file=onnx_file, batch_size=settings.embedding_batch_size,
-                          threads=settings.embedding_threads)
+    return OnnxEmbeddings(
+        model_dir, onnx_file=onnx_file, batch_size=settings.embedding_batch_size, threads=settings.embedding_threads
+    )
 
 
 def available_backends(model_dir: Path) -> list[str]:
@@ -84,7 +85,8 @@ def run_embed_benchmark(
                 "query_ms_p50": round(r["query_ms_p50"] / results[REFERENCE]["query_ms_p50"], 2),
                 "load_s": round(r["load_s"] / results[REFERENCE]["load_s"], 2),
             }
-            for name, r in results.items() if name != REFERENCE
+            for name, r in results.items()
+            if name != REFERENCE
         },
         "note": "torch load_s includes importing sentence-transformers and torch; cosine over chunks + questions",
     }

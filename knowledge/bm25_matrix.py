@@ -48,8 +48,6 @@ class SparseBM25(bm25s.BM25):
         }
 
 
-
-
 def build_bm25(corpus_token_ids: list[np.ndarray], vocab_size: int) -> bm25s.BM25:
     """BM25 over documents given as arrays of term ids in ``range(vocab_size)``."""
     bm25 = SparseBM25(method="lucene")

@@ -173,7 +173,10 @@ def get_embeddings(settings: Settings | None = None) -> WindowedEmbeddings:
 
                 int8 = backend == "onnx-int8"
                 _cache[key] = OnnxEmbeddings(
-                    path, onnx_file=INT8_FILE if int8 else ONNX_FILE, batch_size=batch, threads=threads,
+                    path,
+                    onnx_file=INT8_FILE if int8 else ONNX_FILE,
+                    batch_size=batch,
+                    threads=threads,
                     # int8 vectors differ (cosine ~0.98): an index built with one must not be searched with the other
                     model_name=f"{name}-int8" if int8 else name,
                 )

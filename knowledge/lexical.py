@@ -455,8 +455,12 @@ def _read_version(path: Path, index: LexicalIndex) -> None:
         raise LexicalIndexError(f"{path}/manifest.json is corrupt: {error}") from error
     built_by = (manifest.get("format"), manifest.get("tokenizer"))
     if built_by != (FORMAT_VERSION, TOKENIZER_VERSION):
-        log.warning("lexical index %s has format/tokenizer %r, not %r: starting empty",
-                    path, built_by, (FORMAT_VERSION, TOKENIZER_VERSION))
+        log.warning(
+            "lexical index %s has format/tokenizer %r, not %r: starting empty",
+            path,
+            built_by,
+            (FORMAT_VERSION, TOKENIZER_VERSION),
+        )
         return
     terms: list[str] = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
     flat = np.load(path / "tokens.npy", mmap_mode="r").view(np.ndarray)  # plain views slice fast

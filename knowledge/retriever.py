@@ -94,7 +94,11 @@ def search_within(kb: KnowledgeBase, query: str, document_ids: list[str], *, k: 
     ranked against its document's others (a question about one town's report reaches the report's last
     sections, which a search over every document ranks behind other towns' passages), and the fused scores
     are merged."""
-    found = [item for document_id in document_ids for item in hybrid_search(kb, query, k=k, where={"document_id": document_id})]
+    found = [
+        item
+        for document_id in document_ids
+        for item in hybrid_search(kb, query, k=k, where={"document_id": document_id})
+    ]
     return sorted(found, key=lambda item: -item.score)[:k]
 
 

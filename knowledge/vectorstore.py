@@ -90,8 +90,11 @@ class VectorIndex:
 
             with _OPEN_LOCK:
                 self._store = Chroma(
-                    collection_name=self._name, embedding_function=self._embeddings, client=self.client,
-                    collection_metadata=self._metadata, collection_configuration=_CONFIGURATION,
+                    collection_name=self._name,
+                    embedding_function=self._embeddings,
+                    client=self.client,
+                    collection_metadata=self._metadata,
+                    collection_configuration=_CONFIGURATION,
                 )
         return self._store
 
@@ -128,7 +131,11 @@ class VectorIndex:
             )
 
     def add_vectors(
-        self, ids: Sequence[str], vectors: Sequence[Sequence[float]], texts: Sequence[str], metadatas: Sequence[dict[str, Any]]
+        self,
+        ids: Sequence[str],
+        vectors: Sequence[Sequence[float]],
+        texts: Sequence[str],
+        metadatas: Sequence[dict[str, Any]],
     ) -> None:
         """Add precomputed vectors (benchmarks synthesise chunks this way)."""
         batch = max(1, min(5000, self.client.get_max_batch_size()))
@@ -146,9 +153,7 @@ class VectorIndex:
         for offset in range(0, len(ids), batch):
             self.store.delete(ids=list(ids[offset : offset + batch]))
 
-    def search(
-        self, vector: Sequence[float], k: int, where: dict[str, Any] | None = None
-    ) -> list[tuple[str, float]]:
+    def search(self, vector: Sequence[float], k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """Chunk ids with cosine similarity, best first."""
         if self.count() == 0:
             return []

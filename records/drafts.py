@@ -53,7 +53,9 @@ def already_recorded(session: Session, proposal: Proposal) -> bool:
     if proposal.kind == "survey":
         if "responses" not in values:
             return False
-        query = select(Survey.id).where(Survey.document_id == proposal.document_id, Survey.responses == values["responses"])
+        query = select(Survey.id).where(
+            Survey.document_id == proposal.document_id, Survey.responses == values["responses"]
+        )
         return session.scalar(query) is not None
     try:
         when = parse_date(proposal.event_date)  # type: ignore[arg-type]

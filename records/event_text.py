@@ -96,7 +96,9 @@ class YearHint:
             if self.fiscal_year is not None:
                 return date(self.fiscal_year if month >= 4 else self.fiscal_year + 1, month, day)
             if self.published is not None:
-                candidates = [date(y, month, day) for y in (self.published.year - 1, self.published.year, self.published.year + 1)]
+                candidates = [
+                    date(y, month, day) for y in (self.published.year - 1, self.published.year, self.published.year + 1)
+                ]
                 return min(candidates, key=lambda d: abs((d - self.published).days))
         except ValueError:
             return None
@@ -152,7 +154,9 @@ def event_dates(doc: Document, start: int, end: int, hint: YearHint) -> list[Dat
     for match in MONTH_DAY_RE.finditer(doc.text, start, end):
         if any(s <= match.start() < e for s, e in full) or _not_event_date(doc, match.start(), match.end()):
             continue
-        value = hint.resolve(int(unicodedata.normalize("NFKC", match["m"])), int(unicodedata.normalize("NFKC", match["d"])))
+        value = hint.resolve(
+            int(unicodedata.normalize("NFKC", match["m"])), int(unicodedata.normalize("NFKC", match["d"]))
+        )
         weekday = match["wd"]
         if value is None or (weekday and "月火水木金土日"[value.weekday()] != weekday):
             continue
@@ -171,7 +175,9 @@ def label_fields(line: Line) -> list[Field] | None:
         return None
     label = match["bracket"] or match["label"] or ""
     field_name = _label_field(label)
-    colon = match["bracket"] is not None or bool(re.search(r"[：:]", line.text[match.start("label") : match.start("value")] if match["label"] else ""))
+    colon = match["bracket"] is not None or bool(
+        re.search(r"[：:]", line.text[match.start("label") : match.start("value")] if match["label"] else "")
+    )
     if field_name is None and not colon:
         return None
     fields: list[Field] = []
@@ -203,8 +209,10 @@ def label_block(doc: Document, anchor: Line) -> tuple[list[Line], list[Field]]:
         line_fields = label_fields(line)
         if line_fields is None and not _continues_block(line):
             break
-        if line_fields and any(f.name in ("datetime", "datetime_venue") for f in line_fields) and next(
-            find_dates(doc.text, line.start, line.end), None
+        if (
+            line_fields
+            and any(f.name in ("datetime", "datetime_venue") for f in line_fields)
+            and next(find_dates(doc.text, line.start, line.end), None)
         ):
             break
         lines.append(line)
@@ -296,7 +304,9 @@ def prose_lecturer(doc: Document, start: int, end: int) -> tuple[int, int] | Non
         stop = text.find(closing, at + len(opening), end) if closing != SENTENCE_END else end
         if stop < 0:
             continue
-        honorific = min((i + len(h) for h in VOCAB.honorifics if (i := text.find(h, at + len(opening), stop)) >= 0), default=stop)
+        honorific = min(
+            (i + len(h) for h in VOCAB.honorifics if (i := text.find(h, at + len(opening), stop)) >= 0), default=stop
+        )
         s, e = _strip_span(text, at + len(opening), honorific)  # 「講師は … 先生、…」 ends at the honorific
         if e > s and len(text[s:e]) <= 60:
             return s, e
@@ -363,7 +373,10 @@ def _unit_from_block(doc: Document, hit: DateHit, lines: list[Line], fields: lis
                 values["time"] = time_match[0]
                 spans.append(time_match.span())
             if field.name == "datetime_venue":
-                tail = max([m.end() for m in (time_match,) if m] + [hit.end if field.start <= hit.start < field.end else field.start])
+                tail = max(
+                    [m.end() for m in (time_match,) if m]
+                    + [hit.end if field.start <= hit.start < field.end else field.start]
+                )
                 s, e = _strip_span(text, tail, field.end)
                 if e > s and "venue" not in values:
                     values["venue"] = text[s:e]
@@ -404,7 +417,9 @@ def _unit_from_sentences(doc: Document, hit: DateHit, sentences: list[Sentence])
         spans.append(time_match.span())
         after = time_match.end()
     for sentence in sentences:
-        if "venue" not in values and (venue := prose_venue(doc, sentence.start, sentence.end, after if sentence is first else sentence.start)):
+        if "venue" not in values and (
+            venue := prose_venue(doc, sentence.start, sentence.end, after if sentence is first else sentence.start)
+        ):
             values["venue"] = text[venue[0] : venue[1]]
             spans.append(venue)
         if "lecturer" not in values and (span := prose_lecturer(doc, sentence.start, sentence.end)):
@@ -439,7 +454,12 @@ def _attach_counts(doc: Document, unit: Unit) -> None:
     for line in list(doc.nonblank(unit.last_line + 1))[:LOOKAHEAD_LINES]:
         text = line.text.strip()
         heading = HEADING_RE.match(text) or (SENTENCE_END not in text and len(text) <= 40)
-        if line.index in doc.consumed or heading or label_fields(line) or next(find_dates(doc.text, line.start, line.end), None):
+        if (
+            line.index in doc.consumed
+            or heading
+            or label_fields(line)
+            or next(find_dates(doc.text, line.start, line.end), None)
+        ):
             return
         for sentence in _line_sentences(doc, line):
             if _participation(doc, sentence):
@@ -494,7 +514,11 @@ def layout_events(doc: Document) -> list[Proposal]:
         inferred: dict[str, Any] = {}
         if unit.date.inferred:  # 11月29日: the year comes from the document (fiscal year or publication date)
             written = doc.text[unit.date.start : unit.date.end]
-            inferred = {"date": unit.date.value.isoformat(), "_date_inferred": True, "note": f"年は文書の年度・掲載日から補った日付（{written}）"}
+            inferred = {
+                "date": unit.date.value.isoformat(),
+                "_date_inferred": True,
+                "note": f"年は文書の年度・掲載日から補った日付（{written}）",
+            }
         score = _confidence({**unit.values, "date": True}, unit.labelled) - (0.1 if unit.date.inferred else 0.0)
         proposal = _make_proposal(
             doc, "event", unit.spans, unit.values, round(score, 2), pattern="layout" if unit.labelled else "prose",
@@ -545,7 +569,10 @@ def sentence_title(doc: Document, start: int, end: int) -> tuple[str, int, int] 
     if match := re.search(rf"(?P<t>[^\s　、。「」（()）]*?(?:{words}))(?![一-龥ァ-ヶ])", text):  # not 研修室
         s, e = match.span("t")
         phrase = text[s:e]
-        cut = max((phrase.rfind(p) + len(p) for p in ("を", "にて", "で", "は", "が", "に", "年度の") if p in phrase), default=0)
+        cut = max(
+            (phrase.rfind(p) + len(p) for p in ("を", "にて", "で", "は", "が", "に", "年度の") if p in phrase),
+            default=0,
+        )
         s += cut
         if e - s >= 2:
             return text[s:e], start + s, start + e
@@ -639,7 +666,9 @@ def complete_events(doc: Document, proposals: list[Proposal]) -> list[Proposal]:
                 spans["title"] = (at, at + len(cleaned))
         if not title or not any(word in title for word in VOCAB.event_words):
             # prose names its event in the sentence (「第1回多職種研修会を、11月22日…」); label layouts under a heading
-            from_sentence = sentence_title(doc, _sentence_start(doc, proposal.start), _sentence_end(doc, proposal.start))
+            from_sentence = sentence_title(
+                doc, _sentence_start(doc, proposal.start), _sentence_end(doc, proposal.start)
+            )
             from_heading = heading_title(doc, line_index, area[0] if area else None)
             found = (from_sentence or from_heading) if proposal.pattern == "prose" else (from_heading or from_sentence)
             if found:
@@ -653,4 +682,3 @@ def complete_events(doc: Document, proposals: list[Proposal]) -> list[Proposal]:
         if is_event(doc, candidate):
             completed.append(candidate)
     return completed
-

@@ -185,7 +185,9 @@ def _verified_values(text: str, start: int, end: int, event: EventOut) -> dict[s
     return values | ({"participants": rows} if rows else {})
 
 
-def _title_context(doc: Document, passage: Passage, title: str | None) -> tuple[dict[str, Any], dict[str, tuple[int, int]]]:
+def _title_context(
+    doc: Document, passage: Passage, title: str | None
+) -> tuple[dict[str, Any], dict[str, tuple[int, int]]]:
     """``title`` (when found in the passage, with its span) and the event ``kind`` it implies."""
     span = locate(title, doc.text, passage.start, passage.start + len(passage.text)) if title else None
     if span is None:

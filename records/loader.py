@@ -100,7 +100,9 @@ class RecordSyncReport:
         return [error for result in self.files for error in result.errors]
 
     def summary(self) -> dict[str, int]:
-        return {status: len(self.by_status(status)) for status in ("added", "updated", "unchanged", "deleted", "failed")}
+        return {
+            status: len(self.by_status(status)) for status in ("added", "updated", "unchanged", "deleted", "failed")
+        }
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -258,9 +260,7 @@ def _build_event(data: EventIn, common: dict[str, str], ctx: _Context) -> Event:
     links = [(ward, "audience") for ward in data.wards] + [(ward, "presenter") for ward in data.presenter_wards]
     event.wards = [EventWard(ward_id=ctx.ward_ids[w], role=role, ordinal=i) for i, (w, role) in enumerate(links)]
     event.counts = [
-        ParticipantCount(
-            ordinal=i, group=p.group, count=p.count, unit=p.unit, subset_of=p.subset_of, quote=p.quote
-        )
+        ParticipantCount(ordinal=i, group=p.group, count=p.count, unit=p.unit, subset_of=p.subset_of, quote=p.quote)
         for i, p in enumerate(data.participants)
     ]
     return event
@@ -373,7 +373,9 @@ def sync_record_file(
     parsed = parse_record_file(path, corpus_root, text_loader)
     if parsed.fatal:
         kept = " (the records loaded from its previous version are kept)" if existing else ""
-        return FileSyncResult(relative, "failed", errors=tuple(parsed.errors), reason=f"{relative} was not loaded{kept}")
+        return FileSyncResult(
+            relative, "failed", errors=tuple(parsed.errors), reason=f"{relative} was not loaded{kept}"
+        )
     count, errors = _write_file(session, parsed, sha256, existing)
     if errors:
         reason = f"{len(errors)} record error(s); {count} valid record(s) loaded"

@@ -126,7 +126,9 @@ def _scope_filter(session: Session, *, block: str | None, ward: str | None, incl
     if ward is not None:
         ward_row = resolve_ward(session, ward)
         conditions.append(
-            exists().where(EventWard.event_id == Event.id, EventWard.ward_id == ward_row.id, EventWard.role == "audience")
+            exists().where(
+                EventWard.event_id == Event.id, EventWard.ward_id == ward_row.id, EventWard.role == "audience"
+            )
         )
         ward_block = block_of_ward(session, ward_row)
         block_name = ward_block.name if ward_block else None

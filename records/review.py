@@ -51,7 +51,11 @@ def list_drafts(
 
 def pending_counts(session: Session) -> dict[str, int]:
     """Pending drafts per document id."""
-    query = select(RecordDraft.document_id, func.count()).where(RecordDraft.status == "pending").group_by(RecordDraft.document_id)
+    query = (
+        select(RecordDraft.document_id, func.count())
+        .where(RecordDraft.status == "pending")
+        .group_by(RecordDraft.document_id)
+    )
     return {document_id: count for document_id, count in session.execute(query)}
 
 
@@ -64,9 +68,11 @@ def forget_document(session: Session, document_id: str, *, remove_records: bool 
     ).rowcount
     records = 0
     if remove_records:
-        accepted = list(session.scalars(
-            select(RecordDraft).where(RecordDraft.document_id == document_id, RecordDraft.status == "accepted")
-        ))
+        accepted = list(
+            session.scalars(
+                select(RecordDraft).where(RecordDraft.document_id == document_id, RecordDraft.status == "accepted")
+            )
+        )
         files = [f"{REVIEW_PREFIX}draft-{draft.id}" for draft in accepted]
         for _, model in EXPORT_SECTIONS:
             for record in session.scalars(select(model).where(model.record_file.in_(files))):
@@ -200,7 +206,9 @@ def accept_draft(
         data = DRAFT_MODELS[draft.kind].model_validate(entry)
     record_file = f"{REVIEW_PREFIX}draft-{draft.id}"
     parsed = ParsedRecord(draft.kind, data, draft.document_id, Path(draft.document_id), None, f"draft {draft.id}")
-    context = _Context(session, record_file, ParsedFile(Path(record_file), record_file, [parsed], document_id=draft.document_id))
+    context = _Context(
+        session, record_file, ParsedFile(Path(record_file), record_file, [parsed], document_id=draft.document_id)
+    )
     problems = _reference_problems(parsed, context)
     if problems:
         raise ReviewError(f"draft {draft_id}: " + "; ".join(f"{field}: {message}" for field, message in problems))
@@ -298,7 +306,9 @@ def export_records(session: Session, *, only_accepted: bool = True, relative_to:
         if only_accepted:
             query = query.where(model.record_file.startswith(REVIEW_PREFIX))
         rows = list(session.scalars(query))
-        sections[key] = [(row.document_id, {**ENTRY_BUILDERS[key](row), "section": row.section, "quote": row.quote}) for row in rows]
+        sections[key] = [
+            (row.document_id, {**ENTRY_BUILDERS[key](row), "section": row.section, "quote": row.quote}) for row in rows
+        ]
     documents = Counter(doc for entries in sections.values() for doc, _ in entries)
     main = documents.most_common(1)[0][0] if documents else None
 

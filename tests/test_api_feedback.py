@@ -45,15 +45,31 @@ def rated(loop_server: Server) -> dict[str, Any]:  # noqa: F811
         assert answered["citations"] and answered["intent"] != "out_of_scope"
         cited = [{"document_id": c["document_id"], "chunk_id": c["chunk_id"]} for c in answered["citations"]]
         down_turn = client.get(f"/api/conversations/{answered['conversation_id']}").json()["turns"][0]["turn"]
-        down = client.post("/api/feedback", json={
-            "conversation_id": answered["conversation_id"], "turn": down_turn, "rating": "down",
-            "reason": "outdated", "comment": "令和６年度の講師に変わっています", "citations": cited,
-        })
+        down = client.post(
+            "/api/feedback",
+            json={
+                "conversation_id": answered["conversation_id"],
+                "turn": down_turn,
+                "rating": "down",
+                "reason": "outdated",
+                "comment": "令和６年度の講師に変わっています",
+                "citations": cited,
+            },
+        )
         assert down.status_code == 201, down.text
         up_turn = last_turn(client, answered["conversation_id"])["turn"]
-        up = client.post("/api/feedback", json={"conversation_id": answered["conversation_id"], "turn": up_turn, "rating": "up"})
+        up = client.post(
+            "/api/feedback", json={"conversation_id": answered["conversation_id"], "turn": up_turn, "rating": "up"}
+        )
         assert up.status_code == 201, up.text
-    return {"refused": refused, "other": other, "answered": answered, "cited": cited, "down_turn": down_turn, "up_turn": up_turn}
+    return {
+        "refused": refused,
+        "other": other,
+        "answered": answered,
+        "cited": cited,
+        "down_turn": down_turn,
+        "up_turn": up_turn,
+    }
 
 
 def test_feedback_is_stored_with_the_turn_it_rates(loop_server: Server, rated: dict[str, Any]) -> None:  # noqa: F811
@@ -85,8 +101,15 @@ BAD_FEEDBACK = [
     pytest.param({"reason": "boring"}, 422, "validation_error", id="unknown-reason"),
     pytest.param({"comment": "あ" * 1001}, 422, "validation_error", id="comment-too-long"),
     pytest.param({"comment": "ok\x00"}, 422, "invalid_characters", id="control-character"),
-    pytest.param({"citations": [{"document_id": "a.txt", "chunk_id": "x"}] * 21}, 422, "validation_error", id="too-many-citations"),
-    pytest.param({"citations": [{"document_id": "a.txt", "chunk_id": "../x"}]}, 422, "validation_error", id="bad-chunk-id"),
+    pytest.param(
+        {"citations": [{"document_id": "a.txt", "chunk_id": "x"}] * 21},
+        422,
+        "validation_error",
+        id="too-many-citations",
+    ),
+    pytest.param(
+        {"citations": [{"document_id": "a.txt", "chunk_id": "../x"}]}, 422, "validation_error", id="bad-chunk-id"
+    ),
     pytest.param({"extra": 1}, 422, "validation_error", id="unknown-field"),
     pytest.param({"turn": 999_999}, 404, "turn_not_found", id="unknown-turn"),
     pytest.param({"conversation_id": "0" * 32}, 404, "turn_not_found", id="unknown-conversation"),
@@ -96,12 +119,22 @@ BAD_FEEDBACK = [
 
 @pytest.mark.parametrize(("change", "status", "code"), BAD_FEEDBACK)
 def test_bad_feedback_gets_a_clear_error(
-    loop_server: Server, rated: dict[str, Any], change: dict[str, Any], status: int, code: str, request: pytest.FixtureRequest  # noqa: F811
+    loop_server: Server,
+    rated: dict[str, Any],
+    change: dict[str, Any],
+    status: int,
+    code: str,
+    request: pytest.FixtureRequest,  # noqa: F811
 ) -> None:
     conversation_id = rated["refused"][0]["conversation_id"]
     case = [param.id for param in BAD_FEEDBACK].index(request.node.callspec.id)
     with client_from(loop_server, f"127.0.1.{case + 1}") as client:  # refused posts count against the budget too
-        body = {"conversation_id": conversation_id, "turn": last_turn(client, conversation_id)["turn"], "rating": "down", **change}
+        body = {
+            "conversation_id": conversation_id,
+            "turn": last_turn(client, conversation_id)["turn"],
+            "rating": "down",
+            **change,
+        }
         body = {key: value for key, value in body.items() if value is not None}  # None: leave the field out
         response = client.post("/api/feedback", json=body)
         assert response.status_code == status, response.text
@@ -160,16 +193,26 @@ def test_csv_export_over_http_and_from_the_command_line(loop_server: Server, rat
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     assert "attachment" in response.headers["content-disposition"]
     rows = _csv_rows(response.content.decode("utf-8"))
-    down = next(r for r in rows if r["conversation_id"] == rated["answered"]["conversation_id"] and r["turn"] == str(rated["down_turn"]))
+    down = next(
+        r
+        for r in rows
+        if r["conversation_id"] == rated["answered"]["conversation_id"] and r["turn"] == str(rated["down_turn"])
+    )
     assert (down["kind"], down["rating"], down["reason"]) == ("rating", "役に立たなかった", "古い")
-    assert down["question"] == ANSWERED and down["citations"].split(" ")[0] == "{document_id}#{chunk_id}".format(**rated["cited"][0])
+    assert down["question"] == ANSWERED and down["citations"].split(" ")[0] == "{document_id}#{chunk_id}".format(
+        **rated["cited"][0]
+    )
     assert down["group"] and down["llm"] == "False"
     refusal = next(r for r in rows if r["conversation_id"] == rated["refused"][0]["conversation_id"])
     assert refusal["kind"] == "refusal" and refusal["question"] == REFUSED[0] and refusal["group"]
 
     result = subprocess.run(
-        [sys.executable, "-m", "api.cli", "feedback", "export"], cwd=REPO, env=loop_server.env,
-        capture_output=True, check=False, timeout=120,
+        [sys.executable, "-m", "api.cli", "feedback", "export"],
+        cwd=REPO,
+        env=loop_server.env,
+        capture_output=True,
+        check=False,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr.decode()
     exported = _csv_rows(result.stdout.decode("utf-8"))

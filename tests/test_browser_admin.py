@@ -47,7 +47,9 @@ def axe_source() -> str:
     if not AXE.exists():
         if shutil.which("npm") is None:
             pytest.skip("axe-core needs npm (apt-get install -y npm), which is not installed here")
-        result = subprocess.run(["make", "-s", "axe"], cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+        result = subprocess.run(
+            ["make", "-s", "axe"], cwd=REPO, capture_output=True, text=True, timeout=300, check=False
+        )
         assert AXE.exists(), f"`make axe` did not install axe-core:\n{result.stdout}\n{result.stderr}"
     return AXE.read_text(encoding="utf-8")
 
@@ -77,17 +79,27 @@ def screenshot(page: Page, name: str) -> None:
 
 
 def test_admin_uploads_a_report_reviews_its_drafts_then_deletes_and_restores_it(
-    page: Page, loop_server: Server, axe_source: str  # noqa: F811
+    page: Page,
+    loop_server: Server,
+    axe_source: str,  # noqa: F811
 ) -> None:
     watch = PageWatch(page)
     open_page(page, loop_server)
     open_admin(page)
 
-    page.set_input_files("#upload-file", files=[{"name": "renamed.pdf", "mimeType": "application/pdf", "buffer": b"\x89PNG\r\n\x1a\n" + bytes(64)}])
+    page.set_input_files(
+        "#upload-file",
+        files=[{"name": "renamed.pdf", "mimeType": "application/pdf", "buffer": b"\x89PNG\r\n\x1a\n" + bytes(64)}],
+    )
     page.click("#upload-submit")
-    expect(page.locator("#upload-message")).to_contain_text("アップロードできませんでした: 「renamed.pdf」の中身はPDFではありません（中身: PNG 画像）")
+    expect(page.locator("#upload-message")).to_contain_text(
+        "アップロードできませんでした: 「renamed.pdf」の中身はPDFではありません（中身: PNG 画像）"
+    )
 
-    page.set_input_files("#upload-file", files=[{"name": "令和7年度_南ブロック研修.md", "mimeType": "text/markdown", "buffer": MINAMI_REPORT.encode()}])
+    page.set_input_files(
+        "#upload-file",
+        files=[{"name": "令和7年度_南ブロック研修.md", "mimeType": "text/markdown", "buffer": MINAMI_REPORT.encode()}],
+    )
     page.click("#upload-submit")
     expect(page.locator("#upload-message")).to_contain_text(f"{DOC_ID} の取り込み: 完了")
     stages = page.locator("#upload-stages li")
@@ -135,7 +147,9 @@ def test_admin_uploads_a_report_reviews_its_drafts_then_deletes_and_restores_it(
 
 
 def test_reader_rates_answers_and_the_admin_reads_the_content_gaps_and_the_csv(
-    page: Page, loop_server: Server, axe_source: str  # noqa: F811
+    page: Page,
+    loop_server: Server,
+    axe_source: str,  # noqa: F811
 ) -> None:
     watch = PageWatch(page)
     open_page(page, loop_server)

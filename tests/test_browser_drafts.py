@@ -106,7 +106,6 @@ def test_admin_reviews_drafts_beside_their_source_passage(page: Page, drafts_ser
     assert watch.errors == [] and watch.dialogs == []
 
 
-
 def test_accepting_a_draft_that_names_a_new_block_asks_first(page: Page, drafts_server: Server) -> None:  # noqa: F811
     answers = iter([False, True])  # the first confirmation is declined, the second accepted
     dialogs: list[str] = []

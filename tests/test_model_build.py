@@ -72,8 +72,15 @@ def test_model_dir_layout(e5_model_dir):
 
 def test_conversion_is_deterministic_and_existing_model_is_kept(e5_model_dir, tmp_path):
     second = build_model(tmp_path / "again")
-    for name in ("model.safetensors", "tokenizer.json", "config.json", "modules.json", "onnx/model.onnx",
-                 "onnx/model.onnx_data", "onnx/export_info.json"):  # the ONNX export is reproducible too
+    for name in (
+        "model.safetensors",
+        "tokenizer.json",
+        "config.json",
+        "modules.json",
+        "onnx/model.onnx",
+        "onnx/model.onnx_data",
+        "onnx/export_info.json",
+    ):  # the ONNX export is reproducible too
         assert _sha256(second / name) == _sha256(e5_model_dir / name), name
     stamp = (second / "model.safetensors").stat().st_mtime_ns
     assert build_model(second) == second
@@ -117,8 +124,15 @@ def _corrupt(data: bytes, how: str) -> bytes:
 
 @pytest.mark.parametrize(
     "how",
-    ["empty", "bad magic", "cut in header", "cut in vocabulary", "cut in weights", "wrong hidden size",
-     "wrong vocabulary size"],
+    [
+        "empty",
+        "bad magic",
+        "cut in header",
+        "cut in vocabulary",
+        "cut in weights",
+        "wrong hidden size",
+        "wrong vocabulary size",
+    ],
 )
 def test_corrupt_or_truncated_weights_raise_model_build_error(weights_bytes, tmp_path, how):
     source = tmp_path / "e5-small-q4.bin"
@@ -151,10 +165,20 @@ def test_loads_offline_without_network(e5_model_dir):
         "e = E5Embeddings(sys.argv[1]); v = e.embed_query('訪問診療'); print(e.dimension, len(v))"
     )
     dead = "http://127.0.0.1:9"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HTTP_PROXY": dead,
-           "HTTPS_PROXY": dead, "http_proxy": dead, "https_proxy": dead, "HF_ENDPOINT": dead, "NO_PROXY": ""}
-    done = subprocess.run([sys.executable, "-c", code, str(e5_model_dir)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=240)
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HTTP_PROXY": dead,
+        "HTTPS_PROXY": dead,
+        "http_proxy": dead,
+        "https_proxy": dead,
+        "HF_ENDPOINT": dead,
+        "NO_PROXY": "",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(e5_model_dir)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["384", "384"]
 

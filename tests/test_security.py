@@ -140,8 +140,9 @@ def test_sources_never_read_outside_the_corpus(path: str, sample_server: Server)
 def test_admin_ingest_takes_no_paths(secret_server: Server) -> None:
     assert set(IngestRequest.model_fields) == {"full"}
     with secret_server.client() as client:
-        response = client.post("/api/admin/ingest", json={"paths": ["/etc"], "full": False},
-                               headers={"Authorization": f"Bearer {SECRET}"})
+        response = client.post(
+            "/api/admin/ingest", json={"paths": ["/etc"], "full": False}, headers={"Authorization": f"Bearer {SECRET}"}
+        )
     assert response.status_code == 422 and "paths" in response.json()["error"]["message"]
 
 
@@ -188,8 +189,11 @@ def test_rate_limit_answers_429_with_retry_after(secret_server: Server) -> None:
 
 def test_request_size_limit_is_413(secret_server: Server) -> None:
     with secret_server.client() as client:
-        response = client.post("/api/admin/ingest", json={"full": False, "pad": "x" * 70_000},
-                               headers={"Authorization": f"Bearer {SECRET}"})
+        response = client.post(
+            "/api/admin/ingest",
+            json={"full": False, "pad": "x" * 70_000},
+            headers={"Authorization": f"Bearer {SECRET}"},
+        )
     assert response.status_code == 413 and response.json()["error"]["code"] == "payload_too_large"
 
 

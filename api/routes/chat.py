@@ -83,7 +83,11 @@ async def _stream(request: Request, events: Iterator[StreamEvent], first: Stream
             event = await run_in_threadpool(_next, events)
     except Exception:  # noqa: BLE001 - the status line has been sent; report the error as an event
         log.exception("chat stream failed")
-        yield sse(StreamEvent(event="error", data={"code": "internal_error", "message": "回答の生成中にエラーが発生しました。"}))
+        yield sse(
+            StreamEvent(
+                event="error", data={"code": "internal_error", "message": "回答の生成中にエラーが発生しました。"}
+            )
+        )
     finally:
         close = getattr(events, "close", None)
         if close is not None:
@@ -95,7 +99,10 @@ async def _stream(request: Request, events: Iterator[StreamEvent], first: Stream
 
 @router.post(
     "/stream",
-    responses={**ERROR_RESPONSES, 200: {"content": {"text/event-stream": {}}, "description": "delta… citations records done"}},
+    responses={
+        **ERROR_RESPONSES,
+        200: {"content": {"text/event-stream": {}}, "description": "delta… citations records done"},
+    },
     summary="回答をストリーミング (SSE) / stream the answer as Server-Sent Events",
 )
 async def chat_stream(request: Request, body: ChatBody, assistant: AssistantDep) -> StreamingResponse:
