@@ -43,16 +43,15 @@ def _skip_teardown() -> None:
 def _exit_now(code: object) -> None:
     """Exit at once with the status ``sys.exit(code)`` would give, after the exit handlers and flushing."""
     import atexit
+    import contextlib
 
     if code is not None and not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1
-    atexit._run_exitfuncs()  # noqa: SLF001 - what the interpreter runs first at exit (logging's shutdown, ...)
+    atexit._run_exitfuncs()  # what the interpreter runs first at exit (logging's shutdown, ...)
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more can be written anyway
             stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more can be written anyway
-            pass
     os._exit(code or 0)
 
 
@@ -118,7 +117,7 @@ def ingest(
     raise typer.Exit(1 if report.failed else 0)
 
 
-class _null_progress:  # noqa: N801 - used like a context manager class
+class _null_progress:  # used like a context manager class
     def __enter__(self) -> None:
         return None
 

@@ -29,7 +29,7 @@ def _sizes(sizes: list[int] | None, large: bool) -> list[int]:
     from assistant.bench_chat import DEFAULT_SIZES, LARGE_SIZE
 
     chosen = list(sizes or DEFAULT_SIZES)
-    return sorted(set(chosen + [LARGE_SIZE] if large else chosen))
+    return sorted(set([*chosen, LARGE_SIZE] if large else chosen))
 
 
 def _report(sections: dict[str, Any]) -> dict[str, Any]:

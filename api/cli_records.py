@@ -109,7 +109,8 @@ def _draft_line(draft: Any) -> str:
         f"{k}={json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v}" for k, v in facts.items()
     )
     quote = " ⏎ ".join(line.strip() for line in draft.quote.splitlines() if line.strip())
-    return f"#{draft.id} [{draft.kind} {draft.confidence:.2f} {draft.status}] {title}\n    {summary}\n    「{quote[:160]}」"
+    head = f"#{draft.id} [{draft.kind} {draft.confidence:.2f} {draft.status}] {title}"
+    return f"{head}\n    {summary}\n    「{quote[:160]}」"
 
 
 def _with_session(action: Any) -> Any:

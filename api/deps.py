@@ -158,14 +158,14 @@ class IngestJobs:
             job.status = "failed" if report.failed else "succeeded"
             if report.failed:
                 job.error = f"{len(report.failed)} file(s) failed"
-        except Exception as exc:  # noqa: BLE001 - reported to the admin through the job status
+        except Exception as exc:  # reported to the admin through the job status
             log.exception("ingest %s failed", job.run_id)
             job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"
         finally:
             job.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
             try:
                 self._on_finished()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("refresh after ingest failed")
 
 
@@ -205,7 +205,7 @@ class AppState:
     def _load_indexes_and_model(self) -> None:
         try:
             self.kb.refresh()
-        except Exception as exc:  # noqa: BLE001 - every question's own refresh reports the same error to its asker
+        except Exception as exc:  # every question's own refresh reports the same error to its asker
             log.exception("loading the lexical index failed")
             self.warm_up_error = f"{type(exc).__name__}: {exc}"  # health says "degraded"
             return
@@ -217,7 +217,7 @@ class AppState:
         try:
             self.kb.embeddings.embed_query("ウォームアップ")
             self.kb.vectors  # noqa: B018 - opens Chroma now rather than on the first passage question
-        except Exception as exc:  # noqa: BLE001 - the first passage question reports the same error to its asker
+        except Exception as exc:  # the first passage question reports the same error to its asker
             log.exception("loading the embedding model failed")
             self.warm_up_error = f"{type(exc).__name__}: {exc}"
             return

@@ -141,9 +141,9 @@ async def _coded_handler(_request: Request, exc: Exception) -> JSONResponse:
 def _domain_handlers() -> dict[type[Exception], Any]:
     """Bad input found by the assistant or the records queries: 4xx with their own message (close matches)."""
     from assistant.errors import InvalidRequest
+    from assistant.errors import UnknownWardError as AssistantUnknownWard
     from assistant.feedback import FeedbackError
     from ingest.errors import ActionRefused
-    from assistant.errors import UnknownWardError as AssistantUnknownWard
     from records.queries import RecordLookupError, UnknownBlockError, UnknownEventKindError, UnknownWardError
 
     return {

@@ -120,8 +120,8 @@ def first_answer_main() -> None:
     started = time.perf_counter()
     from assistant.service import Assistant
     from knowledge.base import KnowledgeBase
-    from knowledge.settings import get_settings
     from knowledge.database import open_database
+    from knowledge.settings import get_settings
 
     imported = time.perf_counter()
     settings = get_settings()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-
 from assistant.schemas import Citation
 from knowledge.base import KnowledgeBase
-from knowledge.types import Chunk
 from knowledge.text import compact, nfkc
+from knowledge.types import Chunk
 
 
 def locate(quote: str, text: str) -> tuple[int, int] | None:

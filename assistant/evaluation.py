@@ -7,21 +7,21 @@ import re
 import statistics
 import time
 from collections import defaultdict
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable, Collection
 
 import yaml
 from pydantic import BaseModel, Field, field_validator
 
-from knowledge.text import compact
 from assistant.schemas import ChatAnswer, ChatRequest
 from assistant.service import Assistant
 from knowledge.base import KnowledgeBase
 from knowledge.retriever import hybrid_search
 from knowledge.settings import Settings
+from knowledge.text import compact
 
 MAX_ANSWER_CHARS = 600
 READ_BUDGET_CHARS = 1000

@@ -24,9 +24,9 @@ from assistant.evidence import Unit, units_of
 from assistant.vocabulary import AnswerType, vocabulary
 from knowledge.base import KnowledgeBase
 from knowledge.retriever import ScoredChunk
-from knowledge.types import DocumentInfo
 from knowledge.text import compact, nfkc
 from knowledge.tokenizer import default_tokenizer, tokenize
+from knowledge.types import DocumentInfo
 
 # Answers stay short: a dump of passages is not an answer (the evaluation fails answers over 600 characters,
 # citation marks and line breaks included); the fitted composition sets the budget below this bound.

@@ -224,8 +224,8 @@ def fit_answer_model(
     labels = np.concatenate([c.labels for c in lines])
     line = fit_logistic(rows, labels, LINE_FEATURES)
     wants_list = [vocabulary().wants_list(c.question.question) for c in cases]
-    composition, composition_stats = fit_composition([c for c, w in zip(cases, wants_list) if not w], line)
-    lists, list_stats = fit_composition([c for c, w in zip(cases, wants_list) if w], line)
+    composition, composition_stats = fit_composition([c for c, w in zip(cases, wants_list, strict=True) if not w], line)
+    lists, list_stats = fit_composition([c for c, w in zip(cases, wants_list, strict=True) if w], line)
     support, threshold, strict, support_stats = fit_support(cases, line, composition, lists)
     model = AnswerModel(line, support, threshold, composition, lists, strict)
     provenance = {
@@ -233,7 +233,7 @@ def fit_answer_model(
         "fitted": date.today().isoformat(),
         "tune_sets": [name for name in tune_sets if any(item.name == name for item in suite)],
         "questions": len(cases),
-        "line_model": {"lines": int(len(labels)), "answering_lines": int(labels.sum()), "questions": len(lines)},
+        "line_model": {"lines": len(labels), "answering_lines": int(labels.sum()), "questions": len(lines)},
         "composition": composition_stats,
         "list_composition": list_stats,
         "support": support_stats,

@@ -222,7 +222,7 @@ def _phrases(normal: str) -> list[str]:
 
 def _generic(name: str) -> bool:
     stem = re.sub(rf"{_NAME_SUFFIX}$", "", name)
-    return not stem or stem.startswith(_GENERIC_PREFIXES) and len(stem) <= 2
+    return not stem or (stem.startswith(_GENERIC_PREFIXES) and len(stem) <= 2)
 
 
 def _number(text: str) -> str:
@@ -259,7 +259,7 @@ def llm_answer(
         return None
     try:
         answer = LLMComposer.from_settings(settings, timeout=timeout).compose(question, evidence)
-    except Exception as error:  # any client, network or server failure: keep the extractive answer
+    except Exception as error:  # noqa: BLE001 - any client, network or server failure: keep the extractive answer
         log.warning("LLM answer failed (%s); keeping the extractive answer", type(error).__name__)
         return None
     if answer is None:

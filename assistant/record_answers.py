@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from assistant.citations import Citations
 from assistant.understanding import Understanding
-from records import queries
 from knowledge.text import compact
+from records import queries
 from records.dates import format_era_date, format_time_range
 from records.models import EVENT_KINDS, Block, Event
 

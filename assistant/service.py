@@ -8,9 +8,10 @@ from datetime import date
 
 from sqlalchemy.engine import Engine
 
+from assistant.answer_model import AnswerModel, answer_model
 from assistant.citations import Citations
 from assistant.errors import UnknownWardError
-from assistant.answer_model import AnswerModel, answer_model
+from assistant.evidence import Unit
 from assistant.extractive import Evidence, document_texts, gather_evidence, rank_candidates, select, subject_documents
 from assistant.grounding import is_supported, unknown_proper_nouns
 from assistant.llm import cited_numbers, evidence_for, llm_answer
@@ -19,7 +20,6 @@ from assistant.memory import ConversationMemory
 from assistant.record_answers import RecordAnswer, answer_from_records, record_names
 from assistant.schemas import ChatAnswer, ChatRequest, StreamEvent
 from assistant.understanding import Understanding, is_follow_up, understand
-from assistant.evidence import Unit
 from knowledge.base import KnowledgeBase
 from knowledge.retriever import hybrid_search, search_within
 from knowledge.settings import Settings

@@ -132,7 +132,7 @@ def _classify(text: str, spans: list[tuple[int, int]]) -> list[_Line]:
     kinds = [None if numbering[i] is not None and _in_run(numbering, i) else kind for i, kind in enumerate(kinds)]
     return [
         _Line(start, end, "caption" if kind is None and _is_caption(text, raw, kinds, spans, i) else kind)
-        for i, ((start, end), kind) in enumerate(zip(spans, kinds))
+        for i, ((start, end), kind) in enumerate(zip(spans, kinds, strict=True))
     ]
 
 

@@ -15,8 +15,8 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from ingest.parsers import flatten_value
-from records.reference import WARDS
 from knowledge.text import nfkc
+from records.reference import WARDS
 
 DOC_TYPES: tuple[str, ...] = ("program_document", "ward_finding", "training_writeup", "other")
 
@@ -148,7 +148,7 @@ def _is_one_ward_finding(title: str, text: str) -> bool:
     counts = _ward_counts(title) or _ward_counts(text[:_HEAD_CHARS])
     if not counts:
         return False
-    ward, top = counts.most_common(1)[0]
+    _ward, top = counts.most_common(1)[0]
     dominant = len(counts) == 1 or top >= 0.6 * sum(counts.values())
     return dominant and any(word in title + text[:_HEAD_CHARS] for word in ("課題", "取組み", "取り組み", "現状"))
 

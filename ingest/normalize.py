@@ -9,6 +9,7 @@ between) and keeps every structural line — headings, bullets, label lines such
 from __future__ import annotations
 
 import re
+
 from knowledge.text import nfkc
 
 # A wrapped line is at least this long; shorter lines are labels, options or titles.

@@ -30,9 +30,9 @@ from ingest.parsers import ParseError, UnsupportedFileType, check_file_size, par
 from ingest.report import FileOutcome, IngestReport, NoProgress, Progress
 from knowledge.base import KnowledgeBase, ward_flags
 from knowledge.catalog import Catalog
-from knowledge.types import Chunk, DocumentInfo
 from knowledge.lexical import LexicalIndex
-from knowledge.vectorstore import chunk_metadata, chroma_client
+from knowledge.types import Chunk, DocumentInfo
+from knowledge.vectorstore import chroma_client, chunk_metadata
 
 BATCH_DOCUMENTS = 32
 FILE_ERRORS_KEY = "file_errors"

@@ -113,7 +113,7 @@ def summarise_ms(timings: Sequence[float]) -> dict[str, float]:
     return {
         "n": len(ordered),
         "p50_ms": round(statistics.median(ordered), 2),
-        "p95_ms": round(ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))], 2),
+        "p95_ms": round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 2),
         "max_ms": round(ordered[-1], 2),
     }
 

@@ -139,7 +139,7 @@ class WindowedEmbeddings(ABC):
     def _pool_windows(self, windows: list[Window], n_texts: int) -> np.ndarray:
         vectors = self._forward_bucketed([w.ids for w in windows]).astype(np.float64)
         sums = np.zeros((n_texts, self.dimension), dtype=np.float64)
-        for window, vector in zip(windows, vectors):
+        for window, vector in zip(windows, vectors, strict=True):
             sums[window.text_index] += len(window.ids) * vector
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
         return (sums / np.maximum(norms, 1e-12)).astype(np.float32)

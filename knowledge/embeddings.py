@@ -97,7 +97,9 @@ class E5Embeddings(WindowedEmbeddings):
             )
         return [
             TokenSeq(list(ids), list(special), [tuple(o) for o in offsets])
-            for ids, special, offsets in zip(enc["input_ids"], enc["special_tokens_mask"], enc["offset_mapping"])
+            for ids, special, offsets in zip(
+                enc["input_ids"], enc["special_tokens_mask"], enc["offset_mapping"], strict=True
+            )
         ]
 
     def forward(self, batch: list[list[int]]) -> np.ndarray:

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MetadataValue = Union[str, int, float, bool, None]
+MetadataValue = str | int | float | bool | None
 Metadata = Mapping[str, MetadataValue]
 
 FORMAT_VERSION = 2
@@ -167,10 +167,7 @@ def _query_columns(words: list[Word], column: Mapping[str, int]) -> np.ndarray:
 
 def _top_k(scores: np.ndarray, rows: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows and scores of the best ``k`` positive scores, best first (ties: earlier row first)."""
-    if rows is not None:
-        candidates = rows[scores[rows] > 0]
-    else:
-        candidates = np.flatnonzero(scores > 0)
+    candidates = rows[scores[rows] > 0] if rows is not None else np.flatnonzero(scores > 0)
     candidate_scores = scores[candidates]
     if candidates.size > k:
         keep = np.argpartition(-candidate_scores, k - 1)[:k]
@@ -239,7 +236,7 @@ class LexicalIndex:
             return []
         scores = snapshot.bm25.get_scores_from_ids(columns)
         best_rows, best_scores = _top_k(scores, rows, k)
-        return [(snapshot.ids[row], float(score)) for row, score in zip(best_rows, best_scores)]
+        return [(snapshot.ids[row], float(score)) for row, score in zip(best_rows, best_scores, strict=True)]
 
     def has_term(self, term: str) -> bool:
         """Whether some chunk contains ``term`` as a whole index term (no backing off to its parts)."""
@@ -477,7 +474,7 @@ def _read_version(path: Path, index: LexicalIndex) -> None:
         bm25 = load_bm25(path / "bm25")
     entries: dict[str, _Entry] = {}
     by_document: dict[str, set[str]] = {}
-    for chunk_id, metadata, start, end in zip(ids, metadatas, offsets[:-1].tolist(), offsets[1:].tolist()):
+    for chunk_id, metadata, start, end in zip(ids, metadatas, offsets[:-1].tolist(), offsets[1:].tolist(), strict=True):
         entries[chunk_id] = _Entry(tokens=flat[start:end], metadata=metadata)
         if metadata.get("document_id") is not None:
             by_document.setdefault(str(metadata["document_id"]), set()).add(chunk_id)
@@ -500,7 +497,8 @@ class _durable:
     """``open`` whose close flushes to disk (fsync) before returning."""
 
     def __init__(self, path: Path, mode: str) -> None:
-        self._handle = open(path, mode, encoding=None if "b" in mode else "utf-8")
+        # This class is the context manager: its __exit__ closes the handle.
+        self._handle = open(path, mode, encoding=None if "b" in mode else "utf-8")  # noqa: SIM115
 
     def __enter__(self):
         return self._handle

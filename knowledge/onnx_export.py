@@ -180,6 +180,6 @@ def _sentence_embedding_module(model: Any, input_names: list[str]) -> Any:
             self.model = model
 
         def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
-            return self.model(dict(zip(input_names, tensors)))[OUTPUT_NAME]
+            return self.model(dict(zip(input_names, tensors, strict=False)))[OUTPUT_NAME]
 
     return SentenceEmbedding()

@@ -12,8 +12,8 @@ from typing import Any, Literal
 from langchain_core.documents import Document
 
 from knowledge.base import KnowledgeBase
-from knowledge.types import Chunk
 from knowledge.text import compact
+from knowledge.types import Chunk
 
 Mode = Literal["hybrid", "dense", "lexical"]
 RRF_K = 60

@@ -116,7 +116,9 @@ def mismatches(reference: Any, candidate: Any, texts: Sequence[str]) -> list[str
     """The texts whose ids, offsets or special-token masks differ between two tokenizers."""
     return [
         text
-        for text, a, b in zip(texts, reference.encode_batch(list(texts)), candidate.encode_batch(list(texts)))
+        for text, a, b in zip(
+            texts, reference.encode_batch(list(texts)), candidate.encode_batch(list(texts)), strict=True
+        )
         if (a.ids, a.offsets, a.special_tokens_mask) != (b.ids, b.offsets, b.special_tokens_mask)
     ]
 
@@ -207,7 +209,7 @@ class SpmTokenizer:
         byte_at = _byte_offsets(split)
         return [
             Token(self._unk if token_id == self._spm_unk else token_id, piece, (byte_at[start], byte_at[end]))
-            for token_id, piece, (start, end) in zip(found["ids"], found["pieces"], found["offsets"])
+            for token_id, piece, (start, end) in zip(found["ids"], found["pieces"], found["offsets"], strict=True)
         ]
 
     def _segment_quick(self, split: str) -> list[Any]:

@@ -132,9 +132,9 @@ class JapaneseTokenizer:
         for morpheme in self._morphemes(text):
             pos = morpheme.part_of_speech()
             counter = pos[2] == "助数詞可能" and previous[:2] == ("名詞", "数詞")
-            if pos[0] == "名詞" and pos[1] != "数詞" and pos[2] != "副詞可能" and not counter:
-                if (word := _word(morpheme)) is not None:
-                    words.append(word)
+            noun = pos[0] == "名詞" and pos[1] != "数詞" and pos[2] != "副詞可能" and not counter
+            if noun and (word := _word(morpheme)) is not None:
+                words.append(word)
             previous = pos
         return words
 
@@ -144,7 +144,7 @@ class JapaneseTokenizer:
         morphemes = list(self._morphemes(text))
         return [
             morpheme.surface()
-            for morpheme, following in zip(morphemes, [*morphemes[1:], None])
+            for morpheme, following in zip(morphemes, [*morphemes[1:], None], strict=True)
             if morpheme.part_of_speech()[1] == "固有名詞"
             and not (following is not None and following.part_of_speech()[1] == "数詞")
         ]

@@ -16,8 +16,8 @@ from knowledge.types import Chunk
 
 if TYPE_CHECKING:
     import chromadb
-    from langchain_core.embeddings import Embeddings
     from langchain_chroma import Chroma
+    from langchain_core.embeddings import Embeddings
 
 # chromadb builds one shared "system" per path on first use, and two threads doing that at once (a server's
 # background warm-up and an admin ingest) can get a half-started one: open clients one at a time.
@@ -101,7 +101,7 @@ class VectorIndex:
     @property
     def collection(self) -> Any:
         if self._store is not None:  # after a reset the wrapper holds the new collection
-            return self._store._collection  # noqa: SLF001 - langchain-chroma exposes no public accessor
+            return self._store._collection  # langchain-chroma exposes no public accessor
         return self._collection
 
     def _check_model(self) -> None:

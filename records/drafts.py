@@ -22,8 +22,8 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
-from records.dates import RecordDateError, parse_date, parse_time_range
 from knowledge.settings import Settings
+from records.dates import RecordDateError, parse_date, parse_time_range
 from records.extraction import Proposal, extract_proposals
 from records.extraction_llm import llm_proposals
 from records.models import Block, Event, RecordDraft, Survey

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
+from records import ner
 from records.dates import RecordDateError, parse_date, parse_fiscal_year
 from records.extraction import (
     DATE_RE,
@@ -34,14 +35,12 @@ from records.extraction import (
     _confidence,
     _label_field,
     _make_proposal,
-    compact,
     find_dates,
     find_time_ranges,
     name_shaped,
     parse_lecturer,
     parse_participants,
 )
-from records import ner
 from records.vocab import vocabulary
 
 VOCAB = vocabulary()
@@ -472,7 +471,7 @@ def _attach_counts(doc: Document, unit: Unit) -> None:
 
 def _bracket_labelled(doc: Document, line: Line) -> bool:
     """``【日 時】 …`` on this line, or a bare ``【日 時】`` on the line before."""
-    previous = next((l for l in reversed(doc.lines[: line.index]) if not l.blank), None)
+    previous = next((prev for prev in reversed(doc.lines[: line.index]) if not prev.blank), None)
     bare_label = previous is not None and re.fullmatch(rf"{_SP}*【[^】]{{1,12}}】{_SP}*", previous.text) is not None
     return line.text.lstrip(" \u3000").startswith("【") or bare_label
 
@@ -493,7 +492,7 @@ def _units(doc: Document, hint: YearHint) -> Iterator[tuple[Unit, list[int]]]:
         if fields and any(f.name in ("datetime", "datetime_venue") for f in fields):
             lines, block_fields = label_block(doc, line)
             index = lines[-1].index + 1
-            yield _unit_from_block(doc, hits[0], lines, block_fields), [l.index for l in lines]
+            yield _unit_from_block(doc, hits[0], lines, block_fields), [member.index for member in lines]
             continue
         sentences = paragraph_sentences(doc, line)
         last = doc.line_at(sentences[-1].end - 1).index
@@ -619,7 +618,7 @@ def _date_span(doc: Document, proposal: Proposal) -> tuple[int, int]:
 def _labelled_date(doc: Document, start: int) -> bool:
     """The date follows a date label on its line or on the line before (日時：…, 【日 時】⏎ 令和…)."""
     line = doc.line_at(start)
-    previous = next((l for l in reversed(doc.lines[: line.index]) if not l.blank), None)
+    previous = next((prev for prev in reversed(doc.lines[: line.index]) if not prev.blank), None)
     for candidate in (line, previous):
         fields = label_fields(candidate) if candidate is not None else None
         if fields and any(f.name in ("datetime", "datetime_venue") for f in fields):

@@ -21,9 +21,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from itertools import islice
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice, pairwise
 from typing import Any, Literal
 
 from knowledge.text import compact
@@ -139,10 +139,7 @@ def value_in_span(value: Any, quote: str) -> bool:
     """A scalar value is in the quote when its text is (NFKC; spaces and line breaks ignored)."""
     if isinstance(value, bool) or value is None:
         return False
-    if isinstance(value, float):
-        text = f"{value:g}"
-    else:
-        text = str(value)
+    text = f"{value:g}" if isinstance(value, float) else str(value)
     return bool(compact(text)) and compact(text) in compact(quote)
 
 
@@ -682,7 +679,7 @@ def _cells(line: Line) -> list[tuple[int, int]]:
     """(start, end) of each cell of a ``| a | b |`` row, trimmed."""
     spans: list[tuple[int, int]] = []
     bars = [line.start + i for i, ch in enumerate(line.text) if ch == "|"]
-    for left, right in zip(bars, bars[1:], strict=False):
+    for left, right in pairwise(bars):
         spans.append((left + 1, right))
     return spans
 

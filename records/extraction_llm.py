@@ -256,7 +256,7 @@ def llm_proposals(
         model = _structured_model(settings, timeout)
         for passage in passages(text):
             found += [p for event in _events(model, passage) if (p := to_proposal(doc, passage, event))]
-    except Exception as error:  # any client, network, server or parsing failure: no LLM proposals
+    except Exception as error:  # noqa: BLE001 - any client, network, server or parsing failure: no LLM proposals
         log.warning("LLM extraction of %s failed (%s); rule-based proposals only", document_id, type(error).__name__)
         return []
     return sorted(found, key=lambda p: (p.start, p.end))

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from knowledge.text import compact
 from records.models import (
     EVENT_KINDS,
     RECORD_MODELS,
@@ -28,7 +29,6 @@ from records.models import (
     Ward,
 )
 from records.reference import canonical_ward_name, close_ward_names
-from knowledge.text import compact
 
 
 class RecordLookupError(LookupError):

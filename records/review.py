@@ -133,7 +133,10 @@ def _validation_message(exc: ValidationError) -> str:
 
 
 def _parent_draft(session: Session, draft: RecordDraft, entry: dict[str, Any]) -> RecordDraft | None:
-    """The whole-event draft a part (第1部) belongs to: same document and date, no part, its span holding the part's start."""
+    """The whole-event draft a part (第1部) belongs to.
+
+    Same document and date, no part of its own, and its span holds the part's start.
+    """
     query = select(RecordDraft).where(
         RecordDraft.document_id == draft.document_id,
         RecordDraft.kind == "event",
@@ -269,8 +272,8 @@ def _event_entry(event: Event) -> dict[str, Any]:
         "id": event.id, "kind": event.kind, "title": event.title, "part": event.part, "parent": event.parent_id,
         "theme": event.theme, "programme": list(event.programme or []), "fiscal_year": event.fiscal_year,
         "date": data["date"], "time": format_time_range(event.start_time, event.end_time).replace("～", "~") or None,
-        "recurrence": event.recurrence, "status": event.status, "venue": event.venue, "area": event.area, "lecturer": data["lecturer"],
-        "audience": event.audience, "blocks": data["blocks"], "wards": data["wards"],
+        "recurrence": event.recurrence, "status": event.status, "venue": event.venue, "area": event.area,
+        "lecturer": data["lecturer"], "audience": event.audience, "blocks": data["blocks"], "wards": data["wards"],
         "presenter_wards": data["presenter_wards"], "participants": participants, "note": event.note,
     }  # fmt: skip
 

@@ -46,7 +46,7 @@ KITA_REPORT = """# 令和６年度 北ブロック 多職種連携研修会 実�
 
 
 @pytest.fixture(scope="session")
-def loop_server(sample_deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:  # noqa: F811
+def loop_server(sample_deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     deployment = sample_deployment.copy_to(tmp_path_factory.mktemp("loop") / "deployment")
     server = start_server(
         deployment,

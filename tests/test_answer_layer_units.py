@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from assistant.answer_model import AnswerModel, Composition, LinearModel, load_answer_model
+from assistant.evidence import units_of
 from assistant.extractive import (
     LINE_FEATURES,
     Candidate,
@@ -19,7 +20,6 @@ from assistant.extractive import (
     select,
     without_places,
 )
-from assistant.evidence import units_of
 from assistant.fitting import fit_logistic
 from assistant.service import refusal
 from assistant.understanding import proper_nouns
@@ -193,7 +193,8 @@ def test_a_best_line_that_is_the_pages_question_brings_its_answer() -> None:
     text = "Q2. 相談にお金はかかりますか。\nA2. 相談料はかかりません。\nQ3. 受付時間は？\nA3. 平日9時から17時です。"
     units = units_of(Chunk("c1", "faq.txt", text, 0, len(text)), 0)
     candidates = [
-        Candidate(unit, np.zeros(len(LINE_FEATURES)), frozenset(), p) for unit, p in zip(units, [0.9, 0.3, 0.2, 0.1])
+        Candidate(unit, np.zeros(len(LINE_FEATURES)), frozenset(), p)
+        for unit, p in zip(units, [0.9, 0.3, 0.2, 0.1], strict=True)
     ]
     selection = select(candidates, Composition(0, 1.01, 0, 300))
     assert selection is not None

@@ -39,7 +39,7 @@ def not_a_docx() -> bytes:
 
 
 @pytest.fixture
-def client(loop_server: Server) -> httpx.Client:  # noqa: F811
+def client(loop_server: Server) -> httpx.Client:
     return loop_server.client()
 
 
@@ -56,7 +56,7 @@ def client(loop_server: Server) -> httpx.Client:  # noqa: F811
 )
 def test_admin_routes_refuse_a_missing_or_wrong_token(
     client: httpx.Client, loop_server: Server, method: str, path: str
-) -> None:  # noqa: F811
+) -> None:
     before = corpus_files(loop_server)
     files = (
         {"file": ("r.md", "# x\n\n本文です。".encode())} if method == "POST" and path.endswith("documents") else None
@@ -120,7 +120,7 @@ def test_hostile_uploads_are_refused_with_a_clear_error_and_write_nothing(
     data: bytes,
     status: int,
     code: str,
-    words: str,  # noqa: F811
+    words: str,
 ) -> None:
     before = corpus_files(loop_server)
     response = upload(client, name, data)
@@ -145,7 +145,7 @@ def test_the_upload_route_takes_multipart_with_a_file_field_only(client: httpx.C
     assert no_file.status_code == 422 and no_file.json()["error"]["code"] == "missing_field"
 
 
-def test_a_duplicate_upload_names_the_document_it_repeats(client: httpx.Client, loop_server: Server) -> None:  # noqa: F811
+def test_a_duplicate_upload_names_the_document_it_repeats(client: httpx.Client, loop_server: Server) -> None:
     same = (loop_server.deployment.corpus / SAMPLE_TEXT).read_bytes()
     response = upload(client, "copy-of-the-report.txt", same)
     assert response.status_code == 409
@@ -153,7 +153,7 @@ def test_a_duplicate_upload_names_the_document_it_repeats(client: httpx.Client, 
     assert SAMPLE_TEXT in response.json()["error"]["message"]
 
 
-def test_upload_ingest_delete_and_restore(client: httpx.Client, loop_server: Server) -> None:  # noqa: F811
+def test_upload_ingest_delete_and_restore(client: httpx.Client, loop_server: Server) -> None:
     corpus = loop_server.deployment.corpus
     response = upload(client, "r6_kita_training.md", KITA_REPORT.encode())
     assert response.status_code == 202, response.text
@@ -234,7 +234,7 @@ def test_delete_refuses_paths_outside_the_corpus_and_unknown_documents(
     loop_server: Server,
     path: str,
     status: int,
-    code: str,  # noqa: F811
+    code: str,
 ) -> None:
     before = corpus_files(loop_server)
     response = client.delete(path, headers=AUTH)
@@ -242,7 +242,7 @@ def test_delete_refuses_paths_outside_the_corpus_and_unknown_documents(
     assert corpus_files(loop_server) == before
 
 
-def test_a_document_that_fails_to_ingest_is_listed_with_its_error(client: httpx.Client, loop_server: Server) -> None:  # noqa: F811
+def test_a_document_that_fails_to_ingest_is_listed_with_its_error(client: httpx.Client, loop_server: Server) -> None:
     broken = loop_server.deployment.corpus / "broken-scan.pdf"
     broken.write_bytes(b"%PDF-1.4\nnot really a pdf\n")
     try:
@@ -274,7 +274,7 @@ def _docx_bytes(paragraphs: list[str]) -> bytes:
 
 def test_every_supported_type_is_accepted_and_ingested(
     client: httpx.Client, loop_server: Server, tmp_path: Path
-) -> None:  # noqa: F811
+) -> None:
     from tests.test_parsers import _pdf
 
     pdf = _pdf(

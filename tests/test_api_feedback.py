@@ -34,13 +34,13 @@ def last_turn(client: httpx.Client, conversation_id: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def rated(loop_server: Server) -> dict[str, Any]:  # noqa: F811
+def rated(loop_server: Server) -> dict[str, Any]:
     """Two similar refusals, another refusal, an answered question rated 👎 (古い) and a follow-up rated 👍."""
     with client_from(loop_server, "127.0.0.11") as client:
         refused = [ask(client, question) for question in REFUSED]
         other = ask(client, OTHER_REFUSED)
         answered = ask(client, ANSWERED)
-        follow_up = ask(client, "会場は？", answered["conversation_id"])
+        ask(client, "会場は？", answered["conversation_id"])
         assert [a["intent"] for a in (*refused, other)] == ["out_of_scope"] * 3
         assert answered["citations"] and answered["intent"] != "out_of_scope"
         cited = [{"document_id": c["document_id"], "chunk_id": c["chunk_id"]} for c in answered["citations"]]
@@ -72,7 +72,7 @@ def rated(loop_server: Server) -> dict[str, Any]:  # noqa: F811
     }
 
 
-def test_feedback_is_stored_with_the_turn_it_rates(loop_server: Server, rated: dict[str, Any]) -> None:  # noqa: F811
+def test_feedback_is_stored_with_the_turn_it_rates(loop_server: Server, rated: dict[str, Any]) -> None:
     conversation_id = rated["answered"]["conversation_id"]
     with loop_server.client() as client:
         conversation = client.get(f"/api/conversations/{conversation_id}").json()
@@ -82,7 +82,7 @@ def test_feedback_is_stored_with_the_turn_it_rates(loop_server: Server, rated: d
     assert conversation["turns"][0]["answer"] == rated["answered"]["answer"]
 
 
-def test_rating_again_replaces_the_earlier_rating(loop_server: Server, rated: dict[str, Any]) -> None:  # noqa: F811
+def test_rating_again_replaces_the_earlier_rating(loop_server: Server, rated: dict[str, Any]) -> None:
     conversation_id = rated["other"]["conversation_id"]
     with client_from(loop_server, "127.0.0.12") as client:
         turn = last_turn(client, conversation_id)["turn"]
@@ -124,7 +124,7 @@ def test_bad_feedback_gets_a_clear_error(
     change: dict[str, Any],
     status: int,
     code: str,
-    request: pytest.FixtureRequest,  # noqa: F811
+    request: pytest.FixtureRequest,
 ) -> None:
     conversation_id = rated["refused"][0]["conversation_id"]
     case = [param.id for param in BAD_FEEDBACK].index(request.node.callspec.id)
@@ -142,7 +142,7 @@ def test_bad_feedback_gets_a_clear_error(
         assert last_turn(client, conversation_id)["rating"] is None  # nothing was stored
 
 
-def test_feedback_is_rate_limited_per_client(loop_server: Server, rated: dict[str, Any]) -> None:  # noqa: F811
+def test_feedback_is_rate_limited_per_client(loop_server: Server, rated: dict[str, Any]) -> None:
     conversation_id = rated["refused"][1]["conversation_id"]
     with client_from(loop_server, "127.0.0.14") as client:
         turn = last_turn(client, conversation_id)["turn"]
@@ -161,7 +161,7 @@ def _group_of(view: dict[str, Any], conversation_id: str) -> dict[str, Any]:
     return next(g for g in view["groups"] if any(i["conversation_id"] == conversation_id for i in g["items"]))
 
 
-def test_the_admin_sees_content_gaps_grouped_by_similar_question(loop_server: Server, rated: dict[str, Any]) -> None:  # noqa: F811
+def test_the_admin_sees_content_gaps_grouped_by_similar_question(loop_server: Server, rated: dict[str, Any]) -> None:
     with loop_server.client() as client:
         view = client.get("/api/admin/feedback", headers=AUTH).json()
         sapporo = _group_of(view, rated["refused"][0]["conversation_id"])
@@ -187,7 +187,7 @@ def _csv_rows(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
 
 
-def test_csv_export_over_http_and_from_the_command_line(loop_server: Server, rated: dict[str, Any]) -> None:  # noqa: F811
+def test_csv_export_over_http_and_from_the_command_line(loop_server: Server, rated: dict[str, Any]) -> None:
     with loop_server.client() as client:
         response = client.get("/api/admin/feedback.csv", headers=AUTH)
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
@@ -220,14 +220,14 @@ def test_csv_export_over_http_and_from_the_command_line(loop_server: Server, rat
     assert {tuple(r[k] for k in key) for r in exported} == {tuple(r[k] for k in key) for r in rows}
 
 
-def test_conversation_history_errors(loop_server: Server) -> None:  # noqa: F811
+def test_conversation_history_errors(loop_server: Server) -> None:
     with loop_server.client() as client:
         missing = client.get(f"/api/conversations/{'f' * 32}")
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "conversation_not_found"
         assert client.get("/api/conversations/bad%20id").status_code == 422
 
 
-def test_labels_name_every_code_the_page_shows(loop_server: Server) -> None:  # noqa: F811
+def test_labels_name_every_code_the_page_shows(loop_server: Server) -> None:
     with loop_server.client() as client:
         labels = client.get("/api/labels").json()
     assert labels["file_status"]["added"] == "追加" and labels["file_status"]["unchanged"] == "変更なし"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from assistant.citations import locate
-from assistant.vocabulary import vocabulary
 from assistant.understanding import find_wards, understand
+from assistant.vocabulary import vocabulary
 from knowledge.retriever import reciprocal_rank_fusion
 
 

@@ -8,7 +8,6 @@ the vector count and the lexical index version, taken before and after).
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
@@ -19,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from ingest.pipeline import IngestRun
@@ -459,7 +457,7 @@ def test_http_bad_input(case: HttpCase, sample_server: Server) -> None:
 
 # --- CLI -----------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def cli_deployment(sample_deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Deployment:  # noqa: F811
+def cli_deployment(sample_deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Deployment:
     deployment = sample_deployment.copy_to(tmp_path_factory.mktemp("cli-bad") / "copy")
     (deployment.root / "bad.yaml").write_text("42\n", encoding="utf-8")
     return deployment

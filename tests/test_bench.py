@@ -61,7 +61,7 @@ def test_synthetic_chunks_are_slices_of_their_document() -> None:
     assert all(info.text[c.start : c.end] == c.text for c in chunks)
 
 
-def test_cold_bench_runs_two_checkouts_in_turns_over_one_data_dir(e5_model_dir, monkeypatch) -> None:  # noqa: F811
+def test_cold_bench_runs_two_checkouts_in_turns_over_one_data_dir(e5_model_dir, monkeypatch) -> None:
     """``bench cold --before`` with this checkout on both sides: every measure, for both, and their ratios."""
     monkeypatch.setenv("RENKEI_EMBEDDING_MODEL", str(e5_model_dir))
     cold = _run("cold", "--runs", "1", "--before", str(REPO))["cold"]

@@ -35,7 +35,7 @@ print(json.dumps({{"answer": answer.answer, "loaded": [m for m in {modules!r} if
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path) -> dict[str, str]:  # noqa: F811
+def env(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path) -> dict[str, str]:
     """The environment of a sample deployment ingested with the real model (the records database at head)."""
     deployment = new_deployment(tmp_path_factory.mktemp("cold-imports"))
     environment = deployment.env(RENKEI_EMBEDDING_MODEL=str(e5_model_dir))
@@ -79,7 +79,7 @@ def test_a_passage_question_loads_the_dense_side_but_not_langchains_runnables_or
     ]
 
 
-def test_the_backends_provide_langchains_embeddings_interface(e5_model_dir: Path) -> None:  # noqa: F811
+def test_the_backends_provide_langchains_embeddings_interface(e5_model_dir: Path) -> None:
     from langchain_core.embeddings import Embeddings
 
     from knowledge.onnx_embeddings import OnnxEmbeddings

@@ -71,7 +71,7 @@ def assert_clear_refusal(result: subprocess.CompletedProcess[str]) -> str:
 
 
 @pytest.fixture
-def deployment(sample_deployment: Deployment, tmp_path: Path) -> Deployment:  # noqa: F811
+def deployment(sample_deployment: Deployment, tmp_path: Path) -> Deployment:
     return sample_deployment.copy_to(tmp_path / "copy")
 
 
@@ -99,7 +99,7 @@ def test_corrupt_data_dir_refuses_to_start_then_rebuild_recovers(corruption: str
 
 
 def test_data_dir_that_is_a_file(tmp_path: Path) -> None:
-    """As root, chmod cannot make a directory read-only; a data dir path that is a regular file cannot be written either."""
+    """As root, chmod cannot make a directory read-only; a data dir path that is a regular file can't be written either."""
     path = tmp_path / "data"
     path.write_text("not a directory")
     deployment = Deployment(tmp_path, REPO / "corpus" / "sample", path)

@@ -56,22 +56,22 @@ def schema_differences(engine: Engine) -> list[object]:
         return list(compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), all_models()))
 
 
-def test_migrated_schema_matches_the_models(engine: Engine) -> None:  # noqa: F811
+def test_migrated_schema_matches_the_models(engine: Engine) -> None:
     assert schema_differences(engine) == []
     with engine.connect() as connection:
         context = MigrationContext.configure(connection)
         head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
         assert context.get_current_revision() == head
         assert head == "0005_catalog_and_memory"
-        assert HEAD_REVISION == head, "knowledge.database.HEAD_REVISION must name the newest migration"
+        assert head == HEAD_REVISION, "knowledge.database.HEAD_REVISION must name the newest migration"
 
 
-def test_wards_are_seeded_in_official_order(engine: Engine) -> None:  # noqa: F811
+def test_wards_are_seeded_in_official_order(engine: Engine) -> None:
     with Session(engine) as session:
         assert tuple(session.scalars(select(Ward.name).order_by(Ward.id))) == WARDS
 
 
-def test_upgrade_is_idempotent_and_downgrade_reverses_it(engine: Engine) -> None:  # noqa: F811
+def test_upgrade_is_idempotent_and_downgrade_reverses_it(engine: Engine) -> None:
     migrate(engine)
     config = alembic_config(engine)
     with engine.begin() as connection:
@@ -91,7 +91,7 @@ def test_open_database_works_outside_the_repository(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_open_database_migrates_a_database_behind_head(engine: Engine) -> None:  # noqa: F811
+def test_open_database_migrates_a_database_behind_head(engine: Engine) -> None:
     """The fast path (no Alembic when already at head) must not skip a database one migration behind."""
     config = alembic_config(engine)
     with engine.begin() as connection:

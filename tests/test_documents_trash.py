@@ -19,7 +19,7 @@ SAMPLE_NAME = "osaka_r5_zaitaku_renkei_progress.txt"
 
 def test_delete_moves_file_and_sidecar_and_empties_both_indexes_then_restore_brings_it_back(
     corpus_copy, kb_factory
-) -> None:  # noqa: F811
+) -> None:
     kb, _ = kb_factory(corpus_copy)
     IngestRun(kb).run([corpus_copy])
     engine = open_database(kb.settings.resolved_database_url)
@@ -37,20 +37,19 @@ def test_delete_moves_file_and_sidecar_and_empties_both_indexes_then_restore_bri
     assert [d.status for d in list_documents(kb, engine)] == ["indexed"]
 
 
-def test_delete_waits_for_a_running_ingest_and_changes_nothing(corpus_copy, kb_factory) -> None:  # noqa: F811
+def test_delete_waits_for_a_running_ingest_and_changes_nothing(corpus_copy, kb_factory) -> None:
     kb, _ = kb_factory(corpus_copy)
     IngestRun(kb).run([corpus_copy])
     engine = open_database(kb.settings.resolved_database_url)
     live = kb.catalog.live_chunk_ids()
-    with FileLock(str(kb.settings.data_dir / "ingest.lock")):
-        with pytest.raises(ActionRefused) as refused:
-            delete_document(kb, engine, SAMPLE_NAME)
+    with FileLock(str(kb.settings.data_dir / "ingest.lock")), pytest.raises(ActionRefused) as refused:
+        delete_document(kb, engine, SAMPLE_NAME)
     assert refused.value.status == 409 and refused.value.code == "ingest_running"
     assert (corpus_copy / SAMPLE_NAME).is_file() and not (corpus_copy / TRASH_DIR).exists()
     assert kb.catalog.live_chunk_ids() == live
 
 
-def test_restore_refuses_a_taken_place_and_a_damaged_entry(corpus_copy, kb_factory) -> None:  # noqa: F811
+def test_restore_refuses_a_taken_place_and_a_damaged_entry(corpus_copy, kb_factory) -> None:
     kb, _ = kb_factory(corpus_copy)
     IngestRun(kb).run([corpus_copy])
     engine = open_database(kb.settings.resolved_database_url)

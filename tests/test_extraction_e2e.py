@@ -61,7 +61,7 @@ def _accept_new_drafts(client: httpx.Client) -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def accepted(
     sample_deployment: Deployment, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Server, dict[str, Any]]]:  # noqa: F811
+) -> Iterator[tuple[Server, dict[str, Any]]]:
     """A server over a copy of the sample, after the new report was ingested and its drafts accepted."""
     deployment = sample_deployment.copy_to(tmp_path_factory.mktemp("e2e") / "deployment")
     server = start_server(deployment, RENKEI_ADMIN_TOKEN=ADMIN_TOKEN)

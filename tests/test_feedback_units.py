@@ -50,7 +50,7 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_quoted() -> None:
     assert "'=HYPERLINK" in line and ",'-1," in line
 
 
-def test_ratings_are_stored_replaced_and_grouped_on_each_backend(engine) -> None:  # noqa: F811 - SQLite and PostgreSQL
+def test_ratings_are_stored_replaced_and_grouped_on_each_backend(engine) -> None:
     from assistant.feedback import FeedbackRequest, quality_view, ratings_of, record_feedback
     from assistant.memory import ConversationMemory
 

@@ -156,7 +156,7 @@ def test_kill_9_before_the_records_transaction_keeps_the_previous_records(tmp_pa
 
 
 @pytest.fixture
-def postgres_deployment(tmp_path: Path, postgres_database: str) -> Iterator[tuple[Deployment, str]]:  # noqa: F811
+def postgres_deployment(tmp_path: Path, postgres_database: str) -> Iterator[tuple[Deployment, str]]:
     yield new_deployment(tmp_path), postgres_database
 
 

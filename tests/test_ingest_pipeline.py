@@ -118,9 +118,11 @@ def test_dry_run_writes_nothing(corpus_copy, kb_factory) -> None:
 def test_second_concurrent_ingest_is_refused(corpus_copy, kb_factory) -> None:
     kb, _ = kb_factory(corpus_copy)
     kb.settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(kb.settings.data_dir / "ingest.lock")):
-        with pytest.raises(IngestAlreadyRunning, match="already running"):
-            IngestRun(kb).run([corpus_copy])
+    with (
+        FileLock(str(kb.settings.data_dir / "ingest.lock")),
+        pytest.raises(IngestAlreadyRunning, match="already running"),
+    ):
+        IngestRun(kb).run([corpus_copy])
 
 
 def test_model_mismatch_asks_for_rebuild(corpus_copy, kb_factory) -> None:

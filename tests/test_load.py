@@ -34,7 +34,7 @@ def test_loopback_targets_pass_the_check(url: str) -> None:
     assert check_loopback(url) == url.rstrip("/")
 
 
-def test_the_request_cap_stops_the_load(sample_server) -> None:  # noqa: F811
+def test_the_request_cap_stops_the_load(sample_server) -> None:
     report = run_load(sample_server.base_url, clients=3, seconds=120, max_requests=12)
     assert report["requests"] == 12
     assert report["errors"] == 0, report["error_samples"]
@@ -43,7 +43,7 @@ def test_the_request_cap_stops_the_load(sample_server) -> None:  # noqa: F811
 
 def test_chat_load_while_an_ingest_replaces_a_document_has_no_errors(
     sample_deployment: Deployment, tmp_path: Path
-) -> None:  # noqa: F811
+) -> None:
     deployment = sample_deployment.copy_to(tmp_path / "load")
     server = start_server(deployment, RENKEI_ADMIN_TOKEN=ADMIN_TOKEN)
     try:

@@ -169,5 +169,5 @@ def test_sidecar_metadata_is_read_and_flattened(tmp_path: Path) -> None:
 def test_sidecar_that_is_not_a_mapping(tmp_path: Path) -> None:
     document = tmp_path / "a.txt"
     (tmp_path / "a.txt.meta.yaml").write_text("- just\n- a list\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="a.txt.meta.yaml"):
+    with pytest.raises(ValueError, match=r"a\.txt\.meta\.yaml"):
         read_sidecar(document)

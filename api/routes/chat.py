@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -81,7 +82,7 @@ async def _stream(request: Request, events: Iterator[StreamEvent], first: Stream
                 log.info("chat stream: client went away")
                 return
             event = await run_in_threadpool(_next, events)
-    except Exception:  # noqa: BLE001 - the status line has been sent; report the error as an event
+    except Exception:  # the status line has been sent; report the error as an event
         log.exception("chat stream failed")
         yield sse(
             StreamEvent(
@@ -91,10 +92,8 @@ async def _stream(request: Request, events: Iterator[StreamEvent], first: Stream
     finally:
         close = getattr(events, "close", None)
         if close is not None:
-            try:
+            with contextlib.suppress(ValueError):  # still running in a worker thread after a cancellation
                 close()
-            except ValueError:  # still running in a worker thread after a cancellation
-                pass
 
 
 @router.post(

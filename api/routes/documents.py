@@ -15,8 +15,8 @@ from fastapi import APIRouter, Query, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminOnly, StateDep
-from api.schemas import ADMIN_RESPONSES, DocumentDeleted, DocumentList, DocumentRestored, DocumentUploaded
 from api.routes.sources import check_document_id
+from api.schemas import ADMIN_RESPONSES, DocumentDeleted, DocumentList, DocumentRestored, DocumentUploaded
 from ingest.documents import delete_document, list_documents, restore_document
 from ingest.uploads import store_upload
 
