@@ -232,7 +232,7 @@ def _grow(data: Path, model_dir: Path, backend: str, size: int) -> int:
 
     settings = Settings(
         data_dir=data, corpus_dirs=[SAMPLE_DIR], embedding_model=str(model_dir), embedding_backend=backend
-    )  # type: ignore[arg-type]
+    )
     grown = grow_to(KnowledgeBase(settings), size, sample_lines(SAMPLE_REPORT.read_text(encoding="utf-8")), seed=size)
     return int(grown["total_chunks"])
 
@@ -269,7 +269,7 @@ def _retrieval(work_dir: Path, model_dir: Path, backend: str) -> dict[str, Any]:
     """Retrieval R@5 and MRR (dense and hybrid) on every set of the eval suite, each over its own corpus."""
     from assistant.evaluation import evaluate_retrieval, load_questions, load_suite, suite_assistant
 
-    settings = Settings(embedding_model=str(model_dir), embedding_backend=backend)  # type: ignore[arg-type]
+    settings = Settings(embedding_model=str(model_dir), embedding_backend=backend)
     result: dict[str, Any] = {}
     assistants: dict[tuple[Path, ...], Any] = {}
     for item in load_suite(SUITE):

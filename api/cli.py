@@ -6,13 +6,17 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from knowledge.settings import get_settings
+
+if TYPE_CHECKING:  # imported where used, to keep the command line's start-up light
+    from assistant.service import Assistant
+    from knowledge.settings import Settings
 
 
 class _Cli(typer.Typer):
@@ -68,7 +72,7 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _checked_settings():  # type: ignore[no-untyped-def]
+def _checked_settings() -> Settings:
     """The settings, once the data dir passed its start-up check (else a one-line error naming the fix)."""
     from knowledge.health import DataDirError, check_data_dir
 
@@ -149,11 +153,12 @@ def search(
 ) -> None:
     """Print the ranked chunks for a query with section paths and scores."""
     from knowledge.base import KnowledgeBase
-    from knowledge.retriever import hybrid_search
+    from knowledge.retriever import Mode, hybrid_search
 
-    if mode not in ("hybrid", "dense", "lexical"):
+    modes: dict[str, Mode] = {"hybrid": "hybrid", "dense": "dense", "lexical": "lexical"}
+    if mode not in modes:
         raise _fail("--mode must be hybrid, dense or lexical", 2)
-    results = hybrid_search(KnowledgeBase(_checked_settings()), query, k=k, mode=mode)  # type: ignore[arg-type]
+    results = hybrid_search(KnowledgeBase(_checked_settings()), query, k=k, mode=modes[mode])
     rows = [
         {
             "rank": rank,
@@ -242,7 +247,7 @@ def _mount_subcommands() -> None:
 _mount_subcommands()
 
 
-def _assistant():  # type: ignore[no-untyped-def]
+def _assistant() -> Assistant:
     from assistant.service import Assistant
     from knowledge.base import KnowledgeBase
     from knowledge.database import open_database

@@ -135,7 +135,11 @@ def _status_handler(status: int, code: str) -> Any:
 
 async def _coded_handler(_request: Request, exc: Exception) -> JSONResponse:
     """Errors that carry their own ``status``, ``code`` and bilingual ``message`` (uploads, documents, feedback)."""
-    return error_response(exc.status, exc.code, exc.message)  # type: ignore[attr-defined]
+    from assistant.feedback import FeedbackError
+    from ingest.errors import ActionRefused
+
+    assert isinstance(exc, ActionRefused | FeedbackError), exc  # registered for these two only
+    return error_response(exc.status, exc.code, exc.message)
 
 
 def _domain_handlers() -> dict[type[Exception], Any]:

@@ -196,7 +196,7 @@ def evaluate_retrieval(kb: KnowledgeBase, questions: list[Question], k: int = 5)
         latencies: list[float] = []
         for q in scored:
             started = time.perf_counter()
-            results = hybrid_search(kb, q.question, k=max(k, 10), mode=mode)  # type: ignore[arg-type]
+            results = hybrid_search(kb, q.question, k=max(k, 10), mode=mode)
             latencies.append(time.perf_counter() - started)
             texts = [r.chunk.text for r in results]
             ranks.append(next((i + 1 for i, t in enumerate(texts) if expected_hit(q, t)), None))

@@ -323,8 +323,8 @@ def gather_evidence(
     matrix[:, LINE_FEATURES.index("dense")] = (cosines - cosines.mean()) / spread
     order = cosines.argsort(kind="stable").argsort(kind="stable")
     matrix[:, LINE_FEATURES.index("dense_rank")] = (order + 1) / len(cosines)
-    lexical = matrix[:, LINE_FEATURES.index("lexical")]
-    matrix[:, LINE_FEATURES.index("lexical_gap")] = lexical - lexical.max()
+    lexical_column = matrix[:, LINE_FEATURES.index("lexical")]
+    matrix[:, LINE_FEATURES.index("lexical_gap")] = lexical_column - lexical_column.max()
     matrix[:, LINE_FEATURES.index("asked_above")] = _asked_above(units, matrix[:, LINE_FEATURES.index("dense")])
     evidence.candidates = [
         Candidate(unit, row, terms) for unit, row, terms in zip(units, matrix, contexts, strict=True)

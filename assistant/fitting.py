@@ -132,7 +132,8 @@ def fit_composition(cases: list[Case], line: LinearModel) -> tuple[Composition, 
 
 def _line_only(line: LinearModel) -> AnswerModel:
     """A model with just the line weights (ranking needs nothing else)."""
-    placeholder = LinearModel(SUPPORT_FEATURES, *(np.zeros(len(SUPPORT_FEATURES)) for _ in range(3)), 0.0)
+    n = len(SUPPORT_FEATURES)
+    placeholder = LinearModel(SUPPORT_FEATURES, np.zeros(n), np.zeros(n), np.zeros(n), 0.0)
     return AnswerModel(line, placeholder, 0.0, Composition(0, 1.01, 0, 0), Composition(0, 1.01, 0, 0), frozenset())
 
 

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from assistant.schemas import Citation
 from knowledge.settings import Settings
@@ -114,7 +115,7 @@ def _cached_composer(base_url: str, model: str, api_key: str | None, timeout: fl
     return LLMComposer(base_url, model, api_key, timeout)
 
 
-def _joined_text(parts: list) -> str:
+def _joined_text(parts: list[Any]) -> str:
     return "".join(p if isinstance(p, str) else str(p.get("text", "")) for p in parts if isinstance(p, (str, dict)))
 
 

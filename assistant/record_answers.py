@@ -14,7 +14,8 @@ from assistant.understanding import Understanding
 from knowledge.text import compact
 from records import queries
 from records.dates import format_era_date, format_time_range
-from records.models import EVENT_KINDS, Block, Event
+from records.event_kinds import EVENT_KINDS
+from records.models import Block, Event
 
 
 @dataclass
@@ -83,11 +84,11 @@ def _block(session: Session, u: Understanding, ward: str | None) -> Block | None
 
 def _membership(session: Session, u: Understanding, citations: Citations) -> RecordAnswer | None:
     if u.blocks:
-        block = queries.resolve_block(session, u.blocks[0])
-        n = citations.cite_quote(block.document_id, block.quote)
+        named = queries.resolve_block(session, u.blocks[0])
+        n = citations.cite_quote(named.document_id, named.quote)
         if n is None:
             return None
-        return RecordAnswer(f"{block.name}には、{'、'.join(block.ward_names)}が含まれます [{n}]", [block.to_dict()])
+        return RecordAnswer(f"{named.name}には、{'、'.join(named.ward_names)}が含まれます [{n}]", [named.to_dict()])
     ward = u.wards[0]
     block = queries.block_of_ward(session, ward)
     if block is None:

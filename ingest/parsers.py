@@ -434,7 +434,7 @@ def _decode_html(data: bytes) -> str:
 
 
 def _html_walk(node: Tag, parts: list[str]) -> None:
-    from bs4 import Comment, NavigableString, Tag
+    from bs4.element import Comment, NavigableString, Tag
 
     for child in node.children:
         if isinstance(child, Comment):

@@ -27,7 +27,7 @@ from ingest.discovery import Discovery, discover, sidecar_of
 from ingest.locking import ingest_lock
 from ingest.metadata import document_id_for, infer_metadata, read_sidecar
 from ingest.parsers import ParseError, UnsupportedFileType, check_file_size, parse_file
-from ingest.report import FileOutcome, IngestReport, NoProgress, Progress
+from ingest.report import FileOutcome, IngestReport, NoProgress, Progress, Status
 from knowledge.base import KnowledgeBase, ward_flags
 from knowledge.catalog import Catalog
 from knowledge.lexical import LexicalIndex
@@ -100,7 +100,7 @@ def prepare_document(path: Path, root: Path, sha256: str) -> tuple[DocumentInfo,
     return info, chunks
 
 
-def _vector_metadata(info: DocumentInfo, chunk: Chunk) -> dict[str, object]:
+def _vector_metadata(info: DocumentInfo, chunk: Chunk) -> dict[str, str | int | float | bool]:
     from ingest.metadata import wards_mentioned
 
     chunk_wards = wards_mentioned(chunk.text)
@@ -227,10 +227,10 @@ class IngestRun:
             except (OSError, ValueError, UnicodeError, yaml.YAMLError) as exc:
                 report.add(FileOutcome(str(path), "failed", outcome.document_id, stage="parse", reason=str(exc)))
                 continue
-            status = "updated" if outcome.document_id in known else "added"
+            status: Status = "updated" if outcome.document_id in known else "added"
             pending.append(PreparedDocument(path, info, chunks, status))
             changed.append(info)
-            report.add(FileOutcome(str(path), status, info.document_id, chunks=len(chunks)))  # type: ignore[arg-type]
+            report.add(FileOutcome(str(path), status, info.document_id, chunks=len(chunks)))
             if len(pending) >= BATCH_DOCUMENTS and not dry_run:
                 self._write(pending, (), report)
                 pending = []
@@ -293,9 +293,13 @@ class IngestRun:
         if not missing:
             return
         chunks = self.kb.chunks(sorted(missing))
-        infos = {doc_id: self.kb.document(doc_id) for doc_id in {c.document_id for c in chunks.values()}}
+        infos: dict[str, DocumentInfo] = {}
+        for doc_id in {c.document_id for c in chunks.values()}:
+            info = self.kb.document(doc_id)
+            assert info is not None, f"catalog chunks of {doc_id} without their document"  # a foreign key
+            infos[doc_id] = info
         items = [(infos[chunk.document_id], chunk) for _, chunk in sorted(chunks.items())]
-        self._add_to_indexes(items, None)  # type: ignore[arg-type]
+        self._add_to_indexes(items, None)
 
     def _wipe(self) -> None:
         """Drop every index (used by ``--rebuild``, e.g. after changing the embedding model)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +63,10 @@ def run_embed_benchmark(
     results: dict[str, dict[str, Any]] = {}
     reference: dict[str, Any] = {}
     for backend in sorted(backends, key=lambda b: b != REFERENCE):  # the reference first
-        model, load_s = _timed(lambda b=backend: load_backend(b, model_dir))
+        model, load_s = _timed(partial(load_backend, backend, model_dir))
         vectors = np.concatenate([model.encode(chunks, PASSAGE), model.encode(questions, QUERY)])
         ids = model.token_ids(chunks, PASSAGE) + model.token_ids(questions, QUERY)
-        entry = {"load_s": round(load_s, 3), **_speed(model, lines, questions)}
+        entry: dict[str, Any] = {"load_s": round(load_s, 3), **_speed(model, lines, questions)}
         if backend == REFERENCE:
             reference = {"vectors": vectors, "ids": ids}
         else:
@@ -104,7 +105,7 @@ def _speed(model: WindowedEmbeddings, lines: Sequence[str], questions: Sequence[
     model.encode([questions[0]], QUERY)
     latencies = []
     for question in questions:
-        _, s = _timed(lambda q=question: model.encode([q], QUERY))
+        _, s = _timed(partial(model.encode, [question], QUERY))
         latencies.append(s * 1000)
     return {
         "passages_per_s": round(len(lines) / seconds, 1),

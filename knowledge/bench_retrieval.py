@@ -63,7 +63,8 @@ def synthetic_document(number: int, lines: Sequence[str], rng: random.Random) ->
 
 def unit_vectors(count: int, dimension: int, rng: np.random.Generator) -> np.ndarray:
     vectors = rng.standard_normal((count, dimension)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    units: np.ndarray = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return units
 
 
 def live_chunk_count(kb: KnowledgeBase) -> int:

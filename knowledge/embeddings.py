@@ -83,7 +83,7 @@ class E5Embeddings(WindowedEmbeddings):
         """The prompt text for ``query`` or ``passage`` (``document`` for models that name it so)."""
         prompts = self._model.prompts or {}
         candidates = (QUERY,) if mode == QUERY else (PASSAGE, "document")
-        return next((prompts[c] for c in candidates if prompts.get(c)), "")
+        return next((prompt for c in candidates if (prompt := prompts.get(c))), "")
 
     def tokenize(self, texts: Sequence[str]) -> list[TokenSeq]:
         with self._tokenizer_lock:

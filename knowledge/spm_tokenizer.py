@@ -216,11 +216,12 @@ class SpmTokenizer:
         """The same segmentation from the piece table (offsets in characters there, in UTF-8 bytes here)."""
         from tokenizers import Token
 
+        assert self._pieces is not None, "quick segmentation needs the piece table"
         byte_at = _byte_offsets(split)
         return [
             Token(token_id, split[start:end], (byte_at[start], byte_at[end]))
             for token_id, start, end in self._pieces.segment(split)
-        ]  # type: ignore[union-attr]
+        ]
 
 
 def _byte_offsets(text: str) -> list[int]:

@@ -15,14 +15,15 @@ from knowledge.settings import Settings
 from knowledge.types import Chunk
 
 if TYPE_CHECKING:
-    import chromadb
+    from chromadb.api import ClientAPI
+    from chromadb.api.collection_configuration import CreateCollectionConfiguration
     from langchain_chroma import Chroma
     from langchain_core.embeddings import Embeddings
 
 # chromadb builds one shared "system" per path on first use, and two threads doing that at once (a server's
 # background warm-up and an admin ingest) can get a half-started one: open clients one at a time.
 _OPEN_LOCK = threading.RLock()
-_CONFIGURATION: dict[str, Any] = {"hnsw": {"space": "cosine"}}
+_CONFIGURATION: CreateCollectionConfiguration = {"hnsw": {"space": "cosine"}}
 
 REBUILD_HINT = "run `renkei ingest --rebuild` to rebuild the index with the configured model"
 
@@ -42,7 +43,7 @@ def chroma_server_address(chroma_url: str) -> tuple[str, int, bool]:
     return url.hostname, url.port or (443 if https else 8000), https
 
 
-def chroma_client(settings: Settings) -> chromadb.ClientAPI:
+def chroma_client(settings: Settings) -> ClientAPI:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 

@@ -57,8 +57,11 @@ def already_recorded(session: Session, proposal: Proposal) -> bool:
             Survey.document_id == proposal.document_id, Survey.responses == values["responses"]
         )
         return session.scalar(query) is not None
+    written = proposal.event_date
+    if written is None:
+        return False
     try:
-        when = parse_date(proposal.event_date)  # type: ignore[arg-type]
+        when = parse_date(written)
     except (TypeError, RecordDateError):
         return False
     query = select(Event.id).where(
@@ -106,8 +109,11 @@ def store_proposals(session: Session, document_id: str, proposals: Sequence[Prop
 
 
 def _event_key(proposal: Proposal) -> tuple[date, time | None] | None:
+    written = proposal.event_date
+    if written is None:
+        return None
     try:
-        return parse_date(proposal.event_date), _start_time(proposal)  # type: ignore[arg-type]
+        return parse_date(written), _start_time(proposal)
     except (TypeError, RecordDateError):
         return None
 

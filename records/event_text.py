@@ -94,11 +94,9 @@ class YearHint:
         try:
             if self.fiscal_year is not None:
                 return date(self.fiscal_year if month >= 4 else self.fiscal_year + 1, month, day)
-            if self.published is not None:
-                candidates = [
-                    date(y, month, day) for y in (self.published.year - 1, self.published.year, self.published.year + 1)
-                ]
-                return min(candidates, key=lambda d: abs((d - self.published).days))
+            if (published := self.published) is not None:
+                candidates = [date(y, month, day) for y in (published.year - 1, published.year, published.year + 1)]
+                return min(candidates, key=lambda d: abs((d - published).days))
         except ValueError:
             return None
         return None
@@ -274,9 +272,9 @@ def prose_venue(doc: Document, start: int, end: int, after: int) -> tuple[int, i
                 return span
     for cue in VOCAB.venue_after_cues:
         for found in re.finditer(re.escape(cue), text[after:end]):
-            span = _venue_before(doc, after, after + found.start(), needs_place=cue.startswith("で"))
-            if span:
-                return span
+            before = _venue_before(doc, after, after + found.start(), needs_place=cue.startswith("で"))
+            if before:
+                return before
     return None
 
 
@@ -610,7 +608,7 @@ def _sentence_around(doc: Document, start: int, end: int) -> str:
 def _date_span(doc: Document, proposal: Proposal) -> tuple[int, int]:
     written = proposal.values.get("date")
     at = doc.text.find(written, proposal.start, proposal.end) if written else -1
-    if at < 0:
+    if not written or at < 0:
         return proposal.start, proposal.start
     return at, at + len(written)
 

@@ -864,8 +864,8 @@ def surveys(doc: Document) -> list[Proposal]:
     for i, (line, responses, rate) in enumerate(anchors):
         values: dict[str, Any] = {}
         cut = min(m.start() for m in (responses, rate) if m)
-        title = re.sub(r"[【\[(（]?\s*$", "", line.text[:cut]).strip(" 　")
-        title = re.sub(r"アンケート$", "", title).strip() or None
+        heading = re.sub(r"[【\[(（]?\s*$", "", line.text[:cut]).strip(" 　")
+        title = re.sub(r"アンケート$", "", heading).strip() or None
         if title and "アンケート" in title:
             values["title"] = title
         if responses:
@@ -893,7 +893,6 @@ def extract_proposals(document_id: str, text: str) -> list[Proposal]:
     if not text.strip():
         return []
     doc = Document(document_id, text)
-    found: list[Proposal] = []
     # records.event_text builds on this module's parts, so it is imported here rather than at the top.
     from records.event_text import complete_events, layout_events
 

@@ -21,8 +21,9 @@ from typing import Any
 
 import yaml
 
+from knowledge.text import compact
 from records.dates import RecordDateError, parse_date, parse_time_range
-from records.extraction import Proposal, canonical_group, compact, extract_proposals, keep_values_in_span
+from records.extraction import Proposal, canonical_group, extract_proposals, keep_values_in_span
 from records.parsing import is_record_file, parse_record_file, read_document_text
 from records.schema import BlockIn, EventIn, SurveyIn
 

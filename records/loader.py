@@ -27,6 +27,7 @@ from records.models import (
     Finding,
     OnboardingStep,
     ParticipantCount,
+    Record,
     RecordFile,
     SupportActivity,
     Survey,
@@ -129,7 +130,7 @@ def delete_file_records(session: Session, relative_path: str) -> int:
     """Delete every record loaded from one record file (children go with their parents)."""
     removed = 0
     for model in RECORD_MODELS.values():
-        for record in session.scalars(select(model).where(model.record_file == relative_path)):  # type: ignore[attr-defined]
+        for record in session.scalars(select(model).where(model.record_file == relative_path)):
             session.delete(record)
             removed += 1
     session.flush()
@@ -146,9 +147,7 @@ class _Context:
         self.ward_ids = {name: ward_id for ward_id, name in session.execute(select(Ward.id, Ward.name))}
         self.other_ids: dict[str, dict[str, str]] = {}
         for type_name, model in RECORD_MODELS.items():
-            rows = session.execute(
-                select(model.id, model.record_file).where(model.record_file != relative_path)  # type: ignore[attr-defined]
-            )
+            rows = session.execute(select(model.id, model.record_file).where(model.record_file != relative_path))
             self.other_ids[type_name] = {record_id: path for record_id, path in rows}
         self.other_blocks = {
             name: (block_id, path)
@@ -290,7 +289,7 @@ def _build_survey(data: SurveyIn, common: dict[str, str]) -> Survey:
     return survey
 
 
-def _build(record: ParsedRecord, ordinal: int, relative_path: str, ctx: _Context) -> object:
+def _build(record: ParsedRecord, ordinal: int, relative_path: str, ctx: _Context) -> Record:
     common = _provenance(record, relative_path)
     data = record.data
     if isinstance(data, BlockIn):

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import posixpath
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from pydantic import ValidationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, Result, delete, func, select
 from sqlalchemy.orm import Session
 
 from records.dates import format_time_range
@@ -59,13 +60,21 @@ def pending_counts(session: Session) -> dict[str, int]:
     return {document_id: count for document_id, count in session.execute(query)}
 
 
+def _deleted(result: Result[Any]) -> int:
+    """The row count of a DELETE (SQLAlchemy types ``Session.execute`` as ``Result``; a DML statement's is a
+    ``CursorResult``)."""
+    return cast("CursorResult[Any]", result).rowcount
+
+
 def forget_document(session: Session, document_id: str, *, remove_records: bool = False) -> dict[str, int]:
     """A deleted document's derived proposals go: its pending drafts are removed (rejected ones are kept,
     so a restored document does not propose them again). Records accepted from its drafts stay unless
     ``remove_records``; then they and their drafts go too. Returns what was removed."""
-    pending = session.execute(
-        delete(RecordDraft).where(RecordDraft.document_id == document_id, RecordDraft.status == "pending")
-    ).rowcount
+    pending = _deleted(
+        session.execute(
+            delete(RecordDraft).where(RecordDraft.document_id == document_id, RecordDraft.status == "pending")
+        )
+    )
     records = 0
     if remove_records:
         accepted = list(
@@ -220,7 +229,7 @@ def accept_draft(
     draft.status, draft.record_id = "accepted", data.id
     draft.accepted_values, draft.decided_at = entry, datetime.now(UTC)
     session.flush()
-    return record.to_dict()  # type: ignore[attr-defined,no-any-return]
+    return record.to_dict()
 
 
 def reject_draft(session: Session, draft_id: int) -> RecordDraft:
@@ -294,7 +303,11 @@ def _survey_entry(survey: Survey) -> dict[str, Any]:
     }  # fmt: skip
 
 
-ENTRY_BUILDERS = {"blocks": _block_entry, "events": _event_entry, "surveys": _survey_entry}
+ENTRY_BUILDERS: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "blocks": _block_entry,
+    "events": _event_entry,
+    "surveys": _survey_entry,
+}
 
 
 def export_records(session: Session, *, only_accepted: bool = True, relative_to: str = "") -> dict[str, Any]:

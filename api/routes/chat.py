@@ -36,7 +36,7 @@ CHAT_EXAMPLES: dict[str, dict[str, Any]] = {
         "value": {"message": "新任のコーディネーターは採用されたらまず何をしてもらえますか"},
     },
 }
-ChatBody = Annotated[ChatRequest, Body(openapi_examples=CHAT_EXAMPLES)]  # type: ignore[arg-type]
+ChatBody = Annotated[ChatRequest, Body(openapi_examples=CHAT_EXAMPLES)]
 
 _END = object()
 
