@@ -11,7 +11,7 @@ export RENKEI_CORPUS_DIRS ?= ["corpus/sample"]
 AXE_VERSION := 4.14.1
 AXE := .tools/node_modules/axe-core/axe.min.js
 
-.PHONY: setup run test ingest eval bench clean axe
+.PHONY: setup run test lint ingest eval bench clean axe
 
 setup: $(STAMP)
 
@@ -41,6 +41,12 @@ run: ingest
 test: setup axe
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+# Formatting and lint (ruff, the whole tree) and types (mypy --strict on the library packages, see pyproject.toml).
+lint: setup
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
 eval: setup
 	$(VENV)/bin/renkei eval tests/dev.yaml
 
@@ -48,4 +54,4 @@ bench: setup
 	$(VENV)/bin/renkei bench --json
 
 clean:
-	rm -rf var .pytest_cache .tools
+	rm -rf var .pytest_cache .tools .ruff_cache .mypy_cache
