@@ -26,22 +26,29 @@ class AnswerType:
     pattern: re.Pattern[str]
     strict: bool  # no instance in the supporting lines → the documents do not answer
     # nouns that name this type of fact (場所, 講師, 費用); they ask for it only as the word the question asks
-    # about: 「センターの場所は？」 asks for a place, 「窓口に相談したら返事はどれくらいで」 does not
+    # about (or its head: 最寄り駅 → 駅): 「センターの場所は？」 asks for a place, 「窓口に相談したら返事はどれく
+    # らいで」 does not, and 交通費 is not 交通
     focus_nouns: tuple[str, ...] = ()
     # labels of a 「label：value」 line whose value is this type of fact (会場：…, 参加者：84名, 講師：…)
     labels: tuple[str, ...] = ()
+    # cues that need a pattern (講師のお名前, 最大で何人, 何番 but not 何番目), over the compacted question
+    cue_pattern: re.Pattern[str] | None = None
+    # a person is also found as a surname with a given name or with one of these titles (藤田先生, 大野委員)
+    name_titles: tuple[str, ...] = ()
 
-    def asked_by(self, question: str, focus: str | None = None) -> bool:
-        text = compact(question)
-        if any(cue in text for cue in self.cues):
-            return True
-        return focus is not None and any(noun in compact(focus) for noun in self.focus_nouns)
+    def cued_by(self, question: str) -> bool:
+        """The question holds a word that asks for this type (いつ, 何人, メールアドレス) wherever it stands."""
+        text = compact(question).casefold()
+        return any(cue in text for cue in self.cues) or bool(self.cue_pattern and self.cue_pattern.search(text))
 
-    # or: a line naming a person (Sudachi's 人名) has an instance — 「講師は誰」 is answered by a name
-    person_names: bool = False
+    def named_by(self, focus: str | None) -> bool:
+        """The word the question asks about names this type of fact (場所, 参加費), or ends in one (最寄り駅)."""
+        return bool(focus and self.focus_nouns and compact(focus).endswith(self.focus_nouns))
 
     def found_in(self, text: str) -> bool:
-        return bool(self.pattern.search(compact(text))) or (self.person_names and _names_a_person(text))
+        if self.pattern.search(compact(text)):
+            return True
+        return bool(self.name_titles) and _names_a_person(text, self.name_titles)
 
 
 @dataclass(frozen=True)
@@ -63,12 +70,16 @@ class Vocabulary:
     attribute_nouns: frozenset[str]
     answer_types: tuple[AnswerType, ...]
     facility_heads: frozenset[str] = frozenset()
+    fact_predicates: frozenset[str] = frozenset()
 
     def answer_type(self, question: str, focus: str | None = None) -> AnswerType | None:
-        """The answer type a question expects, if its words say (the first listed type that matches).
+        """The answer type a question expects, if its words say: the first listed type one of whose cues the
+        question holds, else the first whose noun is the word asked about.
         ``focus``: the question's :meth:`focus`, if the caller has read it already."""
         focus = focus if focus is not None else self.focus(question)
-        return next((kind for kind in self.answer_types if kind.asked_by(question, focus)), None)
+        cued = next((kind for kind in self.answer_types if kind.cued_by(question)), None)
+        # a word that asks (いつ) says more than the noun it asks about (補助金はいつもらえる asks for a date)
+        return cued or next((kind for kind in self.answer_types if kind.named_by(focus)), None)
 
     def asks_yes_or_no(self, question: str, focus: str | None = None) -> bool:
         """A question ending in か with no interrogative, no list cue and no kind of fact asked for:
@@ -81,7 +92,9 @@ class Vocabulary:
     def focus(self, question: str) -> str | None:
         """The word a question asks about: the word right after an interrogative (どんな取組み, どう活かす), else
         the last content word before it (多職種研修会の目的は何 → 目的), else — a question with no interrogative —
-        its last noun (参加費はかかりますか → 参加費, …の回収率は), the predicate being what is asked of it."""
+        its last content word (…の回収率は → 回収率), or the noun before a predicate that asks whether it is there
+        or what it costs (参加費はかかりますか, 駐車場はありますか: ``fact_predicates``); after any other verb the
+        verb is the focus (担当者に直接会えますか asks whether, not who)."""
         tokenizer = default_tokenizer()
         words = [word.term for word in tokenizer.words(question)]
         for index, term in enumerate(words):
@@ -90,17 +103,22 @@ class Vocabulary:
                 if term in self.determiners and after and after not in self.question_words:
                     return after
                 return _head([w for w in words[:index] if w not in self.question_words])
-        nouns = [word.term for word in tokenizer.noun_words(question)]
-        return _head([w for w in nouns or words if w not in self.question_words])
+        content = [w for w in words if w not in self.question_words]
+        if content and content[-1] in self.fact_predicates:
+            nouns = [word.term for word in tokenizer.noun_words(question)]
+            asked = [w for w in nouns if w not in self.question_words and w not in self.fact_predicates]
+            if asked:
+                return _head(asked)
+        return _head(content)
 
     def wants_list(self, question: str) -> bool:
         text = compact(question)
         return any(cue in text for cue in self.list_cues)
 
 
-@lru_cache(maxsize=20_000)
-def _names_a_person(text: str) -> bool:
-    return bool(default_tokenizer().person_names(text))
+@lru_cache(maxsize=50_000)
+def _names_a_person(text: str, titles: tuple[str, ...]) -> bool:
+    return bool(default_tokenizer().person_names(text, titles))
 
 
 def _head(words: list[str]) -> str | None:
@@ -137,15 +155,17 @@ def load_vocabulary(path: Path = VOCABULARY_FILE) -> Vocabulary:
         list_cues=_words(data["list_cues"]),
         attribute_nouns=frozenset(_words(data["attribute_nouns"])),
         facility_heads=frozenset(_words(data.get("facility_heads"))),
+        fact_predicates=frozenset(_words(data.get("fact_predicates"))),
         answer_types=tuple(
             AnswerType(
-                item["name"],
-                _words(item["cues"]),
-                re.compile(item["pattern"]),
-                bool(item.get("strict")),
-                _words(item.get("focus_nouns")),
-                _words(item.get("focus_nouns")) + _words(item.get("labels")),
-                bool(item.get("person_names")),
+                name=item["name"],
+                cues=tuple(cue.casefold() for cue in _words(item["cues"])),
+                pattern=re.compile(item["pattern"]),
+                strict=bool(item.get("strict")),
+                focus_nouns=_words(item.get("focus_nouns")),
+                labels=_words(item.get("focus_nouns")) + _words(item.get("labels")),
+                cue_pattern=re.compile(item["cue_pattern"]) if item.get("cue_pattern") else None,
+                name_titles=_words(item.get("name_titles")),
             )
             for item in data["answer_types"]
         ),

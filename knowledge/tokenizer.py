@@ -163,13 +163,21 @@ class JapaneseTokenizer:
             run = []
         return found
 
-    def person_names(self, text: str) -> list[str]:
-        """The parts of people's names (Sudachi's 固有名詞・人名: 姓 and 名) in ``text``, as written (NFKC)."""
-        return [
-            morpheme.surface()
-            for morpheme in self._morphemes(text)
-            if morpheme.part_of_speech()[1:3] == ("固有名詞", "人名")
-        ]
+    def person_names(self, text: str, titles: Collection[str]) -> list[str]:
+        """People named in ``text`` (NFKC): a surname followed by a given name (川上 直人), or by one of
+        ``titles`` (藤田先生, 大野委員, 中園歯科医師). Sudachi tags a surname alone too eagerly to trust it
+        (日又 in 「開設日又は」), so a surname counts only with what makes it a name."""
+        morphemes = list(self._morphemes(text))
+        names: list[str] = []
+        for index, morpheme in enumerate(morphemes):
+            if morpheme.part_of_speech()[1:4] != ("固有名詞", "人名", "姓"):
+                continue
+            following = morphemes[index + 1 : index + 3]
+            if following and following[0].part_of_speech()[1:4] == ("固有名詞", "人名", "名"):
+                names.append(morpheme.surface() + following[0].surface())
+            elif (after := "".join(m.surface() for m in following)) and after.startswith(tuple(titles)):
+                names.append(morpheme.surface())
+        return names
 
     def place_names(self, text: str) -> list[str]:
         """The place names (Sudachi's 固有名詞・地名) of ``text``, as written (NFKC)."""

@@ -237,12 +237,63 @@ def test_a_bound_or_a_deadline_is_not_answered_by_any_count_or_date() -> None:
     assert deadline is not None and not deadline.found_in("令和7年7月頃に開催する予定。")
     assert not deadline.found_in("9時30分から12時まで")  # an end time is not a deadline
     assert deadline.found_in("講座を希望する日の1か月前までにお申し込みください。")
+    assert deadline.found_in("6月30日(月)午後5時15分までにFAXで")
+    assert deadline.found_in("7月末日まで")
+    assert bound.found_in("定員は30名です") and bound.found_in("5名から申し込めます")
+
+
+@pytest.mark.parametrize(
+    ("kind", "line"),
+    [
+        ("person", "開設日又は開設時間を変更するときは"),  # Sudachi tags 日又 as a surname
+        ("person", "参加者の皆様へ"),
+        ("person", "以下の様式により届け出る。"),
+        ("person", "医師会の先生方にご協力いただいた。"),
+        ("access", "9時30分から12時まで"),
+        ("access", "救急車で搬送されたとき"),
+        ("email", "メールでお問い合わせください。"),
+        ("phone", "電話でお問い合わせください。"),
+        ("deadline", "9時30分から12時まで"),
+    ],
+)
+def test_lines_that_are_no_instance(kind: str, line: str) -> None:
+    answer_type = next(t for t in vocabulary().answer_types if t.name == kind)
+    assert not answer_type.found_in(line)
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("交通費は出ますか", "amount"),  # not access: 交通費 is not 交通
+        ("補助金はいつもらえる？", "date"),  # a word that asks says more than the noun
+        ("何番目に発表しましたか", None),  # an order, not a phone number
+        ("講師の名前は何ですか", "person"),
+        ("会長の名前を教えてください", "person"),
+        ("講師のお名前を教えてください", "person"),
+        ("手続きにはどのくらい時間がかかりますか", "duration"),
+        ("申し込むにはどうすればいいですか", "procedure"),
+        ("申請の仕方を教えて", "procedure"),
+        ("telを教えて", "phone"),
+        ("定員は何人ですか", "count_bound"),
+        ("アンケートには何人から回答がありましたか", "count"),
+        ("7月末日までに出せばいいですか", None),
+    ],
+)
+def test_which_type_a_question_asks_for(question: str, kind: str | None) -> None:
+    answer_type = vocabulary().answer_type(question)
+    assert (answer_type.name if answer_type else None) == kind
+
+
+@pytest.mark.parametrize("question", ["担当者に直接会えますか", "会長は毎年変わりますか", "住所が市外でも使えますか"])
+def test_a_yes_or_no_question_after_another_verb_stays_yes_or_no(question: str) -> None:
+    assert vocabulary().asks_yes_or_no(question)
 
 
 def test_a_person_is_a_name_not_a_role() -> None:
     who = vocabulary().answer_type("協議会の会長は誰がやっていますか")
     assert who is not None and who.name == "person"
-    assert who.found_in("会長　森下 佳代子")  # Sudachi's 人名
+    assert who.found_in("会長　森下 佳代子")  # Sudachi's 人名: a surname and a given name
+    assert who.found_in("座長：大野委員")  # a surname and a title
     assert who.found_in("講師：藤田先生")
     assert not who.found_in("会長は、委員の互選により定める。")
     # a person's name is asked for; a thing's name, or a form that has a name on it, is not
