@@ -11,7 +11,7 @@ export RENKEI_CORPUS_DIRS ?= ["corpus/sample"]
 AXE_VERSION := 4.14.1
 AXE := .tools/node_modules/axe-core/axe.min.js
 
-.PHONY: setup run test ingest eval bench clean axe
+.PHONY: setup run test lint ingest eval bench clean axe
 
 setup: $(STAMP)
 
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --upgrade pip
 	# CPU torch first so that nothing pulls the CUDA build.
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q torch==2.13.0 -e '.[test]'
+	$(PIP) install -q torch==2.13.0 -e '.[test,lint]'
 	# GiNZA NER (records/ner.py): ja-ginza pins sudachipy<0.7, the project's SudachiPy 0.7.0 runs it.
 	$(PIP) install -q --no-deps ginza==5.3.0 ja-ginza==5.3.0
 	touch $(STAMP)
@@ -41,6 +41,12 @@ run: ingest
 test: setup axe
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+# Formatting and lint (ruff, the whole tree) and types (mypy --strict on the library packages, see pyproject.toml).
+lint: setup
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
 eval: setup
 	$(VENV)/bin/renkei eval tests/dev.yaml
 
@@ -48,4 +54,4 @@ bench: setup
 	$(VENV)/bin/renkei bench --json
 
 clean:
-	rm -rf var .pytest_cache .tools
+	rm -rf var .pytest_cache .tools .ruff_cache .mypy_cache

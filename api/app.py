@@ -85,16 +85,20 @@ class BodyRule:
 
 
 JSON_BODY = BodyRule(
-    MAX_BODY_BYTES, _is_json, "Content-Type は application/json にしてください。 / The request body must be application/json."
+    MAX_BODY_BYTES,
+    _is_json,
+    "Content-Type は application/json にしてください。 / The request body must be application/json.",
 )
 
 
 def upload_rule(settings: Settings) -> BodyRule:
     """Document uploads: admin only, multipart, the file limit plus room for the form's own headers."""
     return BodyRule(
-        settings.upload_max_bytes + MULTIPART_OVERHEAD_BYTES, _is_multipart,
+        settings.upload_max_bytes + MULTIPART_OVERHEAD_BYTES,
+        _is_multipart,
         "ファイルは multipart/form-data で送ってください。 / Upload the file as multipart/form-data.",
-        admin_only=True, admin_token=settings.admin_token,
+        admin_only=True,
+        admin_token=settings.admin_token,
     )
 
 
@@ -145,7 +149,8 @@ class BodyGuard:
     @staticmethod
     async def _too_large(rule: BodyRule, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(
-            413, "payload_too_large",
+            413,
+            "payload_too_large",
             f"リクエスト本文が大きすぎます（上限 {rule.limit_text}）。 / The request body is larger than {rule.limit_text}.",
             headers={"Connection": "close"},
         )

@@ -30,8 +30,12 @@ PASSAGE_QUESTION = "新任のコーディネーターは採用されたらまず
 SUITE = REPO_ROOT / "tests" / "eval_sets.yaml"
 COLD_RUNS = 3
 TARGETS = {
-    "ask_record_s": 2.0, "ask_passage_s": 3.0, "serve_healthy_s": 2.0, "query_ms_p50": 15.0,
-    "ingest_speedup": 1.5, "server_rss_mb_100k": 1000.0,
+    "ask_record_s": 2.0,
+    "ask_passage_s": 3.0,
+    "serve_healthy_s": 2.0,
+    "query_ms_p50": 15.0,
+    "ingest_speedup": 1.5,
+    "server_rss_mb_100k": 1000.0,
 }
 
 
@@ -70,17 +74,26 @@ def embed_section(model_dir: Path, backends: list[str] | None = None) -> dict[st
 def _env(data: Path, model_dir: Path, backend: str, corpus: Path = SAMPLE_DIR) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RENKEI_")}
     return env | {
-        "RENKEI_DATA_DIR": str(data), "RENKEI_CORPUS_DIRS": json.dumps([str(corpus)]),
-        "RENKEI_EMBEDDING_MODEL": str(model_dir), "RENKEI_EMBEDDING_BACKEND": backend,
-        "RENKEI_RATE_LIMIT_PER_MINUTE": "100000", "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False",
+        "RENKEI_DATA_DIR": str(data),
+        "RENKEI_CORPUS_DIRS": json.dumps([str(corpus)]),
+        "RENKEI_EMBEDDING_MODEL": str(model_dir),
+        "RENKEI_EMBEDDING_BACKEND": backend,
+        "RENKEI_RATE_LIMIT_PER_MINUTE": "100000",
+        "HF_HUB_OFFLINE": "1",
+        "ANONYMIZED_TELEMETRY": "False",
     }
 
 
 def _sample_data_dir(root: Path, model_dir: Path, backend: str) -> Path:
     """The sample ingested with ``backend`` (int8 vectors differ, so its index is its own)."""
     data = root / "data"
-    subprocess.run([sys.executable, "-m", "api.cli", "ingest", "--json"], cwd=REPO_ROOT,
-                   env=_env(data, model_dir, backend), capture_output=True, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "api.cli", "ingest", "--json"],
+        cwd=REPO_ROOT,
+        env=_env(data, model_dir, backend),
+        capture_output=True,
+        check=True,
+    )
     return data
 
 
@@ -124,8 +137,13 @@ def _serve_start(env: dict[str, str], questions: tuple[str, ...] = (), code: Pat
     port = _free_port()
     log = (Path(env["RENKEI_DATA_DIR"]) / f"serve-{port}.log").open("wb")
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "api.cli_serve", "--host", "127.0.0.1", "--port", str(port)],
-                               cwd=code, env=_code_env(env, code), stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli_serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=code,
+        env=_code_env(env, code),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     result: dict[str, Any] = {}
     try:
@@ -140,7 +158,9 @@ def _serve_start(env: dict[str, str], questions: tuple[str, ...] = (), code: Pat
                 asked = time.perf_counter()
                 response = client.post("/api/chat", json={"message": question})
                 if response.status_code != 200:
-                    raise RuntimeError(f"chat {question!r}: {response.status_code} {response.text[:300]}; see {log.name}")
+                    raise RuntimeError(
+                        f"chat {question!r}: {response.status_code} {response.text[:300]}; see {log.name}"
+                    )
                 answer_ms.append((time.perf_counter() - asked) * 1000)
             if answer_ms:
                 result["chat_ms_p50"] = round(statistics.median(answer_ms), 1)
@@ -182,8 +202,13 @@ def run_cold_comparison(
         for _ in range(runs):
             for name, code in checkouts.items():
                 samples[name].append(_cold_once(env, code, questions))
-    report: dict[str, Any] = {"backend": backend, "runs": runs, "chunks": chunks, "load_average_before": load,
-                              "load_average_after": [round(value, 2) for value in os.getloadavg()]}
+    report: dict[str, Any] = {
+        "backend": backend,
+        "runs": runs,
+        "chunks": chunks,
+        "load_average_before": load,
+        "load_average_after": [round(value, 2) for value in os.getloadavg()],
+    }
     report |= {name: _medians(rows) for name, rows in samples.items()}
     if before:
         after, before_ = report["after"], report["before"]
@@ -195,7 +220,8 @@ def _cold_once(env: dict[str, str], code: Path, questions: tuple[str, ...]) -> d
     row: dict[str, Any] = {}
     for kind, question in (("record", RECORD_QUESTION), ("passage", PASSAGE_QUESTION)):
         row[f"ask_{kind}_s"], row[f"ask_{kind}_rss_mb"] = _run_measured(
-            [sys.executable, "-m", "api.cli", "ask", question], env, code)
+            [sys.executable, "-m", "api.cli", "ask", question], env, code
+        )
     return row | _serve_start(env, questions, code)
 
 
@@ -204,8 +230,9 @@ def _grow(data: Path, model_dir: Path, backend: str, size: int) -> int:
     from knowledge.base import KnowledgeBase
     from knowledge.bench_retrieval import grow_to, sample_lines
 
-    settings = Settings(data_dir=data, corpus_dirs=[SAMPLE_DIR], embedding_model=str(model_dir),
-                        embedding_backend=backend)  # type: ignore[arg-type]
+    settings = Settings(
+        data_dir=data, corpus_dirs=[SAMPLE_DIR], embedding_model=str(model_dir), embedding_backend=backend
+    )
     grown = grow_to(KnowledgeBase(settings), size, sample_lines(SAMPLE_REPORT.read_text(encoding="utf-8")), seed=size)
     return int(grown["total_chunks"])
 
@@ -242,7 +269,7 @@ def _retrieval(work_dir: Path, model_dir: Path, backend: str) -> dict[str, Any]:
     """Retrieval R@5 and MRR (dense and hybrid) on every set of the eval suite, each over its own corpus."""
     from assistant.evaluation import evaluate_retrieval, load_questions, load_suite, suite_assistant
 
-    settings = Settings(embedding_model=str(model_dir), embedding_backend=backend)  # type: ignore[arg-type]
+    settings = Settings(embedding_model=str(model_dir), embedding_backend=backend)
     result: dict[str, Any] = {}
     assistants: dict[tuple[Path, ...], Any] = {}
     for item in load_suite(SUITE):
@@ -282,8 +309,10 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
     if "onnx" in ingest and "torch" in ingest:
         speedup = round(ingest["onnx"]["chunks_per_second"] / ingest["torch"]["chunks_per_second"], 2)
     values = {
-        "ask_record_s": cold.get("ask_record_s"), "ask_passage_s": cold.get("ask_passage_s"),
-        "serve_healthy_s": cold.get("serve_healthy_s"), "query_ms_p50": embed.get("onnx", {}).get("query_ms_p50"),
+        "ask_record_s": cold.get("ask_record_s"),
+        "ask_passage_s": cold.get("ask_passage_s"),
+        "serve_healthy_s": cold.get("serve_healthy_s"),
+        "query_ms_p50": embed.get("onnx", {}).get("query_ms_p50"),
         "ingest_speedup": speedup,
         "server_rss_mb_100k": report.get("server_100k", {}).get("onnx", {}).get("server_rss_mb"),
     }

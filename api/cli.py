@@ -6,13 +6,17 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from knowledge.settings import get_settings
+
+if TYPE_CHECKING:  # imported where used, to keep the command line's start-up light
+    from assistant.service import Assistant
+    from knowledge.settings import Settings
 
 
 class _Cli(typer.Typer):
@@ -43,16 +47,15 @@ def _skip_teardown() -> None:
 def _exit_now(code: object) -> None:
     """Exit at once with the status ``sys.exit(code)`` would give, after the exit handlers and flushing."""
     import atexit
+    import contextlib
 
     if code is not None and not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1
-    atexit._run_exitfuncs()  # noqa: SLF001 - what the interpreter runs first at exit (logging's shutdown, ...)
+    atexit._run_exitfuncs()  # what the interpreter runs first at exit (logging's shutdown, ...)
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more can be written anyway
             stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more can be written anyway
-            pass
     os._exit(code or 0)
 
 
@@ -69,7 +72,7 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _checked_settings():  # type: ignore[no-untyped-def]
+def _checked_settings() -> Settings:
     """The settings, once the data dir passed its start-up check (else a one-line error naming the fix)."""
     from knowledge.health import DataDirError, check_data_dir
 
@@ -84,7 +87,9 @@ def _checked_settings():  # type: ignore[no-untyped-def]
 @app.command()
 def ingest(
     ctx: typer.Context,
-    paths: Annotated[list[Path] | None, typer.Argument(help="files or corpus directories (default: RENKEI_CORPUS_DIRS)")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="files or corpus directories (default: RENKEI_CORPUS_DIRS)")
+    ] = None,
     full: Annotated[bool, typer.Option("--full", help="also remove documents and records no longer present")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would change without writing")] = False,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="drop the indexes and ingest everything again")] = False,
@@ -116,7 +121,7 @@ def ingest(
     raise typer.Exit(1 if report.failed else 0)
 
 
-class _null_progress:  # noqa: N801 - used like a context manager class
+class _null_progress:  # used like a context manager class
     def __enter__(self) -> None:
         return None
 
@@ -132,7 +137,9 @@ def _print_ingest_report(report: Any) -> None:
         for item in changed:
             table.add_row(item.status, item.path, str(item.chunks or ""), item.stage or "", item.reason or "")
         out.print(table)
-    summary = Table(*report.summary.keys(), "embedded", "seconds", title="dry run" if report.dry_run else "ingest summary")
+    summary = Table(
+        *report.summary.keys(), "embedded", "seconds", title="dry run" if report.dry_run else "ingest summary"
+    )
     summary.add_row(*map(str, report.summary.values()), str(report.chunks_embedded), str(report.seconds))
     out.print(summary)
 
@@ -146,16 +153,22 @@ def search(
 ) -> None:
     """Print the ranked chunks for a query with section paths and scores."""
     from knowledge.base import KnowledgeBase
-    from knowledge.retriever import hybrid_search
+    from knowledge.retriever import Mode, hybrid_search
 
-    if mode not in ("hybrid", "dense", "lexical"):
+    modes: dict[str, Mode] = {"hybrid": "hybrid", "dense": "dense", "lexical": "lexical"}
+    if mode not in modes:
         raise _fail("--mode must be hybrid, dense or lexical", 2)
-    results = hybrid_search(KnowledgeBase(_checked_settings()), query, k=k, mode=mode)  # type: ignore[arg-type]
+    results = hybrid_search(KnowledgeBase(_checked_settings()), query, k=k, mode=modes[mode])
     rows = [
         {
-            "rank": rank, "chunk_id": r.chunk.chunk_id, "document_id": r.chunk.document_id,
-            "section": r.chunk.section, "score": round(r.score, 5), "dense": r.dense_score,
-            "lexical": r.lexical_score, "text": r.chunk.text,
+            "rank": rank,
+            "chunk_id": r.chunk.chunk_id,
+            "document_id": r.chunk.document_id,
+            "section": r.chunk.section,
+            "score": round(r.score, 5),
+            "dense": r.dense_score,
+            "lexical": r.lexical_score,
+            "text": r.chunk.text,
         }
         for rank, r in enumerate(results, start=1)
     ]
@@ -171,10 +184,15 @@ def search(
 def _print_extraction(result: dict[str, Any]) -> None:
     scored = {"overall": result["overall"], **result.get("splits", {})}
     for name, scores in scored.items():
-        table = Table("field", "proposed", "expected", "correct", "precision", "recall", title=f"record extraction: {name}")
+        table = Table(
+            "field", "proposed", "expected", "correct", "precision", "recall", title=f"record extraction: {name}"
+        )
         for field_name, row in scores["fields"].items():
             if row["proposed"] or row["expected"]:
-                table.add_row(field_name, *(str(row.get(key, "")) for key in ("proposed", "expected", "correct", "precision", "recall")))
+                table.add_row(
+                    field_name,
+                    *(str(row.get(key, "")) for key in ("proposed", "expected", "correct", "precision", "recall")),
+                )
         Console().print(table)
         if scores["unexpected_dates"]:
             Console().print(f"{name}: event dates no hand record holds: {', '.join(scores['unexpected_dates'])}")
@@ -229,7 +247,7 @@ def _mount_subcommands() -> None:
 _mount_subcommands()
 
 
-def _assistant():  # type: ignore[no-untyped-def]
+def _assistant() -> Assistant:
     from assistant.service import Assistant
     from knowledge.base import KnowledgeBase
     from knowledge.database import open_database
@@ -277,7 +295,9 @@ def ask(
 def fit(
     suite: Annotated[Path, typer.Option(help="the suite of question sets")] = Path("tests/eval_sets.yaml"),
     out: Annotated[Path | None, typer.Option(help="where to write the weights (default: the packaged model)")] = None,
-    work_dir: Annotated[Path, typer.Option(help="data dirs of the suite's corpora (kept between runs)")] = Path("var/eval"),
+    work_dir: Annotated[Path, typer.Option(help="data dirs of the suite's corpora (kept between runs)")] = Path(
+        "var/eval"
+    ),
 ) -> None:
     """Fit the answer layer's weights on the tune sets (never field-check) and write them to a data file."""
     from assistant.answer_model import MODEL_FILE
@@ -292,11 +312,18 @@ def fit(
 @app.command(name="eval")
 def evaluate(
     questions: Path,
-    retrieval: Annotated[bool, typer.Option("--retrieval", help="score retrieval (recall@k, MRR) instead of answers")] = False,
-    extraction: Annotated[
-        bool, typer.Option("--extraction", help="score record extraction on QUESTIONS (a corpus dir) against its record files")
+    retrieval: Annotated[
+        bool, typer.Option("--retrieval", help="score retrieval (recall@k, MRR) instead of answers")
     ] = False,
-    suite: Annotated[bool, typer.Option("--suite", help="QUESTIONS is a suite file: score each set over its own corpus")] = False,
+    extraction: Annotated[
+        bool,
+        typer.Option(
+            "--extraction", help="score record extraction on QUESTIONS (a corpus dir) against its record files"
+        ),
+    ] = False,
+    suite: Annotated[
+        bool, typer.Option("--suite", help="QUESTIONS is a suite file: score each set over its own corpus")
+    ] = False,
     only: Annotated[list[str] | None, typer.Option(help="with --suite: only these sets")] = None,
     work_dir: Annotated[Path, typer.Option(help="with --suite: data dirs of the corpora")] = Path("var/eval"),
     ner: Annotated[
@@ -335,7 +362,10 @@ def evaluate(
         table = Table("mode", "recall@1", "recall@3", "recall@5", "MRR", "read 1000", "p95 ms", title="retrieval")
         for mode in ("dense", "lexical", "hybrid"):
             row = report[mode]
-            table.add_row(mode, *(str(row[key]) for key in ("recall@1", "recall@3", "recall@5", "mrr", "read_1000_chars", "p95_ms")))
+            table.add_row(
+                mode,
+                *(str(row[key]) for key in ("recall@1", "recall@3", "recall@5", "mrr", "read_1000_chars", "p95_ms")),
+            )
         Console().print(table)
         return
     report = evaluate_answers(assistant, items)
@@ -344,8 +374,18 @@ def evaluate(
     else:
         out = Console()
         table = Table("metric", "value", title=f"eval {questions}")
-        for key in ("questions", "passed", "pass_rate", "citation_validity", "refusal_rate", "by_kind", "by_persona",
-                    "answer_chars_mean", "latency_p50_ms", "latency_p95_ms"):
+        for key in (
+            "questions",
+            "passed",
+            "pass_rate",
+            "citation_validity",
+            "refusal_rate",
+            "by_kind",
+            "by_persona",
+            "answer_chars_mean",
+            "latency_p50_ms",
+            "latency_p95_ms",
+        ):
             table.add_row(key, str(report[key]))
         out.print(table)
         for failure in report["failures"]:

@@ -29,7 +29,7 @@ def _sizes(sizes: list[int] | None, large: bool) -> list[int]:
     from assistant.bench_chat import DEFAULT_SIZES, LARGE_SIZE
 
     chosen = list(sizes or DEFAULT_SIZES)
-    return sorted(set(chosen + [LARGE_SIZE] if large else chosen))
+    return sorted(set([*chosen, LARGE_SIZE] if large else chosen))
 
 
 def _report(sections: dict[str, Any]) -> dict[str, Any]:
@@ -113,7 +113,10 @@ def ingest(as_json: JsonOpt = False, docs: DocsOpt = 200, model: ModelOpt = None
 
 @app.command()
 def retrieval(
-    as_json: JsonOpt = False, model: ModelOpt = None, sizes: SizesOpt = None, large: LargeOpt = False,
+    as_json: JsonOpt = False,
+    model: ModelOpt = None,
+    sizes: SizesOpt = None,
+    large: LargeOpt = False,
     queries: QueriesOpt = 50,
 ) -> None:
     """hybrid_search p50/p95 and RSS at each knowledge-base size."""
@@ -123,7 +126,10 @@ def retrieval(
 
 @app.command()
 def chat(
-    as_json: JsonOpt = False, model: ModelOpt = None, sizes: SizesOpt = None, large: LargeOpt = False,
+    as_json: JsonOpt = False,
+    model: ModelOpt = None,
+    sizes: SizesOpt = None,
+    large: LargeOpt = False,
     queries: QueriesOpt = 50,
 ) -> None:
     """Assistant.answer p50/p95, RSS and time to first answer at each knowledge-base size."""

@@ -20,7 +20,9 @@ def feedback() -> None:
 
 @app.command()
 def export(
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="write to this file (default: standard output)")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="write to this file (default: standard output)")
+    ] = None,
     bom: Annotated[bool, typer.Option("--bom/--no-bom", help="start with a UTF-8 BOM so Excel reads Japanese")] = True,
 ) -> None:
     """Every 👍/👎 (question, answer, reason, comment, cited chunks, settings) and every unrated refusal."""

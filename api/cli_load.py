@@ -39,9 +39,14 @@ def _print(report: dict[str, Any]) -> None:
     table = Table("measure", "value", title="renkei load")
     latency = report["latency_ms"]
     rows = [
-        ("clients", report["clients"]), ("seconds", report["seconds"]), ("requests", report["requests"]),
-        ("errors", report["errors"]), ("requests/s", report["requests_per_second"]),
-        ("p50 ms", latency["p50"]), ("p95 ms", latency["p95"]), ("max ms", latency["max"]),
+        ("clients", report["clients"]),
+        ("seconds", report["seconds"]),
+        ("requests", report["requests"]),
+        ("errors", report["errors"]),
+        ("requests/s", report["requests_per_second"]),
+        ("p50 ms", latency["p50"]),
+        ("p95 ms", latency["p95"]),
+        ("max ms", latency["max"]),
     ]
     if "background" in report:
         rows.append(("ingest", json.dumps(report["background"], ensure_ascii=False, default=str)))
@@ -57,14 +62,19 @@ def load(
     url: Annotated[str, typer.Option(help="the server (127.0.0.1, localhost or ::1 only)")] = "http://127.0.0.1:8000",
     clients: Annotated[int, typer.Option(min=1, max=100, help="concurrent clients")] = 20,
     seconds: Annotated[float, typer.Option(min=0.1, max=600, help="stop after this long")] = 60.0,
-    max_requests: Annotated[int, typer.Option("--max-requests", min=1, max=1_000_000, help="stop after this many")] = 100_000,
+    max_requests: Annotated[
+        int, typer.Option("--max-requests", min=1, max=1_000_000, help="stop after this many")
+    ] = 100_000,
     with_ingest: Annotated[
-        bool, typer.Option("--with-ingest", help="run a full re-ingest while the load runs (admin API if a token is set)")
+        bool,
+        typer.Option("--with-ingest", help="run a full re-ingest while the load runs (admin API if a token is set)"),
     ] = False,
     admin_token: Annotated[
         str | None, typer.Option(envvar="RENKEI_ADMIN_TOKEN", show_default=False, help="admin token for the ingest")
     ] = None,
-    questions: Annotated[Path | None, typer.Option(help="a question file like tests/dev.yaml (default: built-in)")] = None,
+    questions: Annotated[
+        Path | None, typer.Option(help="a question file like tests/dev.yaml (default: built-in)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Post chat questions from CLIENTS threads for SECONDS (or MAX_REQUESTS); report p50/p95/max and errors."""
@@ -73,7 +83,11 @@ def load(
     token = admin_token or os.environ.get("RENKEI_ADMIN_TOKEN")
     try:
         report = run_load(
-            url, clients=clients, seconds=seconds, max_requests=max_requests, questions=_questions(questions),
+            url,
+            clients=clients,
+            seconds=seconds,
+            max_requests=max_requests,
+            questions=_questions(questions),
             background=_background(with_ingest, url, token),
         )
     except LoadTargetRefused as exc:

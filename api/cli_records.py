@@ -49,7 +49,9 @@ def list_events_command(
     block: Annotated[str | None, typer.Option(help="北ブロック / 北 / block-north")] = None,
     ward: Annotated[str | None, typer.Option(help="a ward: its events, its block's and city-wide ones")] = None,
     upcoming: Annotated[bool, typer.Option("--upcoming", help="only events on or after --as-of")] = False,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="reference date (2023-09-01, 令和5年9月1日); default today")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="reference date (2023-09-01, 令和5年9月1日); default today")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON records")] = False,
 ) -> None:
     """List events in date order."""
@@ -103,9 +105,12 @@ def _draft_line(draft: Any) -> str:
         facts = {"date": f"{draft.context['date']} (year inferred)", **facts}
     if draft.context.get("area"):
         facts["area"] = draft.context["area"]
-    summary = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v}" for k, v in facts.items())
+    summary = ", ".join(
+        f"{k}={json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v}" for k, v in facts.items()
+    )
     quote = " ⏎ ".join(line.strip() for line in draft.quote.splitlines() if line.strip())
-    return f"#{draft.id} [{draft.kind} {draft.confidence:.2f} {draft.status}] {title}\n    {summary}\n    「{quote[:160]}」"
+    head = f"#{draft.id} [{draft.kind} {draft.confidence:.2f} {draft.status}] {title}"
+    return f"{head}\n    {summary}\n    「{quote[:160]}」"
 
 
 def _with_session(action: Any) -> Any:
@@ -151,8 +156,12 @@ def list_drafts_command(
 @review_app.command("accept")
 def accept_command(
     draft_id: Annotated[int, typer.Argument(help="draft id (from `renkei records review list`)")],
-    assignments: Annotated[list[str] | None, typer.Option("--set", help="edit a field: venue=…, lecturer.name=…")] = None,
-    create_blocks: Annotated[bool, typer.Option("--create-blocks", help="create blocks the draft names that do not exist")] = False,
+    assignments: Annotated[
+        list[str] | None, typer.Option("--set", help="edit a field: venue=…, lecturer.name=…")
+    ] = None,
+    create_blocks: Annotated[
+        bool, typer.Option("--create-blocks", help="create blocks the draft names that do not exist")
+    ] = False,
 ) -> None:
     """Accept a draft (optionally edited): it becomes a live record with its source."""
     from records.review import ReviewError, accept_draft
@@ -198,14 +207,18 @@ def accept_all_command(
 @app.command("export")
 def export_command(
     out: Annotated[Path | None, typer.Option("--out", help="write the record file here (default: stdout)")] = None,
-    include_all: Annotated[bool, typer.Option("--all", help="every live block/event/survey, not only accepted drafts")] = False,
+    include_all: Annotated[
+        bool, typer.Option("--all", help="every live block/event/survey, not only accepted drafts")
+    ] = False,
     relative_to: Annotated[str, typer.Option(help="corpus-relative directory the file will live in")] = "",
 ) -> None:
     """Export records accepted from drafts as a record YAML file (docs/records.md)."""
     from records.review import dump_record_file, export_records
 
     text = _with_session(
-        lambda session: dump_record_file(export_records(session, only_accepted=not include_all, relative_to=relative_to))
+        lambda session: dump_record_file(
+            export_records(session, only_accepted=not include_all, relative_to=relative_to)
+        )
     )
     if out is None:
         typer.echo(text, nl=False)

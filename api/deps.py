@@ -128,7 +128,8 @@ class IngestJobs:
         """ApiError 409 while an ingest runs here or in another process (uploads and deletes wait for it)."""
         if (current := self.running()) is not None:
             raise ApiError(
-                409, "ingest_running",
+                409,
+                "ingest_running",
                 f"取り込みは実行中です（run_id={current.run_id}）。終わってからもう一度お試しください。"
                 f" / An ingest is already running (run_id={current.run_id}).",
             )
@@ -157,14 +158,14 @@ class IngestJobs:
             job.status = "failed" if report.failed else "succeeded"
             if report.failed:
                 job.error = f"{len(report.failed)} file(s) failed"
-        except Exception as exc:  # noqa: BLE001 - reported to the admin through the job status
+        except Exception as exc:  # reported to the admin through the job status
             log.exception("ingest %s failed", job.run_id)
             job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"
         finally:
             job.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
             try:
                 self._on_finished()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("refresh after ingest failed")
 
 
@@ -204,7 +205,7 @@ class AppState:
     def _load_indexes_and_model(self) -> None:
         try:
             self.kb.refresh()
-        except Exception as exc:  # noqa: BLE001 - every question's own refresh reports the same error to its asker
+        except Exception as exc:  # every question's own refresh reports the same error to its asker
             log.exception("loading the lexical index failed")
             self.warm_up_error = f"{type(exc).__name__}: {exc}"  # health says "degraded"
             return
@@ -216,7 +217,7 @@ class AppState:
         try:
             self.kb.embeddings.embed_query("ウォームアップ")
             self.kb.vectors  # noqa: B018 - opens Chroma now rather than on the first passage question
-        except Exception as exc:  # noqa: BLE001 - the first passage question reports the same error to its asker
+        except Exception as exc:  # the first passage question reports the same error to its asker
             log.exception("loading the embedding model failed")
             self.warm_up_error = f"{type(exc).__name__}: {exc}"
             return
@@ -270,7 +271,8 @@ def _check_rate(limiter: RateLimiter, request: Request) -> None:
     if retry_after is not None:
         seconds = max(1, int(retry_after + 0.999))
         raise ApiError(
-            429, "rate_limited",
+            429,
+            "rate_limited",
             f"リクエストが多すぎます。{seconds}秒後に再試行してください。 / Too many requests; retry in {seconds} s.",
             headers={"Retry-After": str(seconds)},
         )
@@ -289,20 +291,26 @@ def admin_problem(admin_token: str | None, authorization: str) -> ApiError | Non
     """Why a request with this ``Authorization`` header may not use the admin endpoints (None: it may)."""
     if not admin_token:
         return ApiError(
-            403, "admin_disabled",
+            403,
+            "admin_disabled",
             "管理機能は無効です。環境変数 RENKEI_ADMIN_TOKEN にトークンを設定してサーバーを再起動すると有効になります。"
             " / Admin endpoints are disabled: set RENKEI_ADMIN_TOKEN and restart the server to enable them.",
         )
     scheme, _, given = authorization.partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
         return ApiError(
-            401, "missing_token",
+            401,
+            "missing_token",
             "Authorization: Bearer <token> ヘッダーが必要です。 / An 'Authorization: Bearer <token>' header is required.",
             headers={"WWW-Authenticate": "Bearer"},
         )
     if not hmac.compare_digest(given.strip().encode(), admin_token.encode()):
-        return ApiError(401, "invalid_token", "トークンが正しくありません。 / The token is not valid.",
-                        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        return ApiError(
+            401,
+            "invalid_token",
+            "トークンが正しくありません。 / The token is not valid.",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
     return None
 
 

@@ -79,7 +79,10 @@ def describe_validation_error(error: dict[str, Any], max_chars: int) -> tuple[st
     if kind == "missing":
         return "missing_field", f"{field} は必須です。 / The field {field} is required."
     if kind in ("model_attributes_type", "dict_type", "model_type") and field == "body":
-        return "invalid_body", "リクエスト本文は JSON オブジェクトにしてください。 / The request body must be a JSON object."
+        return (
+            "invalid_body",
+            "リクエスト本文は JSON オブジェクトにしてください。 / The request body must be a JSON object.",
+        )
     if kind == "json_invalid":
         return "invalid_json", "リクエスト本文が正しい JSON ではありません。 / The request body is not valid JSON."
     return "validation_error", f"{field}: {error.get('msg', 'invalid value')}"
@@ -104,7 +107,10 @@ async def _http_handler(_request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 404 and message == "Not Found":
         message = "見つかりません。 / Not found."
     if exc.status_code == 400 and message == BODY_PARSE_ERROR:  # invalid UTF-8, nesting too deep, ...
-        code, message = "invalid_json", "リクエスト本文が正しい JSON ではありません。 / The request body is not valid JSON."
+        code, message = (
+            "invalid_json",
+            "リクエスト本文が正しい JSON ではありません。 / The request body is not valid JSON.",
+        )
     return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
 
@@ -129,15 +135,19 @@ def _status_handler(status: int, code: str) -> Any:
 
 async def _coded_handler(_request: Request, exc: Exception) -> JSONResponse:
     """Errors that carry their own ``status``, ``code`` and bilingual ``message`` (uploads, documents, feedback)."""
-    return error_response(exc.status, exc.code, exc.message)  # type: ignore[attr-defined]
+    from assistant.feedback import FeedbackError
+    from ingest.errors import ActionRefused
+
+    assert isinstance(exc, ActionRefused | FeedbackError), exc  # registered for these two only
+    return error_response(exc.status, exc.code, exc.message)
 
 
 def _domain_handlers() -> dict[type[Exception], Any]:
     """Bad input found by the assistant or the records queries: 4xx with their own message (close matches)."""
     from assistant.errors import InvalidRequest
+    from assistant.errors import UnknownWardError as AssistantUnknownWard
     from assistant.feedback import FeedbackError
     from ingest.errors import ActionRefused
-    from assistant.errors import UnknownWardError as AssistantUnknownWard
     from records.queries import RecordLookupError, UnknownBlockError, UnknownEventKindError, UnknownWardError
 
     return {

@@ -200,8 +200,13 @@ def ingest_via_api(base_url: str, token: str, *, full: bool = True, poll_s: floa
         while time.monotonic() < deadline:
             status: dict[str, Any] = http.get(f"/api/admin/ingest/{run_id}").json()
             if status.get("status") != "running":
-                return {"via": "api", "run_id": run_id, "status": status.get("status"), "summary": status.get("summary"),
-                        "error": status.get("error")}
+                return {
+                    "via": "api",
+                    "run_id": run_id,
+                    "status": status.get("status"),
+                    "summary": status.get("summary"),
+                    "error": status.get("error"),
+                }
             time.sleep(poll_s)
     raise TimeoutError(f"ingest {run_id} still running after {BACKGROUND_TIMEOUT_S:.0f} s")
 
@@ -210,11 +215,18 @@ def ingest_via_cli(env: dict[str, str] | None = None) -> dict[str, Any]:
     """``renkei ingest --full --json`` in a subprocess with this process's settings (or ``env``)."""
     result = subprocess.run(
         [sys.executable, "-m", "api.cli", "ingest", "--full", "--json"],
-        env=env if env is not None else dict(os.environ), capture_output=True, text=True,
-        timeout=BACKGROUND_TIMEOUT_S, check=False,
+        env=env if env is not None else dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=BACKGROUND_TIMEOUT_S,
+        check=False,
     )
     summary: dict[str, Any] | None = None
     if result.returncode == 0:
         summary = json.loads(result.stdout).get("summary")
-    return {"via": "cli", "status": "succeeded" if result.returncode == 0 else "failed", "summary": summary,
-            "error": result.stderr[-500:] if result.returncode else None}
+    return {
+        "via": "cli",
+        "status": "succeeded" if result.returncode == 0 else "failed",
+        "summary": summary,
+        "error": result.stderr[-500:] if result.returncode else None,
+    }

@@ -34,7 +34,8 @@ class LinearModel:
         if rows.size == 0:
             return np.zeros(0)
         z = ((rows - self.mean) / self.scale) @ self.coef + self.intercept
-        return 1.0 / (1.0 + np.exp(-z))
+        p: np.ndarray = 1.0 / (1.0 + np.exp(-z))
+        return p
 
     def to_json(self) -> dict[str, Any]:
         return {

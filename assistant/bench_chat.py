@@ -105,7 +105,11 @@ def cold_first_answer(settings: Settings, question: Question) -> dict[str, Any]:
     started = time.perf_counter()
     completed = subprocess.run(
         [sys.executable, "-c", "from assistant.bench_chat import first_answer_main; first_answer_main()"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     wall = time.perf_counter() - started
     return {**json.loads(completed.stdout.strip().splitlines()[-1]), "process_wall_seconds": round(wall, 3)}
@@ -116,8 +120,8 @@ def first_answer_main() -> None:
     started = time.perf_counter()
     from assistant.service import Assistant
     from knowledge.base import KnowledgeBase
-    from knowledge.settings import get_settings
     from knowledge.database import open_database
+    from knowledge.settings import get_settings
 
     imported = time.perf_counter()
     settings = get_settings()
@@ -127,10 +131,14 @@ def first_answer_main() -> None:
     ward = os.environ.get("RENKEI_BENCH_WARD") or None
     answer = assistant.answer(ChatRequest(message=os.environ["RENKEI_BENCH_QUESTION"], ward=ward))
     done = time.perf_counter()
-    print(json.dumps({
-        "import_seconds": round(imported - started, 3),
-        "construct_seconds": round(built - imported, 3),
-        "first_answer_seconds": round(done - built, 3),
-        "total_seconds": round(done - started, 3),
-        "answered": bool(answer.answer),
-    }))
+    print(
+        json.dumps(
+            {
+                "import_seconds": round(imported - started, 3),
+                "construct_seconds": round(built - imported, 3),
+                "first_answer_seconds": round(done - built, 3),
+                "total_seconds": round(done - started, 3),
+                "answered": bool(answer.answer),
+            }
+        )
+    )

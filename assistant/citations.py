@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-
 from assistant.schemas import Citation
 from knowledge.base import KnowledgeBase
-from knowledge.types import Chunk
 from knowledge.text import compact, nfkc
+from knowledge.types import Chunk
 
 
 def locate(quote: str, text: str) -> tuple[int, int] | None:
@@ -50,9 +49,16 @@ class Citations:
         n = len(self.items) + 1
         self.items.append(
             Citation(
-                n=n, document_id=chunk.document_id, title=document.title, section=chunk.section,
-                page=chunk.page, snippet=document.text[start:end], score=round(score, 4),
-                chunk_id=chunk.chunk_id, start=start, end=end,
+                n=n,
+                document_id=chunk.document_id,
+                title=document.title,
+                section=chunk.section,
+                page=chunk.page,
+                snippet=document.text[start:end],
+                score=round(score, 4),
+                chunk_id=chunk.chunk_id,
+                start=start,
+                end=end,
             )
         )
         self._numbers[key] = n

@@ -7,21 +7,21 @@ import re
 import statistics
 import time
 from collections import defaultdict
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable, Collection
 
 import yaml
 from pydantic import BaseModel, Field, field_validator
 
-from knowledge.text import compact
 from assistant.schemas import ChatAnswer, ChatRequest
 from assistant.service import Assistant
 from knowledge.base import KnowledgeBase
 from knowledge.retriever import hybrid_search
 from knowledge.settings import Settings
+from knowledge.text import compact
 
 MAX_ANSWER_CHARS = 600
 READ_BUDGET_CHARS = 1000
@@ -48,6 +48,7 @@ class Question(BaseModel):
     @classmethod
     def _forbidden_texts(cls, values: list[object]) -> list[str]:
         return [str(value) for value in values]
+
     source: str | None = None
 
 
@@ -121,7 +122,16 @@ def evaluate_answers(assistant: Assistant, questions: list[Question]) -> dict[st
         refused = not answer.grounded or not answer.citations
         results.append(
             QuestionResult(
-                q.id, q.kind, q.persona, passed, valid, answer.answer, reasons, round(seconds, 4), len(answer.answer), refused
+                q.id,
+                q.kind,
+                q.persona,
+                passed,
+                valid,
+                answer.answer,
+                reasons,
+                round(seconds, 4),
+                len(answer.answer),
+                refused,
             )
         )
     return summarise(results)
@@ -186,7 +196,7 @@ def evaluate_retrieval(kb: KnowledgeBase, questions: list[Question], k: int = 5)
         latencies: list[float] = []
         for q in scored:
             started = time.perf_counter()
-            results = hybrid_search(kb, q.question, k=max(k, 10), mode=mode)  # type: ignore[arg-type]
+            results = hybrid_search(kb, q.question, k=max(k, 10), mode=mode)
             latencies.append(time.perf_counter() - started)
             texts = [r.chunk.text for r in results]
             ranks.append(next((i + 1 for i, t in enumerate(texts) if expected_hit(q, t)), None))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from knowledge.types import Chunk
 from knowledge.text import compact
+from knowledge.types import Chunk
 
 # Lines longer than this are read sentence by sentence: an answer quotes the sentence that answers, not its
 # whole paragraph (authored files write a paragraph on one line).

@@ -24,9 +24,9 @@ from assistant.evidence import Unit, units_of
 from assistant.vocabulary import AnswerType, vocabulary
 from knowledge.base import KnowledgeBase
 from knowledge.retriever import ScoredChunk
-from knowledge.types import DocumentInfo
 from knowledge.text import compact, nfkc
 from knowledge.tokenizer import default_tokenizer, tokenize
+from knowledge.types import DocumentInfo
 
 # Answers stay short: a dump of passages is not an answer (the evaluation fails answers over 600 characters,
 # citation marks and line breaks included); the fitted composition sets the budget below this bound.
@@ -213,7 +213,9 @@ def label_answers(label: str | None, wanted: Sequence[str]) -> bool:
 @lru_cache(maxsize=50_000)
 def counted_numbers(text: str) -> frozenset[str]:
     """The numbers of ``text`` with their counters (5年度, 2回), NFKC so ５ is 5, separators dropped."""
-    return frozenset(f"{int(number)}{counter}" for number, counter in _COUNTED_NUMBER.findall(nfkc(text).replace(",", "")))
+    return frozenset(
+        f"{int(number)}{counter}" for number, counter in _COUNTED_NUMBER.findall(nfkc(text).replace(",", ""))
+    )
 
 
 def beyond_titles(found: list[Concept], titles: Sequence[str]) -> list[Concept]:
@@ -274,7 +276,9 @@ def gather_evidence(
     query_terms = set(question_terms(question))
     answer_type = evidence.answer_type
     asked_numbers = counted_numbers(question)
-    wanted_labels = [compact(word) for word in (focus or "", *(c.term for c in keys)) if len(compact(word)) >= MIN_KEY_CHARS]
+    wanted_labels = [
+        compact(word) for word in (focus or "", *(c.term for c in keys)) if len(compact(word)) >= MIN_KEY_CHARS
+    ]
     if answer_type is not None:
         wanted_labels += answer_type.labels
     section_numbers = {item.chunk.chunk_id: counted_numbers(" ".join(item.chunk.section_path)) for item in results}
@@ -319,8 +323,8 @@ def gather_evidence(
     matrix[:, LINE_FEATURES.index("dense")] = (cosines - cosines.mean()) / spread
     order = cosines.argsort(kind="stable").argsort(kind="stable")
     matrix[:, LINE_FEATURES.index("dense_rank")] = (order + 1) / len(cosines)
-    lexical = matrix[:, LINE_FEATURES.index("lexical")]
-    matrix[:, LINE_FEATURES.index("lexical_gap")] = lexical - lexical.max()
+    lexical_column = matrix[:, LINE_FEATURES.index("lexical")]
+    matrix[:, LINE_FEATURES.index("lexical_gap")] = lexical_column - lexical_column.max()
     matrix[:, LINE_FEATURES.index("asked_above")] = _asked_above(units, matrix[:, LINE_FEATURES.index("dense")])
     evidence.candidates = [
         Candidate(unit, row, terms) for unit, row, terms in zip(units, matrix, contexts, strict=True)
@@ -402,7 +406,11 @@ def subject_documents(
     best = max(shares.values())
     if best == 0:
         return []
-    return [document_id for document_id in dict.fromkeys(r.chunk.document_id for r in results) if shares[document_id] == best]
+    return [
+        document_id
+        for document_id in dict.fromkeys(r.chunk.document_id for r in results)
+        if shares[document_id] == best
+    ]
 
 
 def rank_candidates(found: list[Candidate], model: AnswerModel) -> list[Candidate]:

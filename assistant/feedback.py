@@ -91,29 +91,33 @@ def answer_settings(settings: Settings, embedding_model: str) -> dict[str, Any]:
     return {"embedding_model": embedding_model, "llm": llm, "llm_model": settings.llm_model if llm else None}
 
 
-def record_feedback(
-    memory: ConversationMemory, request: FeedbackRequest, settings: dict[str, Any]
-) -> dict[str, Any]:
+def record_feedback(memory: ConversationMemory, request: FeedbackRequest, settings: dict[str, Any]) -> dict[str, Any]:
     """Store (or replace) the rating of a kept turn; ``FeedbackError`` 404 when there is no such turn."""
     turn = memory.turn(request.conversation_id, request.turn)
     if turn is None:
         raise FeedbackError(
-            404, "turn_not_found",
+            404,
+            "turn_not_found",
             "評価する回答が見つかりません（会話が削除されたか、古くなっています）。 / No such turn in this conversation.",
         )
     values = {
         "rating": request.rating,
         "reason": request.reason if request.rating == "down" else None,
         "comment": (request.comment or "").strip() or None,
-        "question": turn.message, "answer": turn.answer, "intent": turn.intent,
+        "question": turn.message,
+        "answer": turn.answer,
+        "intent": turn.intent,
         "citations": [cited.model_dump() for cited in request.citations],
-        "answer_settings": settings, "created_at": datetime.now(UTC),
+        "answer_settings": settings,
+        "created_at": datetime.now(UTC),
     }
     for _ in range(2):  # a concurrent first rating of the same turn: the second attempt updates it
         try:
             with Session(memory.engine) as session, session.begin():
                 row = session.scalar(
-                    select(Feedback).where(Feedback.conversation_id == turn.conversation_id, Feedback.turn_id == turn.turn)
+                    select(Feedback).where(
+                        Feedback.conversation_id == turn.conversation_id, Feedback.turn_id == turn.turn
+                    )
                 )
                 if row is None:
                     row = Feedback(conversation_id=turn.conversation_id, turn_id=turn.turn, **values)
@@ -125,13 +129,17 @@ def record_feedback(
                 return row.to_dict()
         except IntegrityError:
             continue
-    raise FeedbackError(409, "conflict", "評価を保存できませんでした。もう一度お試しください。 / Could not store the rating.")
+    raise FeedbackError(
+        409, "conflict", "評価を保存できませんでした。もう一度お試しください。 / Could not store the rating."
+    )
 
 
 def ratings_of(engine: Engine, conversation_id: str) -> dict[int, str]:
     """turn id → rating, for a reopened conversation."""
     with Session(engine) as session:
-        rows = session.execute(select(Feedback.turn_id, Feedback.rating).where(Feedback.conversation_id == conversation_id))
+        rows = session.execute(
+            select(Feedback.turn_id, Feedback.rating).where(Feedback.conversation_id == conversation_id)
+        )
         return {turn_id: rating for turn_id, rating in rows}
 
 
@@ -168,11 +176,19 @@ class GapItem:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind, "kind_label": VOCABULARY.item_kinds[self.kind], "refused": self.refused,
-            "conversation_id": self.conversation_id, "turn": self.turn, "question": self.question,
-            "answer": self.answer, "intent": self.intent, "created_at": _iso(self.created_at),
-            "reason": self.reason, "reason_label": VOCABULARY.reasons.get(self.reason or "", None),
-            "comment": self.comment, "citations": self.citations,
+            "kind": self.kind,
+            "kind_label": VOCABULARY.item_kinds[self.kind],
+            "refused": self.refused,
+            "conversation_id": self.conversation_id,
+            "turn": self.turn,
+            "question": self.question,
+            "answer": self.answer,
+            "intent": self.intent,
+            "created_at": _iso(self.created_at),
+            "reason": self.reason,
+            "reason_label": VOCABULARY.reasons.get(self.reason or "", None),
+            "comment": self.comment,
+            "citations": self.citations,
         }
 
 
@@ -208,17 +224,30 @@ def _refusal_item(turn: StoredTurn) -> GapItem:
 
 def _down_item(row: Feedback) -> GapItem:
     return GapItem(
-        "down", row.conversation_id, row.turn_id, row.question, row.answer, row.intent, row.created_at,
-        reason=row.reason, comment=row.comment, citations=list(row.citations or []),
+        "down",
+        row.conversation_id,
+        row.turn_id,
+        row.question,
+        row.answer,
+        row.intent,
+        row.created_at,
+        reason=row.reason,
+        comment=row.comment,
+        citations=list(row.citations or []),
     )
 
 
 def gap_items(memory: ConversationMemory) -> list[GapItem]:
     """The newest refusals and 👎 answers, newest first; a refused answer rated 👎 appears once, as a 👎."""
     limit = VOCABULARY.view_limit
-    items = {(t.conversation_id, t.turn): _refusal_item(t) for t in memory.turns_with_intent(VOCABULARY.refusal_intent, limit)}
+    items = {
+        (t.conversation_id, t.turn): _refusal_item(t)
+        for t in memory.turns_with_intent(VOCABULARY.refusal_intent, limit)
+    }
     with Session(memory.engine) as session:
-        downs = session.scalars(select(Feedback).where(Feedback.rating == "down").order_by(Feedback.id.desc()).limit(limit))
+        downs = session.scalars(
+            select(Feedback).where(Feedback.rating == "down").order_by(Feedback.id.desc()).limit(limit)
+        )
         for row in downs:
             items[(row.conversation_id, row.turn_id)] = _down_item(row)
     return sorted(items.values(), key=lambda item: _sort_key(item.created_at), reverse=True)
@@ -246,7 +275,8 @@ def quality_view(memory: ConversationMemory) -> dict[str, Any]:
     items = gap_items(memory)
     return {
         "totals": {
-            "up": counts.get("up", 0), "down": counts.get("down", 0),
+            "up": counts.get("up", 0),
+            "down": counts.get("down", 0),
             "refused": sum(item.refused for item in items),
         },
         "groups": [group.to_dict() for group in group_similar(items)],
@@ -256,8 +286,21 @@ def quality_view(memory: ConversationMemory) -> dict[str, Any]:
 
 # --- CSV export -----------------------------------------------------------------------------------------
 CSV_COLUMNS = (
-    "group", "kind", "rating", "reason", "comment", "question", "answer", "intent", "citations",
-    "conversation_id", "turn", "embedding_model", "llm", "llm_model", "created_at",
+    "group",
+    "kind",
+    "rating",
+    "reason",
+    "comment",
+    "question",
+    "answer",
+    "intent",
+    "citations",
+    "conversation_id",
+    "turn",
+    "embedding_model",
+    "llm",
+    "llm_model",
+    "created_at",
 )
 
 
@@ -274,23 +317,42 @@ def export_rows(memory: ConversationMemory) -> Iterator[dict[str, Any]]:
         key = (row.conversation_id, row.turn_id)
         settings = row.answer_settings or {}
         yield {
-            "group": group_of.get(key, ""), "kind": "rating", "rating": VOCABULARY.ratings[row.rating],
-            "reason": VOCABULARY.reasons.get(row.reason or "", ""), "comment": row.comment or "",
-            "question": row.question, "answer": row.answer, "intent": row.intent,
+            "group": group_of.get(key, ""),
+            "kind": "rating",
+            "rating": VOCABULARY.ratings[row.rating],
+            "reason": VOCABULARY.reasons.get(row.reason or "", ""),
+            "comment": row.comment or "",
+            "question": row.question,
+            "answer": row.answer,
+            "intent": row.intent,
             "citations": " ".join(f"{c.get('document_id')}#{c.get('chunk_id')}" for c in row.citations or []),
-            "conversation_id": row.conversation_id, "turn": row.turn_id,
-            "embedding_model": settings.get("embedding_model", ""), "llm": settings.get("llm", ""),
-            "llm_model": settings.get("llm_model") or "", "created_at": _iso(row.created_at),
+            "conversation_id": row.conversation_id,
+            "turn": row.turn_id,
+            "embedding_model": settings.get("embedding_model", ""),
+            "llm": settings.get("llm", ""),
+            "llm_model": settings.get("llm_model") or "",
+            "created_at": _iso(row.created_at),
         }
     for turn in reversed(memory.turns_with_intent(VOCABULARY.refusal_intent, VOCABULARY.view_limit)):
         key = (turn.conversation_id, turn.turn)
         if key in seen:
             continue
         yield {
-            "group": group_of.get(key, ""), "kind": "refusal", "rating": "", "reason": "",
-            "comment": "", "question": turn.message, "answer": turn.answer, "intent": turn.intent, "citations": "",
-            "conversation_id": turn.conversation_id, "turn": turn.turn, "embedding_model": "", "llm": "",
-            "llm_model": "", "created_at": _iso(turn.created_at),
+            "group": group_of.get(key, ""),
+            "kind": "refusal",
+            "rating": "",
+            "reason": "",
+            "comment": "",
+            "question": turn.message,
+            "answer": turn.answer,
+            "intent": turn.intent,
+            "citations": "",
+            "conversation_id": turn.conversation_id,
+            "turn": turn.turn,
+            "embedding_model": "",
+            "llm": "",
+            "llm_model": "",
+            "created_at": _iso(turn.created_at),
         }
 
 

@@ -132,7 +132,8 @@ def fit_composition(cases: list[Case], line: LinearModel) -> tuple[Composition, 
 
 def _line_only(line: LinearModel) -> AnswerModel:
     """A model with just the line weights (ranking needs nothing else)."""
-    placeholder = LinearModel(SUPPORT_FEATURES, *(np.zeros(len(SUPPORT_FEATURES)) for _ in range(3)), 0.0)
+    n = len(SUPPORT_FEATURES)
+    placeholder = LinearModel(SUPPORT_FEATURES, np.zeros(n), np.zeros(n), np.zeros(n), 0.0)
     return AnswerModel(line, placeholder, 0.0, Composition(0, 1.01, 0, 0), Composition(0, 1.01, 0, 0), frozenset())
 
 
@@ -224,8 +225,8 @@ def fit_answer_model(
     labels = np.concatenate([c.labels for c in lines])
     line = fit_logistic(rows, labels, LINE_FEATURES)
     wants_list = [vocabulary().wants_list(c.question.question) for c in cases]
-    composition, composition_stats = fit_composition([c for c, w in zip(cases, wants_list) if not w], line)
-    lists, list_stats = fit_composition([c for c, w in zip(cases, wants_list) if w], line)
+    composition, composition_stats = fit_composition([c for c, w in zip(cases, wants_list, strict=True) if not w], line)
+    lists, list_stats = fit_composition([c for c, w in zip(cases, wants_list, strict=True) if w], line)
     support, threshold, strict, support_stats = fit_support(cases, line, composition, lists)
     model = AnswerModel(line, support, threshold, composition, lists, strict)
     provenance = {
@@ -233,7 +234,7 @@ def fit_answer_model(
         "fitted": date.today().isoformat(),
         "tune_sets": [name for name in tune_sets if any(item.name == name for item in suite)],
         "questions": len(cases),
-        "line_model": {"lines": int(len(labels)), "answering_lines": int(labels.sum()), "questions": len(lines)},
+        "line_model": {"lines": len(labels), "answering_lines": int(labels.sum()), "questions": len(lines)},
         "composition": composition_stats,
         "list_composition": list_stats,
         "support": support_stats,

@@ -107,8 +107,11 @@ def is_supported(
     """Whether the selected lines answer the question (see the module's checks 2 and 3)."""
     if selection is None:
         return False
-    if answer_type is not None and answer_type.name in model.strict_answer_types:
-        if not supporting_type_found(selection, answer_type):
-            return False
+    if (
+        answer_type is not None
+        and answer_type.name in model.strict_answer_types
+        and not supporting_type_found(selection, answer_type)
+    ):
+        return False
     features = support_features(selection, evidence, answer_type)
     return bool(model.support.probabilities(features[None, :])[0] >= model.support_threshold)

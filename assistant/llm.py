@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from assistant.schemas import Citation
 from knowledge.settings import Settings
@@ -86,8 +87,13 @@ class LLMComposer:
         from langchain_openai import ChatOpenAI  # imported lazily: only deployments with an LLM need it
 
         self.chat = ChatOpenAI(
-            base_url=base_url, model=model, api_key=api_key or PLACEHOLDER_API_KEY,
-            timeout=timeout, max_retries=0, temperature=0, max_tokens=MAX_OUTPUT_TOKENS,
+            base_url=base_url,
+            model=model,
+            api_key=api_key or PLACEHOLDER_API_KEY,
+            timeout=timeout,
+            max_retries=0,
+            temperature=0,
+            max_tokens=MAX_OUTPUT_TOKENS,
         )
 
     @classmethod
@@ -109,7 +115,7 @@ def _cached_composer(base_url: str, model: str, api_key: str | None, timeout: fl
     return LLMComposer(base_url, model, api_key, timeout)
 
 
-def _joined_text(parts: list) -> str:
+def _joined_text(parts: list[Any]) -> str:
     return "".join(p if isinstance(p, str) else str(p.get("text", "")) for p in parts if isinstance(p, (str, dict)))
 
 
@@ -149,6 +155,7 @@ def cited_numbers(answer: str) -> set[int]:
 
 
 # --- the check ---------------------------------------------------------------------------------------
+
 
 def check(answer: str, evidence: Sequence[EvidencePassage], secrets: Iterable[str | None] = ()) -> tuple[bool, str]:
     """(ok, reason): is ``answer`` short, free of secrets, cited, and are its facts in what it cites?"""
@@ -216,7 +223,7 @@ def _phrases(normal: str) -> list[str]:
 
 def _generic(name: str) -> bool:
     stem = re.sub(rf"{_NAME_SUFFIX}$", "", name)
-    return not stem or stem.startswith(_GENERIC_PREFIXES) and len(stem) <= 2
+    return not stem or (stem.startswith(_GENERIC_PREFIXES) and len(stem) <= 2)
 
 
 def _number(text: str) -> str:
@@ -240,16 +247,20 @@ def _by_number(evidence: Sequence[EvidencePassage]) -> dict[int, str]:
 
 # --- the entry point ---------------------------------------------------------------------------------
 
+
 def llm_answer(
-    question: str, evidence: Sequence[EvidencePassage], settings: Settings,
-    *, timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    question: str,
+    evidence: Sequence[EvidencePassage],
+    settings: Settings,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> str | None:
     """A checked LLM answer, or None (disabled, no evidence, error, timeout or failed check)."""
     if not enabled(settings) or not evidence:
         return None
     try:
         answer = LLMComposer.from_settings(settings, timeout=timeout).compose(question, evidence)
-    except Exception as error:  # any client, network or server failure: keep the extractive answer
+    except Exception as error:  # noqa: BLE001 - any client, network or server failure: keep the extractive answer
         log.warning("LLM answer failed (%s); keeping the extractive answer", type(error).__name__)
         return None
     if answer is None:

@@ -52,8 +52,12 @@ class StoredTurn:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "conversation_id": self.conversation_id, "turn": self.turn, "question": self.message,
-            "answer": self.answer, "intent": self.intent, "created_at": self.created_at.isoformat(timespec="seconds"),
+            "conversation_id": self.conversation_id,
+            "turn": self.turn,
+            "question": self.message,
+            "answer": self.answer,
+            "intent": self.intent,
+            "created_at": self.created_at.isoformat(timespec="seconds"),
         }
 
 
@@ -116,12 +120,19 @@ class ConversationMemory:
                 session.flush()
             session.add(
                 Turn(
-                    conversation_id=conversation_id, message=message, resolved=resolved, intent=intent,
-                    entities=json.dumps(entities, ensure_ascii=False, default=str), answer=answer,
+                    conversation_id=conversation_id,
+                    message=message,
+                    resolved=resolved,
+                    intent=intent,
+                    entities=json.dumps(entities, ensure_ascii=False, default=str),
+                    answer=answer,
                 )
             )
             old = session.scalars(
-                select(Turn.id).where(Turn.conversation_id == conversation_id).order_by(Turn.id.desc()).offset(MAX_TURNS_KEPT)
+                select(Turn.id)
+                .where(Turn.conversation_id == conversation_id)
+                .order_by(Turn.id.desc())
+                .offset(MAX_TURNS_KEPT)
             ).all()
             for turn_id in old:
                 session.delete(session.get(Turn, turn_id))

@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 
 from assistant.citations import Citations
 from assistant.understanding import Understanding
-from records import queries
 from knowledge.text import compact
+from records import queries
 from records.dates import format_era_date, format_time_range
-from records.models import EVENT_KINDS, Block, Event
+from records.event_kinds import EVENT_KINDS
+from records.models import Block, Event
 
 
 @dataclass
@@ -39,7 +40,9 @@ def answer_from_records(
         asker_ward = u.wards[0] if u.wards else (ward if u.my_ward or not u.blocks else None)
         block = _block(session, u, asker_ward)
         if block is None and u.my_ward and ward is None:
-            return RecordAnswer("お住まいの区（または担当の区）が分からないため、ブロックを特定できません。画面で区を選ぶか、区名を添えて質問してください。")
+            return RecordAnswer(
+                "お住まいの区（または担当の区）が分からないため、ブロックを特定できません。画面で区を選ぶか、区名を添えて質問してください。"
+            )
         if u.wants_next:
             return _next_event(session, u.event_kind, block, as_of, citations)
         events = queries.list_events(session, kind=u.event_kind, block=block.name if block else None)
@@ -81,11 +84,11 @@ def _block(session: Session, u: Understanding, ward: str | None) -> Block | None
 
 def _membership(session: Session, u: Understanding, citations: Citations) -> RecordAnswer | None:
     if u.blocks:
-        block = queries.resolve_block(session, u.blocks[0])
-        n = citations.cite_quote(block.document_id, block.quote)
+        named = queries.resolve_block(session, u.blocks[0])
+        n = citations.cite_quote(named.document_id, named.quote)
         if n is None:
             return None
-        return RecordAnswer(f"{block.name}には、{'、'.join(block.ward_names)}が含まれます [{n}]", [block.to_dict()])
+        return RecordAnswer(f"{named.name}には、{'、'.join(named.ward_names)}が含まれます [{n}]", [named.to_dict()])
     ward = u.wards[0]
     block = queries.block_of_ward(session, ward)
     if block is None:
@@ -96,7 +99,9 @@ def _membership(session: Session, u: Understanding, citations: Citations) -> Rec
     return RecordAnswer(f"{ward}は{block.name}です（{'、'.join(block.ward_names)}） [{n}]", [block.to_dict()])
 
 
-def _next_event(session: Session, kind: str, block: Block | None, as_of: date, citations: Citations) -> RecordAnswer | None:
+def _next_event(
+    session: Session, kind: str, block: Block | None, as_of: date, citations: Citations
+) -> RecordAnswer | None:
     result = queries.next_event(session, kind=kind, block=block.name if block else None, as_of=as_of)
     where = f"{block.name}の" if block else ""
     return _render_next(result, f"{where}{EVENT_KINDS.get(kind, kind)}", as_of, citations)
@@ -249,10 +254,14 @@ def record_names(engine: Engine) -> RecordNames:
         blocks = queries.list_blocks(session)
         areas = queries.list_areas(session)
     venues = sorted({event.venue for event in events if event.venue}, key=len, reverse=True)
-    names = {
-        compact(value)
-        for event in events
-        for value in (event.venue, event.lecturer_name, event.lecturer_affiliation, event.title, event.theme)
-        if value
-    } | {compact(block.name) for block in blocks} | {compact(area) for area in areas}
+    names = (
+        {
+            compact(value)
+            for event in events
+            for value in (event.venue, event.lecturer_name, event.lecturer_affiliation, event.title, event.theme)
+            if value
+        }
+        | {compact(block.name) for block in blocks}
+        | {compact(area) for area in areas}
+    )
     return RecordNames(venues, areas, frozenset(names))

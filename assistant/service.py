@@ -8,9 +8,10 @@ from datetime import date
 
 from sqlalchemy.engine import Engine
 
+from assistant.answer_model import AnswerModel, answer_model
 from assistant.citations import Citations
 from assistant.errors import UnknownWardError
-from assistant.answer_model import AnswerModel, answer_model
+from assistant.evidence import Unit
 from assistant.extractive import Evidence, document_texts, gather_evidence, rank_candidates, select, subject_documents
 from assistant.grounding import is_supported, unknown_proper_nouns
 from assistant.llm import cited_numbers, evidence_for, llm_answer
@@ -19,7 +20,6 @@ from assistant.memory import ConversationMemory
 from assistant.record_answers import RecordAnswer, answer_from_records, record_names
 from assistant.schemas import ChatAnswer, ChatRequest, StreamEvent
 from assistant.understanding import Understanding, is_follow_up, understand
-from assistant.evidence import Unit
 from knowledge.base import KnowledgeBase
 from knowledge.retriever import hybrid_search, search_within
 from knowledge.settings import Settings
@@ -41,7 +41,11 @@ DELTA_PATTERN = re.compile(r"(?<=[。\n])")
 
 class Assistant:
     def __init__(
-        self, kb: KnowledgeBase, records_engine: Engine, settings: Settings | None = None, model: AnswerModel | None = None
+        self,
+        kb: KnowledgeBase,
+        records_engine: Engine,
+        settings: Settings | None = None,
+        model: AnswerModel | None = None,
     ) -> None:
         self.kb = kb
         self.records_engine = records_engine
@@ -184,6 +188,10 @@ def _inherit(resolved: Understanding, current: Understanding) -> Understanding:
 def _record_chat_answer(found: RecordAnswer, citations: Citations) -> ChatAnswer:
     return ChatAnswer(
         # 「…の予定は資料に見つかりません」 cites nothing: it is not grounded in a passage
-        conversation_id="", answer=found.text, intent="record", grounded=bool(citations.items),
-        citations=citations.items, records=found.records,
+        conversation_id="",
+        answer=found.text,
+        intent="record",
+        grounded=bool(citations.items),
+        citations=citations.items,
+        records=found.records,
     )

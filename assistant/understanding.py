@@ -145,8 +145,10 @@ def classify(u: Understanding) -> str:
     if u.event_kind and u.event_kind != "block_training" and wants_next:
         return "record"  # 次回の合同研修会は？
     named_event = bool(u.venue or u.month_days)
-    if u.event_kind == "block_training" and (u.blocks or u.wards or u.my_ward or wants_next or named_event) and (
-        set(u.attributes) & (event_facts | {"theme", "members"}) or wants_next or u.my_ward
+    if (
+        u.event_kind == "block_training"
+        and (u.blocks or u.wards or u.my_ward or wants_next or named_event)
+        and (set(u.attributes) & (event_facts | {"theme", "members"}) or wants_next or u.my_ward)
     ):
         return "record"
     return "how_to"

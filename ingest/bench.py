@@ -45,13 +45,14 @@ def embedding_setting(model: str | None) -> str | None:
 
 def bench_settings(root: Path, model: str | None, corpus: Path | None = None, backend: str | None = None) -> Settings:
     """Settings confined to ``root`` (a temporary directory); ``model`` as from :func:`embedding_setting`."""
+    chosen: dict[str, Any] = {"embedding_backend": backend} if backend else {}  # the settings validate the name
     return Settings(
         data_dir=root / "data",
         corpus_dirs=[corpus or root / "corpus"],
         database_url=None,
         chroma_url=None,
         embedding_model=model,
-        **({"embedding_backend": backend} if backend else {}),
+        **chosen,
     )
 
 

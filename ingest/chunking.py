@@ -132,12 +132,12 @@ def _classify(text: str, spans: list[tuple[int, int]]) -> list[_Line]:
     kinds = [None if numbering[i] is not None and _in_run(numbering, i) else kind for i, kind in enumerate(kinds)]
     return [
         _Line(start, end, "caption" if kind is None and _is_caption(text, raw, kinds, spans, i) else kind)
-        for i, ((start, end), kind) in enumerate(zip(spans, kinds))
+        for i, ((start, end), kind) in enumerate(zip(spans, kinds, strict=True))
     ]
 
 
 def _in_run(kinds: list[str | None], i: int) -> bool:
-    neighbours = kinds[max(0, i - _RUN_WINDOW): i] + kinds[i + 1: i + 1 + _RUN_WINDOW]
+    neighbours = kinds[max(0, i - _RUN_WINDOW) : i] + kinds[i + 1 : i + 1 + _RUN_WINDOW]
     return kinds[i] in neighbours
 
 
@@ -153,7 +153,7 @@ def _is_caption(text: str, raw: list[str], kinds: list[str | None], spans: list[
         or line[0].isdigit()
     ):
         return False
-    after_blank = i == 0 or "\n\n" in text[spans[i - 1][1]: spans[i][0]].replace(" ", "")
+    after_blank = i == 0 or "\n\n" in text[spans[i - 1][1] : spans[i][0]].replace(" ", "")
     return after_blank and bool(_LIST_ITEM_RE.match(raw[i + 1])) and kinds[i + 1] is None
 
 
@@ -176,7 +176,7 @@ def _units(text: str, lines: list[_Line], *, max_chars: int, target: int) -> Ite
     for line in lines:
         level: int | None = None
         if line.kind is not None:
-            level, title = _level_and_title(line.kind, text[line.start:line.end])
+            level, title = _level_and_title(line.kind, text[line.start : line.end])
             while stack and stack[-1][0] >= level:
                 stack.pop()
             stack.append((level, title))
@@ -332,7 +332,7 @@ def _make_chunks(
     chunks: list[Chunk] = []
     for ordinal, (first, last) in enumerate(groups):
         start, end = units[first].start, units[last].end
-        section_path = _section_path(units[first: last + 1])
+        section_path = _section_path(units[first : last + 1])
         chunk_text = text[start:end]
         section = " > ".join(section_path)
         occurrence = seen[(section, chunk_text)]

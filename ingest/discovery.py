@@ -48,7 +48,9 @@ def discover(root: Path, only: Iterable[Path] | None = None) -> Discovery:
     """Walk ``root`` (or just the given files inside it). Symlinks leading outside the root are refused."""
     root = root.resolve()
     found = Discovery(root=root)
-    candidates = sorted(only) if only is not None else sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink())
+    candidates = (
+        sorted(only) if only is not None else sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink())
+    )
     for path in candidates:
         relative_parts = path.relative_to(root).parts if path.is_relative_to(root) else ()
         if any(part.startswith(".") for part in relative_parts):

@@ -102,8 +102,13 @@ def list_documents(kb: KnowledgeBase, records_engine: Engine) -> list[DocumentSt
     states: dict[str, DocumentState] = {}
     for summary in kb.catalog.document_summaries():
         states[summary.document_id] = DocumentState(
-            document_id=summary.document_id, title=summary.title, status="indexed", doc_type=summary.doc_type,
-            fiscal_year=summary.fiscal_year, chunks=summary.chunks, pages=summary.pages,
+            document_id=summary.document_id,
+            title=summary.title,
+            status="indexed",
+            doc_type=summary.doc_type,
+            fiscal_year=summary.fiscal_year,
+            chunks=summary.chunks,
+            pages=summary.pages,
             last_ingest=summary.updated_at.isoformat(timespec="seconds"),
         )
     for root in _roots(kb):
@@ -123,8 +128,11 @@ def list_documents(kb: KnowledgeBase, records_engine: Engine) -> list[DocumentSt
     for entry in trash_entries(_roots(kb)):
         if entry.document_id not in states:
             states[entry.document_id] = DocumentState(
-                document_id=entry.document_id, title=entry.title, status="deleted",
-                trash_id=entry.trash_id, deleted_at=entry.deleted_at,
+                document_id=entry.document_id,
+                title=entry.title,
+                status="deleted",
+                trash_id=entry.trash_id,
+                deleted_at=entry.deleted_at,
             )
     for state in states.values():
         state.pending_drafts = drafts.get(state.document_id, 0)
@@ -160,8 +168,12 @@ def delete_document(
     folder = root / TRASH_DIR / trash_id
     moved = [path] + ([sidecar_of(path)] if sidecar_of(path).is_file() else [])
     entry = TrashEntry(
-        trash_id=trash_id, document_id=document_id, title=info.title if info else path.name, original=str(path),
-        files=[item.name for item in moved], deleted_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        trash_id=trash_id,
+        document_id=document_id,
+        title=info.title if info else path.name,
+        original=str(path),
+        files=[item.name for item in moved],
+        deleted_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
 
     def move_to_trash() -> None:
@@ -177,8 +189,11 @@ def delete_document(
     with Session(records_engine) as session, session.begin():
         forgotten = forget_document(session, document_id, remove_records=remove_records)
     return {
-        "document_id": document_id, "trash_id": trash_id, "chunks_removed": chunks_removed,
-        "drafts_removed": forgotten["drafts"], "records_removed": forgotten["records"],
+        "document_id": document_id,
+        "trash_id": trash_id,
+        "chunks_removed": chunks_removed,
+        "drafts_removed": forgotten["drafts"],
+        "records_removed": forgotten["records"],
     }
 
 
@@ -186,14 +201,23 @@ def restore_document(kb: KnowledgeBase, trash_id: str) -> TrashEntry:
     """Move a trashed document back where it was (refused when a file took its place)."""
     entry = next((e for e in trash_entries(_roots(kb)) if e.trash_id == trash_id), None)
     if entry is None:
-        raise ActionRefused(404, "trash_not_found", f"ごみ箱に {trash_id} はありません。 / No trash entry {trash_id!r}.")
-    root, folder = next((root, root / TRASH_DIR / trash_id) for root in _roots(kb) if (root / TRASH_DIR / trash_id).is_dir())
+        raise ActionRefused(
+            404, "trash_not_found", f"ごみ箱に {trash_id} はありません。 / No trash entry {trash_id!r}."
+        )
+    root, folder = next(
+        (root, root / TRASH_DIR / trash_id) for root in _roots(kb) if (root / TRASH_DIR / trash_id).is_dir()
+    )
     original = Path(entry.original).resolve()
     if not original.is_relative_to(root) or not is_document_path(original.relative_to(root)):
-        raise ActionRefused(422, "invalid_trash_entry", f"ごみ箱の記録 {trash_id} が壊れています。 / The trash entry {trash_id!r} is damaged.")
+        raise ActionRefused(
+            422,
+            "invalid_trash_entry",
+            f"ごみ箱の記録 {trash_id} が壊れています。 / The trash entry {trash_id!r} is damaged.",
+        )
     if original.exists():
         raise ActionRefused(
-            409, "restore_conflict",
+            409,
+            "restore_conflict",
             f"元の場所に同じ名前のファイルがあるため戻せません: {entry.document_id} / A file already exists at {entry.document_id}.",
         )
     original.parent.mkdir(parents=True, exist_ok=True)

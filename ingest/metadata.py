@@ -15,8 +15,8 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from ingest.parsers import flatten_value
-from records.reference import WARDS
 from knowledge.text import nfkc
+from records.reference import WARDS
 
 DOC_TYPES: tuple[str, ...] = ("program_document", "ward_finding", "training_writeup", "other")
 
@@ -74,9 +74,7 @@ def document_id_for(path: Path, corpus_root: Path) -> str:
     return relative.as_posix()
 
 
-def infer_metadata(
-    relative_path: str, text: str, front_matter: dict[str, str], *, title: str | None = None
-) -> DocMeta:
+def infer_metadata(relative_path: str, text: str, front_matter: dict[str, str], *, title: str | None = None) -> DocMeta:
     """Metadata for one document; ``title`` is the parser's title (Markdown heading, PDF title)."""
     resolved_title = (front_matter.get("title") or "").strip() or title or _title_from_text(text, relative_path)
     head = nfkc(resolved_title + "\n" + text[:_HEAD_CHARS])
@@ -133,8 +131,7 @@ def _doc_type(front_matter: dict[str, str], relative_path: str, title: str, head
         return explicit
     labelled = nfkc(relative_path.lower() + "\n" + title)
     scores = {
-        doc_type: 3 * _hits(labelled, keywords) + _hits(head, keywords)
-        for doc_type, keywords in _TYPE_KEYWORDS.items()
+        doc_type: 3 * _hits(labelled, keywords) + _hits(head, keywords) for doc_type, keywords in _TYPE_KEYWORDS.items()
     }
     if _is_one_ward_finding(title, text):
         scores["ward_finding"] += 5
@@ -151,7 +148,7 @@ def _is_one_ward_finding(title: str, text: str) -> bool:
     counts = _ward_counts(title) or _ward_counts(text[:_HEAD_CHARS])
     if not counts:
         return False
-    ward, top = counts.most_common(1)[0]
+    _ward, top = counts.most_common(1)[0]
     dominant = len(counts) == 1 or top >= 0.6 * sum(counts.values())
     return dominant and any(word in title + text[:_HEAD_CHARS] for word in ("課題", "取組み", "取り組み", "現状"))
 

@@ -9,6 +9,7 @@ between) and keeps every structural line — headings, bullets, label lines such
 from __future__ import annotations
 
 import re
+
 from knowledge.text import nfkc
 
 # A wrapped line is at least this long; shorter lines are labels, options or titles.
@@ -36,6 +37,7 @@ _ASCII_WORD_RE = re.compile(r"[A-Za-z0-9]")
 def search_form(text: str) -> str:
     """NFKC form for matching only (full-width digits → ASCII etc.); never store it."""
     return nfkc(text)
+
 
 # A page of A4 text holds about 40–50 full-width characters a line; a plain-text export of a PDF keeps those
 # breaks, so none of its lines is longer than this. An authored text file writes a paragraph on one line
@@ -138,4 +140,9 @@ def is_heading_like(line: str) -> bool:
         return False
     if line[0] in "【＜〈《［#":
         return True
-    return bool(re.match(r"^(?:[（(][0-9０-９]+[）)]|第\s*[0-9０-９一二三四五六七八九十]+\s*[章節部]|取組み?\s*[0-9０-９]|[0-9０-９]+[.．]\s)", line))
+    return bool(
+        re.match(
+            r"^(?:[（(][0-9０-９]+[）)]|第\s*[0-9０-９一二三四五六七八九十]+\s*[章節部]|取組み?\s*[0-9０-９]|[0-9０-９]+[.．]\s)",
+            line,
+        )
+    )

@@ -180,7 +180,7 @@ def split_front_matter(text: str) -> tuple[dict[str, str], str]:
         return {}, text
     if not isinstance(loaded, dict):
         return {}, text
-    return {str(key): flatten_value(value) for key, value in loaded.items()}, text[match.end():]
+    return {str(key): flatten_value(value) for key, value in loaded.items()}, text[match.end() :]
 
 
 def flatten_value(value: object) -> str:
@@ -358,9 +358,46 @@ def _docx_table_lines(table: Table) -> list[str]:
 # --- HTML --------------------------------------------------------------------------------
 
 _BLOCK_TAGS = frozenset(
-    "address article aside blockquote dd details dialog div dl dt fieldset figcaption figure footer "
-    "form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary table tbody thead tfoot "
-    "tr ul caption".split()
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "dd",
+        "details",
+        "dialog",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "thead",
+        "tfoot",
+        "tr",
+        "ul",
+        "caption",
+    ]
 )
 _DROP_TAGS = ("script", "style", "noscript", "template", "head", "svg", "iframe", "object")
 _META_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_\-]+)""", re.IGNORECASE)
@@ -397,7 +434,7 @@ def _decode_html(data: bytes) -> str:
 
 
 def _html_walk(node: Tag, parts: list[str]) -> None:
-    from bs4 import Comment, NavigableString, Tag
+    from bs4.element import Comment, NavigableString, Tag
 
     for child in node.children:
         if isinstance(child, Comment):

@@ -26,7 +26,7 @@ from ingest.discovery import Discovery, discover, sidecar_of
 from ingest.locking import ingest_lock
 from ingest.metadata import document_id_for, infer_metadata, read_sidecar
 from ingest.parsers import ParseError, UnsupportedFileType, check_file_size, parse_file
-from ingest.report import FileOutcome, IngestReport, NoProgress, Progress
+from ingest.report import FileOutcome, IngestReport, NoProgress, Progress, Status
 from knowledge.base import KnowledgeBase, ward_flags
 from knowledge.catalog import Catalog
 from knowledge.types import Chunk, DocumentInfo
@@ -164,7 +164,11 @@ class IngestRun:
             if outcome.kind != "document" or outcome.document_id is None:
                 continue
             if outcome.status in ("failed", "skipped"):
-                errors[outcome.document_id] = {"stage": outcome.stage or "", "reason": outcome.reason or "", "at": report.started_at}
+                errors[outcome.document_id] = {
+                    "stage": outcome.stage or "",
+                    "reason": outcome.reason or "",
+                    "at": report.started_at,
+                }
             else:
                 errors.pop(outcome.document_id, None)
         self.kb.catalog.set_state(FILE_ERRORS_KEY, json.dumps(errors, ensure_ascii=False))
@@ -218,10 +222,10 @@ class IngestRun:
             except (OSError, ValueError, UnicodeError, yaml.YAMLError) as exc:
                 report.add(FileOutcome(str(path), "failed", outcome.document_id, stage="parse", reason=str(exc)))
                 continue
-            status = "updated" if outcome.document_id in known else "added"
+            status: Status = "updated" if outcome.document_id in known else "added"
             pending.append(PreparedDocument(path, info, chunks, status))
             changed.append(info)
-            report.add(FileOutcome(str(path), status, info.document_id, chunks=len(chunks)))  # type: ignore[arg-type]
+            report.add(FileOutcome(str(path), status, info.document_id, chunks=len(chunks)))
             if len(pending) >= BATCH_DOCUMENTS and not dry_run:
                 self._write(pending, (), report)
                 pending = []
@@ -279,9 +283,13 @@ class IngestRun:
         if not missing:
             return
         chunks = self.kb.chunks(sorted(missing))
-        infos = {doc_id: self.kb.document(doc_id) for doc_id in {c.document_id for c in chunks.values()}}
+        infos: dict[str, DocumentInfo] = {}
+        for doc_id in {c.document_id for c in chunks.values()}:
+            info = self.kb.document(doc_id)
+            assert info is not None, f"catalog chunks of {doc_id} without their document"  # a foreign key
+            infos[doc_id] = info
         items = [(infos[chunk.document_id], chunk) for _, chunk in sorted(chunks.items())]
-        self._add_to_indexes(items, None)  # type: ignore[arg-type]
+        self._add_to_indexes(items, None)
 
     # --- records -------------------------------------------------------------------------------
     def _propose_records(self, changed: Sequence[DocumentInfo], report: IngestReport) -> None:
@@ -313,7 +321,10 @@ class IngestRun:
             failed = item.status == "failed"
             report.add(
                 FileOutcome(
-                    item.path, item.status, kind="records", stage="records" if failed else None,
+                    item.path,
+                    item.status,
+                    kind="records",
+                    stage="records" if failed else None,
                     reason="; ".join(item.reasons) or None,
                 )
             )

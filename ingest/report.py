@@ -75,14 +75,14 @@ LABELS_FILE = Path(__file__).resolve().parent / "data" / "labels.yaml"
 
 def load_labels() -> dict[str, dict[str, str]]:
     """Japanese labels of file statuses, stages, run and document states (``ingest/data/labels.yaml``)."""
-    loaded = yaml.safe_load(LABELS_FILE.read_text(encoding="utf-8"))
+    loaded: dict[str, dict[str, str]] = yaml.safe_load(LABELS_FILE.read_text(encoding="utf-8"))
     from ingest.metadata import DOC_TYPES
 
     for group, codes in (("file_status", STATUSES), ("doc_types", DOC_TYPES)):
         missing = set(codes) - set(loaded[group])
         if missing:
             raise ValueError(f"{LABELS_FILE}: no {group} label for {', '.join(sorted(missing))}")
-    return loaded  # type: ignore[no-any-return]
+    return loaded
 
 
 LABELS = load_labels()

@@ -33,14 +33,24 @@ Kind = Literal["pdf", "docx", "text"]
 
 # What each extension must contain: .html is text too (the parser reads markup from decoded text).
 EXTENSION_KINDS: dict[str, Kind] = {
-    ".pdf": "pdf", ".docx": "docx", ".txt": "text", ".md": "text", ".html": "text", ".htm": "text",
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".txt": "text",
+    ".md": "text",
+    ".html": "text",
+    ".htm": "text",
 }
 KIND_LABELS: dict[Kind, str] = {"pdf": "PDF", "docx": "Word (.docx)", "text": "テキスト"}
 # Leading bytes of common binary formats, only to say what a refused file looks like.
 BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", "PNG 画像"), (b"\xff\xd8\xff", "JPEG 画像"), (b"GIF8", "GIF 画像"),
-    (b"MZ", "Windows の実行ファイル"), (b"\x7fELF", "実行ファイル (ELF)"), (b"\x1f\x8b", "gzip 圧縮ファイル"),
-    (b"PK\x03\x04", "zip 圧縮ファイル"), (b"\xd0\xcf\x11\xe0", "旧形式の Office 文書 (.doc/.xls)"),
+    (b"\x89PNG\r\n\x1a\n", "PNG 画像"),
+    (b"\xff\xd8\xff", "JPEG 画像"),
+    (b"GIF8", "GIF 画像"),
+    (b"MZ", "Windows の実行ファイル"),
+    (b"\x7fELF", "実行ファイル (ELF)"),
+    (b"\x1f\x8b", "gzip 圧縮ファイル"),
+    (b"PK\x03\x04", "zip 圧縮ファイル"),
+    (b"\xd0\xcf\x11\xe0", "旧形式の Office 文書 (.doc/.xls)"),
 )
 _UNSAFE_NAME_RE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
 
@@ -57,7 +67,9 @@ class StoredUpload:
 def uploads_root(corpus_dirs: list[Path]) -> tuple[Path, Path]:
     """(corpus root, its uploads folder): uploads go into the first configured corpus."""
     if not corpus_dirs:
-        raise ActionRefused(503, "no_corpus", "資料フォルダが設定されていません（RENKEI_CORPUS_DIRS）。 / No corpus dir is configured.")
+        raise ActionRefused(
+            503, "no_corpus", "資料フォルダが設定されていません（RENKEI_CORPUS_DIRS）。 / No corpus dir is configured."
+        )
     root = corpus_dirs[0].resolve()
     return root, root / UPLOADS_DIR
 
@@ -69,21 +81,28 @@ def check_name(filename: str | None) -> str:
         raise ActionRefused(422, "missing_filename", "ファイル名がありません。 / The upload has no file name.")
     if "/" in name or "\\" in name or name in (".", "..") or ".." in name.split("."):
         raise ActionRefused(
-            400, "invalid_filename",
+            400,
+            "invalid_filename",
             f"ファイル名にフォルダや「..」を含めることはできません: {name!r} / A file name must not contain folders or '..'.",
         )
     if name.startswith(".") or _UNSAFE_NAME_RE.search(name):
         raise ActionRefused(
-            400, "invalid_filename",
+            400,
+            "invalid_filename",
             f"ファイル名に使えない文字が含まれています: {name!r} / The file name contains characters that are not allowed.",
         )
     if len(name) > MAX_NAME_CHARS:
-        raise ActionRefused(400, "invalid_filename", f"ファイル名は{MAX_NAME_CHARS}文字以内にしてください。 / The file name is too long.")
+        raise ActionRefused(
+            400,
+            "invalid_filename",
+            f"ファイル名は{MAX_NAME_CHARS}文字以内にしてください。 / The file name is too long.",
+        )
     suffix = Path(name).suffix.lower()
     if suffix not in DOCUMENT_SUFFIXES or name.lower().endswith(".meta.yaml"):
         allowed = "、".join(sorted(EXTENSION_KINDS))
         raise ActionRefused(
-            415, "unsupported_type",
+            415,
+            "unsupported_type",
             f"この種類のファイルは取り込めません（{suffix or '拡張子なし'}）。使える形式: {allowed} / Unsupported file type.",
         )
     return name
@@ -117,7 +136,8 @@ def check_content(name: str, data: bytes, max_bytes: int) -> Kind:
         raise ActionRefused(422, "empty_file", "ファイルが空です（0 バイト）。 / The file is empty.")
     if len(data) > max_bytes:
         raise ActionRefused(
-            413, "file_too_large",
+            413,
+            "file_too_large",
             f"ファイルが大きすぎます（上限 {max_bytes:,} バイト）。 / The file exceeds {max_bytes:,} bytes.",
         )
     expected = EXTENSION_KINDS[Path(name).suffix.lower()]
@@ -125,7 +145,8 @@ def check_content(name: str, data: bytes, max_bytes: int) -> Kind:
     if found != expected:
         what = KIND_LABELS[found] if found else _looks_like(data)
         raise ActionRefused(
-            415, "content_mismatch",
+            415,
+            "content_mismatch",
             f"「{name}」の中身は{KIND_LABELS[expected]}ではありません（中身: {what}）。"
             f" / The content of {name!r} is not what its extension says ({expected}).",
         )
@@ -167,7 +188,9 @@ def _check_parses(name: str, data: bytes, directory: Path) -> None:
             parse_file(probe)
         except ParseError as exc:
             raise ActionRefused(
-                422, "unreadable_document", f"この資料は読み取れません: {exc.reason} / The document cannot be read: {exc.reason}"
+                422,
+                "unreadable_document",
+                f"この資料は読み取れません: {exc.reason} / The document cannot be read: {exc.reason}",
             ) from None
 
 
@@ -201,20 +224,23 @@ def store_upload(corpus_dirs: list[Path], filename: str | None, data: bytes, max
     same = find_same_content(corpus_dirs, sha256, len(data))
     if same is not None and same[1]:
         raise ActionRefused(
-            409, "duplicate_in_trash",
+            409,
+            "duplicate_in_trash",
             f"同じ内容の資料がごみ箱にあります: {same[0]}。ごみ箱から元に戻してください。"
             f" / The same content is in the trash as {same[0]}; restore it instead.",
         )
     if same is not None:
         raise ActionRefused(
-            409, "duplicate_document",
+            409,
+            "duplicate_document",
             f"同じ内容の資料がすでにあります: {same[0]} / The same content is already in the corpus as {same[0]}.",
         )
     target = folder / name
     document_id = document_id_for(target, root)
     if target.exists():
         raise ActionRefused(
-            409, "name_taken",
+            409,
+            "name_taken",
             f"同じ名前の別の資料があります: {document_id}。名前を変えるか、先に削除してください。"
             f" / A different document named {document_id} exists; rename the file or delete that one first.",
         )
@@ -223,5 +249,9 @@ def store_upload(corpus_dirs: list[Path], filename: str | None, data: bytes, max
     try:
         _write_new(target, data)
     except FileExistsError:
-        raise ActionRefused(409, "name_taken", f"同じ名前の資料が先に保存されました: {document_id} / {document_id} was just saved by another upload.") from None
+        raise ActionRefused(
+            409,
+            "name_taken",
+            f"同じ名前の資料が先に保存されました: {document_id} / {document_id} was just saved by another upload.",
+        ) from None
     return StoredUpload(document_id=document_id, path=target, sha256=sha256, kind=kind, size=len(data))

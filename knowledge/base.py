@@ -18,7 +18,7 @@ from knowledge.lexical import LexicalIndex, LexicalIndexError
 from knowledge.settings import Settings
 from knowledge.types import Chunk, DocumentInfo
 from knowledge.vector_cache import VectorCache, VectorFile
-from knowledge.vectorstore import REBUILD_HINT, VectorIndex, chroma_client  # chromadb is imported on first use
+from knowledge.vectorstore import REBUILD_HINT, VectorIndex, chroma_client, close_client  # chromadb: on first use
 
 if TYPE_CHECKING:  # LangChain's import (its callbacks and runnables) costs ~0.2 s that record questions need not pay
     from langchain_core.embeddings import Embeddings
@@ -100,7 +100,7 @@ class KnowledgeBase:
                 if self.settings.collection in [collection.name for collection in client.list_collections()]:
                     client.delete_collection(self.settings.collection)
             finally:
-                client.close()
+                close_client(client)
         shutil.rmtree(self.settings.lexical_dir, ignore_errors=True)
         with self._lock:
             self._lexical = LexicalIndex.load(self.settings.lexical_dir)
@@ -210,7 +210,9 @@ def _load_lexical(settings: Settings) -> LexicalIndex:
     try:
         return LexicalIndex.load(settings.lexical_dir)
     except (LexicalIndexError, OSError, ValueError) as exc:
-        raise IndexUnreadable(f"the lexical index in {settings.lexical_dir} cannot be read ({exc}); {REBUILD_HINT}") from exc
+        raise IndexUnreadable(
+            f"the lexical index in {settings.lexical_dir} cannot be read ({exc}); {REBUILD_HINT}"
+        ) from exc
 
 
 def ward_flags(wards: Sequence[str]) -> dict[str, bool]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,9 @@ def load_backend(backend: str, model_dir: Path, settings: Settings | None = None
     if backend == "torch":
         return E5Embeddings(model_dir, batch_size=settings.embedding_batch_size)
     onnx_file = INT8_FILE if backend == "onnx-int8" else ONNX_FILE
-    return OnnxEmbeddings(model_dir, onnx_file=onnx_file, batch_size=settings.embedding_batch_size,
-                          threads=settings.embedding_threads)
+    return OnnxEmbeddings(
+        model_dir, onnx_file=onnx_file, batch_size=settings.embedding_batch_size, threads=settings.embedding_threads
+    )
 
 
 def available_backends(model_dir: Path) -> list[str]:
@@ -61,10 +63,10 @@ def run_embed_benchmark(
     results: dict[str, dict[str, Any]] = {}
     reference: dict[str, Any] = {}
     for backend in sorted(backends, key=lambda b: b != REFERENCE):  # the reference first
-        model, load_s = _timed(lambda b=backend: load_backend(b, model_dir))
+        model, load_s = _timed(partial(load_backend, backend, model_dir))
         vectors = np.concatenate([model.encode(chunks, PASSAGE), model.encode(questions, QUERY)])
         ids = model.token_ids(chunks, PASSAGE) + model.token_ids(questions, QUERY)
-        entry = {"load_s": round(load_s, 3), **_speed(model, lines, questions)}
+        entry: dict[str, Any] = {"load_s": round(load_s, 3), **_speed(model, lines, questions)}
         if backend == REFERENCE:
             reference = {"vectors": vectors, "ids": ids}
         else:
@@ -84,7 +86,8 @@ def run_embed_benchmark(
                 "query_ms_p50": round(r["query_ms_p50"] / results[REFERENCE]["query_ms_p50"], 2),
                 "load_s": round(r["load_s"] / results[REFERENCE]["load_s"], 2),
             }
-            for name, r in results.items() if name != REFERENCE
+            for name, r in results.items()
+            if name != REFERENCE
         },
         "note": "torch load_s includes importing sentence-transformers and torch; cosine over chunks + questions",
     }
@@ -102,7 +105,7 @@ def _speed(model: WindowedEmbeddings, lines: Sequence[str], questions: Sequence[
     model.encode([questions[0]], QUERY)
     latencies = []
     for question in questions:
-        _, s = _timed(lambda q=question: model.encode([q], QUERY))
+        _, s = _timed(partial(model.encode, [question], QUERY))
         latencies.append(s * 1000)
     return {
         "passages_per_s": round(len(lines) / seconds, 1),

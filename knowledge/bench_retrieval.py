@@ -63,7 +63,8 @@ def synthetic_document(number: int, lines: Sequence[str], rng: random.Random) ->
 
 def unit_vectors(count: int, dimension: int, rng: np.random.Generator) -> np.ndarray:
     vectors = rng.standard_normal((count, dimension)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    units: np.ndarray = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return units
 
 
 def live_chunk_count(kb: KnowledgeBase) -> int:
@@ -113,7 +114,7 @@ def summarise_ms(timings: Sequence[float]) -> dict[str, float]:
     return {
         "n": len(ordered),
         "p50_ms": round(statistics.median(ordered), 2),
-        "p95_ms": round(ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))], 2),
+        "p95_ms": round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 2),
         "max_ms": round(ordered[-1], 2),
     }
 

@@ -42,9 +42,7 @@ class CatalogChunk(CatalogBase):
     __tablename__ = "kb_chunks"
 
     chunk_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    document_id: Mapped[str] = mapped_column(
-        ForeignKey("kb_documents.document_id", ondelete="CASCADE"), index=True
-    )
+    document_id: Mapped[str] = mapped_column(ForeignKey("kb_documents.document_id", ondelete="CASCADE"), index=True)
     ordinal: Mapped[int] = mapped_column(Integer)
     start: Mapped[int] = mapped_column(Integer)
     end: Mapped[int] = mapped_column(Integer)
@@ -101,7 +99,10 @@ class Catalog:
 
     def document_hashes(self) -> dict[str, str]:
         with Session(self.engine) as session:
-            return {doc_id: sha for doc_id, sha in session.execute(select(CatalogDocument.document_id, CatalogDocument.sha256))}
+            return {
+                doc_id: sha
+                for doc_id, sha in session.execute(select(CatalogDocument.document_id, CatalogDocument.sha256))
+            }
 
     def live_chunk_ids(self) -> set[str]:
         with Session(self.engine) as session:
@@ -122,10 +123,15 @@ class Catalog:
         )
         query = (
             select(
-                CatalogDocument.document_id, CatalogDocument.title, CatalogDocument.doc_type,
-                CatalogDocument.fiscal_year, CatalogDocument.source_path, CatalogDocument.updated_at,
+                CatalogDocument.document_id,
+                CatalogDocument.title,
+                CatalogDocument.doc_type,
+                CatalogDocument.fiscal_year,
+                CatalogDocument.source_path,
+                CatalogDocument.updated_at,
                 CatalogDocument.page_count,
-                per_document.c.chunks, per_document.c.pages,
+                per_document.c.chunks,
+                per_document.c.pages,
             )
             .outerjoin(per_document, per_document.c.document_id == CatalogDocument.document_id)
             .order_by(CatalogDocument.document_id)
@@ -133,8 +139,13 @@ class Catalog:
         with Session(self.engine) as session:
             return [
                 DocumentSummary(
-                    document_id=row.document_id, title=row.title, doc_type=row.doc_type, fiscal_year=row.fiscal_year,
-                    source_path=row.source_path, updated_at=row.updated_at, chunks=row.chunks or 0,
+                    document_id=row.document_id,
+                    title=row.title,
+                    doc_type=row.doc_type,
+                    fiscal_year=row.fiscal_year,
+                    source_path=row.source_path,
+                    updated_at=row.updated_at,
+                    chunks=row.chunks or 0,
                     pages=row.page_count or row.pages,  # documents ingested before page_count: the last chunk's page
                 )
                 for row in session.execute(query)

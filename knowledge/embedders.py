@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from knowledge.settings import Settings
 
@@ -27,7 +27,8 @@ def load_embeddings(settings: Settings) -> Embeddings:
             else:
                 from knowledge.embeddings import get_embeddings  # imports sentence-transformers: slow
 
-                _loaded[key] = get_embeddings(settings)
+                # LangChain's Embeddings interface, provided without inheriting it (see knowledge.embedding_base)
+                _loaded[key] = cast("Embeddings", get_embeddings(settings))
         return _loaded[key]
 
 

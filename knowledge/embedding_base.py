@@ -87,10 +87,12 @@ class WindowedEmbeddings(ABC):
     # ------------------------------------------------------------------ LangChain interface
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.encode(texts, PASSAGE).tolist()
+        vectors: list[list[float]] = self.encode(texts, PASSAGE).tolist()
+        return vectors
 
     def embed_query(self, text: str) -> list[float]:
-        return self.encode([text], QUERY)[0].tolist()
+        vector: list[float] = self.encode([text], QUERY)[0].tolist()
+        return vector
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         """As LangChain's default: the blocking call in a worker thread."""
@@ -139,10 +141,11 @@ class WindowedEmbeddings(ABC):
     def _pool_windows(self, windows: list[Window], n_texts: int) -> np.ndarray:
         vectors = self._forward_bucketed([w.ids for w in windows]).astype(np.float64)
         sums = np.zeros((n_texts, self.dimension), dtype=np.float64)
-        for window, vector in zip(windows, vectors):
+        for window, vector in zip(windows, vectors, strict=True):
             sums[window.text_index] += len(window.ids) * vector
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
-        return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
+        pooled: np.ndarray = (sums / np.maximum(norms, 1e-12)).astype(np.float32)
+        return pooled
 
     def _windows(self, text_index: int, seq: TokenSeq, prompt: str) -> list[Window]:
         """Token windows of ``prompt + text``, each ``<s> prompt … </s>``, overlapping by ``window_overlap``."""

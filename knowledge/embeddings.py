@@ -83,7 +83,7 @@ class E5Embeddings(WindowedEmbeddings):
         """The prompt text for ``query`` or ``passage`` (``document`` for models that name it so)."""
         prompts = self._model.prompts or {}
         candidates = (QUERY,) if mode == QUERY else (PASSAGE, "document")
-        return next((prompts[c] for c in candidates if prompts.get(c)), "")
+        return next((prompt for c in candidates if (prompt := prompts.get(c))), "")
 
     def tokenize(self, texts: Sequence[str]) -> list[TokenSeq]:
         with self._tokenizer_lock:
@@ -97,7 +97,9 @@ class E5Embeddings(WindowedEmbeddings):
             )
         return [
             TokenSeq(list(ids), list(special), [tuple(o) for o in offsets])
-            for ids, special, offsets in zip(enc["input_ids"], enc["special_tokens_mask"], enc["offset_mapping"])
+            for ids, special, offsets in zip(
+                enc["input_ids"], enc["special_tokens_mask"], enc["offset_mapping"], strict=True
+            )
         ]
 
     def forward(self, batch: list[list[int]]) -> np.ndarray:
@@ -173,7 +175,10 @@ def get_embeddings(settings: Settings | None = None) -> WindowedEmbeddings:
 
                 int8 = backend == "onnx-int8"
                 _cache[key] = OnnxEmbeddings(
-                    path, onnx_file=INT8_FILE if int8 else ONNX_FILE, batch_size=batch, threads=threads,
+                    path,
+                    onnx_file=INT8_FILE if int8 else ONNX_FILE,
+                    batch_size=batch,
+                    threads=threads,
                     # int8 vectors differ (cosine ~0.98): an index built with one must not be searched with the other
                     model_name=f"{name}-int8" if int8 else name,
                 )

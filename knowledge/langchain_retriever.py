@@ -25,11 +25,14 @@ class HybridRetriever(BaseRetriever):
     where: dict[str, Any] | None = None
     neighbours: int = 0
 
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[Document]:
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         results = hybrid_search(
-            self.kb, query, k=self.k, fetch_k=self.fetch_k, mode=self.mode, where=self.where,
+            self.kb,
+            query,
+            k=self.k,
+            fetch_k=self.fetch_k,
+            mode=self.mode,
+            where=self.where,
             neighbours=self.neighbours,
         )
         return [to_document(item) for item in results]

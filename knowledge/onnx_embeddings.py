@@ -99,7 +99,8 @@ class OnnxEmbeddings(WindowedEmbeddings):
             [OUTPUT_NAME], {name: feeds[name] for name in self._input_names}, self._run_options
         )
         vectors = vectors.astype(np.float32, copy=False)
-        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        normalised: np.ndarray = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return normalised
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -21,7 +21,8 @@ from filelock import FileLock
 
 from knowledge.atomic_dir import make_readable, replace_dir
 from knowledge.embedding_base import EmbeddingModelError
-from knowledge.spm_tokenizer import PIECES_FILE, PIPELINE_FILE, SPM_FILE, TOKENIZER_FILES, export_spm_tokenizer
+from knowledge.spm_tokenizer import PIPELINE_FILE, SPM_FILE, TOKENIZER_FILES, export_spm_tokenizer
+from knowledge.unigram_pieces import PIECES_FILE
 
 ONNX_SUBDIR = "onnx"
 ONNX_FILE = "model.onnx"
@@ -101,8 +102,15 @@ def write_onnx_export(model_dir: Path, out: Path, *, int8: bool = False) -> None
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # tracer notes about shape checks that hold for every input
             torch.onnx.export(
-                wrapper, args, str(path), dynamo=False, input_names=input_names, output_names=[OUTPUT_NAME],
-                dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True,
+                wrapper,
+                args,
+                str(path),
+                dynamo=False,
+                input_names=input_names,
+                output_names=[OUTPUT_NAME],
+                dynamic_axes=axes,
+                opset_version=OPSET,
+                do_constant_folding=True,
             )
         _move_weights_to_data_file(path, ONNX_DATA_FILE)
         if int8:
@@ -143,8 +151,14 @@ def _move_weights_to_data_file(graph: Path, data_name: str) -> None:
     import onnx
 
     model = onnx.load(str(graph))
-    onnx.save_model(model, str(graph), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location=data_name, size_threshold=1024)
+    onnx.save_model(
+        model,
+        str(graph),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=data_name,
+        size_threshold=1024,
+    )
 
 
 def _quantize_int8(source: Path, target: Path) -> None:
@@ -167,7 +181,7 @@ def _sentence_embedding_module(model: Any, input_names: list[str]) -> Any:
             self.model = model
 
         def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
-            return self.model(dict(zip(input_names, tensors)))[OUTPUT_NAME]
+            output: torch.Tensor = self.model(dict(zip(input_names, tensors, strict=False)))[OUTPUT_NAME]
+            return output
 
     return SentenceEmbedding()
-

@@ -12,8 +12,8 @@ from typing import Any, Literal
 from langchain_core.documents import Document
 
 from knowledge.base import KnowledgeBase
-from knowledge.types import Chunk
 from knowledge.text import compact
+from knowledge.types import Chunk
 
 Mode = Literal["hybrid", "dense", "lexical"]
 RRF_K = 60
@@ -94,7 +94,11 @@ def search_within(kb: KnowledgeBase, query: str, document_ids: list[str], *, k: 
     ranked against its document's others (a question about one town's report reaches the report's last
     sections, which a search over every document ranks behind other towns' passages), and the fused scores
     are merged."""
-    found = [item for document_id in document_ids for item in hybrid_search(kb, query, k=k, where={"document_id": document_id})]
+    found = [
+        item
+        for document_id in document_ids
+        for item in hybrid_search(kb, query, k=k, where={"document_id": document_id})
+    ]
     return sorted(found, key=lambda item: -item.score)[:k]
 
 

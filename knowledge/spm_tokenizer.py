@@ -38,9 +38,14 @@ TOKENIZER_FILES = (SPM_FILE, PIPELINE_FILE, PIECES_FILE)
 _SPM_UNKNOWN_PIECE = "\U0010ffff<unk>"
 # What the export checks before writing the files (besides the prompts): scripts, widths, specials, unknowns.
 PROBE_TEXTS = (
-    "新任のコーディネーターは採用されたらまず何をしてもらえますか", "令和5年4月24日（月）に開催されました。",
-    "ＡＣＰ（人生会議）の取組み　ｶﾞｲﾄﾞ ㈱ ①②", "Home medical care, 2023-09-01: 12 wards.", "  a  b\tc\n",
-    "</s> <s> <pad> <unk> <mask> x<s>y", "🈻 \x00 \u200b \ufeff é ́", "",
+    "新任のコーディネーターは採用されたらまず何をしてもらえますか",
+    "令和5年4月24日（月）に開催されました。",
+    "ＡＣＰ（人生会議）の取組み　ｶﾞｲﾄﾞ ㈱ ①②",
+    "Home medical care, 2023-09-01: 12 wards.",
+    "  a  b\tc\n",
+    "</s> <s> <pad> <unk> <mask> x<s>y",
+    "🈻 \x00 \u200b \ufeff é ́",
+    "",
 )
 
 
@@ -91,8 +96,10 @@ def export_spm_tokenizer(model_dir: Path, out: Path) -> bool:
     reference.no_truncation()
     reference.no_padding()
     texts = probe_texts(model_dir)
-    if any(mismatches(reference, SpmTokenizer(out / SPM_FILE, out / PIPELINE_FILE, out / PIECES_FILE, quick), texts)
-           for quick in (QUICK_CHARS, 0)):  # the piece table, then SentencePiece
+    if any(
+        mismatches(reference, SpmTokenizer(out / SPM_FILE, out / PIPELINE_FILE, out / PIECES_FILE, quick), texts)
+        for quick in (QUICK_CHARS, 0)
+    ):  # the piece table, then SentencePiece
         for name in TOKENIZER_FILES:
             (out / name).unlink()
         return False
@@ -108,7 +115,10 @@ def probe_texts(model_dir: Path) -> list[str]:
 def mismatches(reference: Any, candidate: Any, texts: Sequence[str]) -> list[str]:
     """The texts whose ids, offsets or special-token masks differ between two tokenizers."""
     return [
-        text for text, a, b in zip(texts, reference.encode_batch(list(texts)), candidate.encode_batch(list(texts)))
+        text
+        for text, a, b in zip(
+            texts, reference.encode_batch(list(texts)), candidate.encode_batch(list(texts)), strict=True
+        )
         if (a.ids, a.offsets, a.special_tokens_mask) != (b.ids, b.offsets, b.special_tokens_mask)
     ]
 
@@ -121,8 +131,9 @@ class SpmTokenizer:
     larger batch: a question never waits for it. Both give the same tokens; once loaded, SentencePiece does all.
     """
 
-    def __init__(self, spm_file: Path, pipeline_file: Path, pieces_file: Path | None = None,
-                 quick_chars: int = QUICK_CHARS) -> None:
+    def __init__(
+        self, spm_file: Path, pipeline_file: Path, pieces_file: Path | None = None, quick_chars: int = QUICK_CHARS
+    ) -> None:
         from tokenizers import Tokenizer
 
         from knowledge.unigram_pieces import UnigramPieces
@@ -151,8 +162,9 @@ class SpmTokenizer:
                 spm = sentencepiece.SentencePieceProcessor(model_file=str(self._spm_file))  # the GIL is released
                 self._spm_unk = spm.piece_size() - 1  # write_spm_files appends it (``unk_id()`` does not report it)
                 if not spm.is_unknown(self._spm_unk):
-                    raise ValueError(f"{self._spm_file} was not written by write_spm_files: its last piece is not"
-                                     " the unknown one")
+                    raise ValueError(
+                        f"{self._spm_file} was not written by write_spm_files: its last piece is not the unknown one"
+                    )
                 self._spm = spm
         return self._spm
 
@@ -197,16 +209,19 @@ class SpmTokenizer:
         byte_at = _byte_offsets(split)
         return [
             Token(self._unk if token_id == self._spm_unk else token_id, piece, (byte_at[start], byte_at[end]))
-            for token_id, piece, (start, end) in zip(found["ids"], found["pieces"], found["offsets"])
+            for token_id, piece, (start, end) in zip(found["ids"], found["pieces"], found["offsets"], strict=True)
         ]
 
     def _segment_quick(self, split: str) -> list[Any]:
         """The same segmentation from the piece table (offsets in characters there, in UTF-8 bytes here)."""
         from tokenizers import Token
 
+        assert self._pieces is not None, "quick segmentation needs the piece table"
         byte_at = _byte_offsets(split)
-        return [Token(token_id, split[start:end], (byte_at[start], byte_at[end]))
-                for token_id, start, end in self._pieces.segment(split)]  # type: ignore[union-attr]
+        return [
+            Token(token_id, split[start:end], (byte_at[start], byte_at[end]))
+            for token_id, start, end in self._pieces.segment(split)
+        ]
 
 
 def _byte_offsets(text: str) -> list[int]:

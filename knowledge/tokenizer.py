@@ -12,7 +12,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Collection, Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sudachipy import Dictionary, Morpheme, SplitMode
 
@@ -79,7 +79,7 @@ def _keep(morpheme: Morpheme) -> bool:
 
 
 def _term(morpheme: Morpheme) -> str:
-    term = morpheme.normalized_form().strip().lower()
+    term: str = morpheme.normalized_form().strip().lower()
     if term.isascii() and term.isdigit():
         return term.lstrip("0") or "0"  # 09 and 9 are the same month
     return term
@@ -109,7 +109,7 @@ class JapaneseTokenizer:
         self._dictionary = dictionary or Dictionary(dict="core")
         self._local = threading.local()
 
-    def _sudachi(self):  # -> sudachipy.Tokenizer (not exported for typing)
+    def _sudachi(self) -> Any:  # sudachipy.Tokenizer: sudachipy ships no types
         tokenizer = getattr(self._local, "tokenizer", None)
         if tokenizer is None:
             tokenizer = self._dictionary.tokenizer(SplitMode.C)
@@ -132,9 +132,9 @@ class JapaneseTokenizer:
         for morpheme in self._morphemes(text):
             pos = morpheme.part_of_speech()
             counter = pos[2] == "助数詞可能" and previous[:2] == ("名詞", "数詞")
-            if pos[0] == "名詞" and pos[1] != "数詞" and pos[2] != "副詞可能" and not counter:
-                if (word := _word(morpheme)) is not None:
-                    words.append(word)
+            noun = pos[0] == "名詞" and pos[1] != "数詞" and pos[2] != "副詞可能" and not counter
+            if noun and (word := _word(morpheme)) is not None:
+                words.append(word)
             previous = pos
         return words
 
@@ -144,7 +144,7 @@ class JapaneseTokenizer:
         morphemes = list(self._morphemes(text))
         return [
             morpheme.surface()
-            for morpheme, following in zip(morphemes, [*morphemes[1:], None])
+            for morpheme, following in zip(morphemes, [*morphemes[1:], None], strict=True)
             if morpheme.part_of_speech()[1] == "固有名詞"
             and not (following is not None and following.part_of_speech()[1] == "数詞")
         ]
@@ -198,7 +198,7 @@ class JapaneseTokenizer:
 
 
 def _in_noun_run(morpheme: Morpheme) -> bool:
-    pos = morpheme.part_of_speech()
+    pos: tuple[str, ...] = morpheme.part_of_speech()
     return (pos[0] == "名詞" and pos[1] != "数詞") or (pos[0] == "接尾辞" and pos[1] == "名詞的") or pos[0] == "接頭辞"
 
 

@@ -93,15 +93,16 @@ class VectorCache:
                     self._vectors.move_to_end(text)
             while len(self._vectors) > self._max_entries:
                 self._vectors.popitem(last=False)
-        if any(row is None for row in rows):  # evicted by a concurrent caller meanwhile: embed those alone
-            rows = [row if row is not None else _unit_rows(np.asarray(self._embed([t]), np.float32))[0]
-                    for row, t in zip(rows, texts, strict=True)]  # fmt: skip
-        if not rows:
+        # a row evicted by a concurrent caller meanwhile is embedded alone
+        filled = [row if row is not None else _unit_rows(np.asarray(self._embed([t]), np.float32))[0]
+                  for row, t in zip(rows, texts, strict=True)]  # fmt: skip
+        if not filled:
             return np.zeros((0, 0), dtype=np.float32)
-        return np.vstack(rows)  # type: ignore[arg-type]
+        return np.vstack(filled)
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return matrix / norms
+    units: np.ndarray = matrix / norms
+    return units

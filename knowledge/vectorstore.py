@@ -16,14 +16,15 @@ from knowledge.settings import Settings
 from knowledge.types import Chunk
 
 if TYPE_CHECKING:
-    import chromadb
-    from langchain_core.embeddings import Embeddings
+    from chromadb.api import ClientAPI
+    from chromadb.api.collection_configuration import CreateCollectionConfiguration
     from langchain_chroma import Chroma
+    from langchain_core.embeddings import Embeddings
 
 # chromadb builds one shared "system" per path on first use, and two threads doing that at once (a server's
 # background warm-up and an admin ingest) can get a half-started one: open clients one at a time.
 _OPEN_LOCK = threading.RLock()
-_CONFIGURATION: dict[str, Any] = {"hnsw": {"space": "cosine"}}
+_CONFIGURATION: CreateCollectionConfiguration = {"hnsw": {"space": "cosine"}}
 
 REBUILD_HINT = "run `renkei ingest --rebuild` to rebuild the index with the configured model"
 
@@ -43,7 +44,7 @@ def chroma_server_address(chroma_url: str) -> tuple[str, int, bool]:
     return url.hostname, url.port or (443 if https else 8000), https
 
 
-def chroma_client(settings: Settings) -> chromadb.ClientAPI:
+def chroma_client(settings: Settings) -> ClientAPI:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -54,6 +55,15 @@ def chroma_client(settings: Settings) -> chromadb.ClientAPI:
             return chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=client_settings)
         settings.chroma_dir.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=client_settings)
+
+
+def close_client(client: ClientAPI) -> None:
+    """Release a client: the on-disk system of a path stops with its last client. (``close`` is on chromadb's
+    ``Client``, which its factories return, typed as the ``ClientAPI`` that lacks it.)"""
+    from chromadb.api.client import Client
+
+    if isinstance(client, Client):
+        client.close()
 
 
 def chunk_metadata(chunk: Chunk, doc_metadata: Mapping[str, Any]) -> dict[str, str | int | float | bool]:
@@ -107,15 +117,18 @@ class VectorIndex:
 
             with _OPEN_LOCK:
                 self._store = Chroma(
-                    collection_name=self._name, embedding_function=self._embeddings, client=self.client,
-                    collection_metadata=self._metadata, collection_configuration=_CONFIGURATION,
+                    collection_name=self._name,
+                    embedding_function=self._embeddings,
+                    client=self.client,
+                    collection_metadata=self._metadata,
+                    collection_configuration=_CONFIGURATION,
                 )
         return self._store
 
     @property
     def collection(self) -> Any:
         if self._store is not None:  # after a reset the wrapper holds the new collection
-            return self._store._collection  # noqa: SLF001 - langchain-chroma exposes no public accessor
+            return self._store._collection  # langchain-chroma exposes no public accessor
         return self._collection
 
     def _check_model(self) -> None:
@@ -155,7 +168,11 @@ class VectorIndex:
         return len(chunks)
 
     def add_vectors(
-        self, ids: Sequence[str], vectors: Sequence[Sequence[float]], texts: Sequence[str], metadatas: Sequence[dict[str, Any]]
+        self,
+        ids: Sequence[str],
+        vectors: Sequence[Sequence[float]],
+        texts: Sequence[str],
+        metadatas: Sequence[dict[str, Any]],
     ) -> None:
         """Add precomputed vectors (benchmarks synthesise chunks this way)."""
         batch = max(1, min(5000, self.client.get_max_batch_size()))
@@ -198,4 +215,4 @@ class VectorIndex:
 
     def close(self) -> None:
         """Release this index's Chroma client (the on-disk system stops with the last client of its path)."""
-        self.client.close()
+        close_client(self.client)

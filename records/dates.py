@@ -71,9 +71,7 @@ _TIME_RE = re.compile(
     r"^(?P<meridiem>午前|午後)?\s*(?P<h>\d{1,2})\s*(?::\s*(?P<m1>\d{2})|時\s*(?:(?P<m2>\d{1,2})\s*分|半)?)$"
 )
 _RANGE_SEP_RE = re.compile(r"\s*(?:[~〜\-－–—]|から)\s*")
-_FY_RE = re.compile(
-    rf"^(?:{_ERA_YEAR}\s*年度?|(?:FY\s*)?(?P<wyear>\d{{4}})\s*(?:年度)?)$", re.IGNORECASE
-)
+_FY_RE = re.compile(rf"^(?:{_ERA_YEAR}\s*年度?|(?:FY\s*)?(?P<wyear>\d{{4}})\s*(?:年度)?)$", re.IGNORECASE)
 _MONTH_RE = re.compile(rf"^(?:{_ERA_YEAR}\s*年\s*|(?P<wyear>\d{{4}})\s*年\s*)?(?P<month>\d{{1,2}})\s*月$")
 
 

@@ -22,8 +22,8 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
-from records.dates import RecordDateError, parse_date, parse_time_range
 from knowledge.settings import Settings
+from records.dates import RecordDateError, parse_date, parse_time_range
 from records.extraction import Proposal, extract_proposals
 from records.extraction_llm import llm_proposals
 from records.models import Block, Event, RecordDraft, Survey
@@ -53,10 +53,15 @@ def already_recorded(session: Session, proposal: Proposal) -> bool:
     if proposal.kind == "survey":
         if "responses" not in values:
             return False
-        query = select(Survey.id).where(Survey.document_id == proposal.document_id, Survey.responses == values["responses"])
+        query = select(Survey.id).where(
+            Survey.document_id == proposal.document_id, Survey.responses == values["responses"]
+        )
         return session.scalar(query) is not None
+    written = proposal.event_date
+    if written is None:
+        return False
     try:
-        when = parse_date(proposal.event_date)  # type: ignore[arg-type]
+        when = parse_date(written)
     except (TypeError, RecordDateError):
         return False
     query = select(Event.id).where(
@@ -104,8 +109,11 @@ def store_proposals(session: Session, document_id: str, proposals: Sequence[Prop
 
 
 def _event_key(proposal: Proposal) -> tuple[date, time | None] | None:
+    written = proposal.event_date
+    if written is None:
+        return None
     try:
-        return parse_date(proposal.event_date), _start_time(proposal)  # type: ignore[arg-type]
+        return parse_date(written), _start_time(proposal)
     except (TypeError, RecordDateError):
         return None
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
+from records import ner
 from records.dates import RecordDateError, parse_date, parse_fiscal_year
 from records.extraction import (
     DATE_RE,
@@ -34,14 +35,12 @@ from records.extraction import (
     _confidence,
     _label_field,
     _make_proposal,
-    compact,
     find_dates,
     find_time_ranges,
     name_shaped,
     parse_lecturer,
     parse_participants,
 )
-from records import ner
 from records.vocab import vocabulary
 
 VOCAB = vocabulary()
@@ -95,9 +94,9 @@ class YearHint:
         try:
             if self.fiscal_year is not None:
                 return date(self.fiscal_year if month >= 4 else self.fiscal_year + 1, month, day)
-            if self.published is not None:
-                candidates = [date(y, month, day) for y in (self.published.year - 1, self.published.year, self.published.year + 1)]
-                return min(candidates, key=lambda d: abs((d - self.published).days))
+            if (published := self.published) is not None:
+                candidates = [date(y, month, day) for y in (published.year - 1, published.year, published.year + 1)]
+                return min(candidates, key=lambda d: abs((d - published).days))
         except ValueError:
             return None
         return None
@@ -152,7 +151,9 @@ def event_dates(doc: Document, start: int, end: int, hint: YearHint) -> list[Dat
     for match in MONTH_DAY_RE.finditer(doc.text, start, end):
         if any(s <= match.start() < e for s, e in full) or _not_event_date(doc, match.start(), match.end()):
             continue
-        value = hint.resolve(int(unicodedata.normalize("NFKC", match["m"])), int(unicodedata.normalize("NFKC", match["d"])))
+        value = hint.resolve(
+            int(unicodedata.normalize("NFKC", match["m"])), int(unicodedata.normalize("NFKC", match["d"]))
+        )
         weekday = match["wd"]
         if value is None or (weekday and "月火水木金土日"[value.weekday()] != weekday):
             continue
@@ -171,7 +172,9 @@ def label_fields(line: Line) -> list[Field] | None:
         return None
     label = match["bracket"] or match["label"] or ""
     field_name = _label_field(label)
-    colon = match["bracket"] is not None or bool(re.search(r"[：:]", line.text[match.start("label") : match.start("value")] if match["label"] else ""))
+    colon = match["bracket"] is not None or bool(
+        re.search(r"[：:]", line.text[match.start("label") : match.start("value")] if match["label"] else "")
+    )
     if field_name is None and not colon:
         return None
     fields: list[Field] = []
@@ -203,8 +206,10 @@ def label_block(doc: Document, anchor: Line) -> tuple[list[Line], list[Field]]:
         line_fields = label_fields(line)
         if line_fields is None and not _continues_block(line):
             break
-        if line_fields and any(f.name in ("datetime", "datetime_venue") for f in line_fields) and next(
-            find_dates(doc.text, line.start, line.end), None
+        if (
+            line_fields
+            and any(f.name in ("datetime", "datetime_venue") for f in line_fields)
+            and next(find_dates(doc.text, line.start, line.end), None)
         ):
             break
         lines.append(line)
@@ -267,9 +272,9 @@ def prose_venue(doc: Document, start: int, end: int, after: int) -> tuple[int, i
                 return span
     for cue in VOCAB.venue_after_cues:
         for found in re.finditer(re.escape(cue), text[after:end]):
-            span = _venue_before(doc, after, after + found.start(), needs_place=cue.startswith("で"))
-            if span:
-                return span
+            before = _venue_before(doc, after, after + found.start(), needs_place=cue.startswith("で"))
+            if before:
+                return before
     return None
 
 
@@ -296,7 +301,9 @@ def prose_lecturer(doc: Document, start: int, end: int) -> tuple[int, int] | Non
         stop = text.find(closing, at + len(opening), end) if closing != SENTENCE_END else end
         if stop < 0:
             continue
-        honorific = min((i + len(h) for h in VOCAB.honorifics if (i := text.find(h, at + len(opening), stop)) >= 0), default=stop)
+        honorific = min(
+            (i + len(h) for h in VOCAB.honorifics if (i := text.find(h, at + len(opening), stop)) >= 0), default=stop
+        )
         s, e = _strip_span(text, at + len(opening), honorific)  # 「講師は … 先生、…」 ends at the honorific
         if e > s and len(text[s:e]) <= 60:
             return s, e
@@ -363,7 +370,10 @@ def _unit_from_block(doc: Document, hit: DateHit, lines: list[Line], fields: lis
                 values["time"] = time_match[0]
                 spans.append(time_match.span())
             if field.name == "datetime_venue":
-                tail = max([m.end() for m in (time_match,) if m] + [hit.end if field.start <= hit.start < field.end else field.start])
+                tail = max(
+                    [m.end() for m in (time_match,) if m]
+                    + [hit.end if field.start <= hit.start < field.end else field.start]
+                )
                 s, e = _strip_span(text, tail, field.end)
                 if e > s and "venue" not in values:
                     values["venue"] = text[s:e]
@@ -404,7 +414,9 @@ def _unit_from_sentences(doc: Document, hit: DateHit, sentences: list[Sentence])
         spans.append(time_match.span())
         after = time_match.end()
     for sentence in sentences:
-        if "venue" not in values and (venue := prose_venue(doc, sentence.start, sentence.end, after if sentence is first else sentence.start)):
+        if "venue" not in values and (
+            venue := prose_venue(doc, sentence.start, sentence.end, after if sentence is first else sentence.start)
+        ):
             values["venue"] = text[venue[0] : venue[1]]
             spans.append(venue)
         if "lecturer" not in values and (span := prose_lecturer(doc, sentence.start, sentence.end)):
@@ -439,7 +451,12 @@ def _attach_counts(doc: Document, unit: Unit) -> None:
     for line in list(doc.nonblank(unit.last_line + 1))[:LOOKAHEAD_LINES]:
         text = line.text.strip()
         heading = HEADING_RE.match(text) or (SENTENCE_END not in text and len(text) <= 40)
-        if line.index in doc.consumed or heading or label_fields(line) or next(find_dates(doc.text, line.start, line.end), None):
+        if (
+            line.index in doc.consumed
+            or heading
+            or label_fields(line)
+            or next(find_dates(doc.text, line.start, line.end), None)
+        ):
             return
         for sentence in _line_sentences(doc, line):
             if _participation(doc, sentence):
@@ -452,7 +469,7 @@ def _attach_counts(doc: Document, unit: Unit) -> None:
 
 def _bracket_labelled(doc: Document, line: Line) -> bool:
     """``【日 時】 …`` on this line, or a bare ``【日 時】`` on the line before."""
-    previous = next((l for l in reversed(doc.lines[: line.index]) if not l.blank), None)
+    previous = next((prev for prev in reversed(doc.lines[: line.index]) if not prev.blank), None)
     bare_label = previous is not None and re.fullmatch(rf"{_SP}*【[^】]{{1,12}}】{_SP}*", previous.text) is not None
     return line.text.lstrip(" \u3000").startswith("【") or bare_label
 
@@ -473,7 +490,7 @@ def _units(doc: Document, hint: YearHint) -> Iterator[tuple[Unit, list[int]]]:
         if fields and any(f.name in ("datetime", "datetime_venue") for f in fields):
             lines, block_fields = label_block(doc, line)
             index = lines[-1].index + 1
-            yield _unit_from_block(doc, hits[0], lines, block_fields), [l.index for l in lines]
+            yield _unit_from_block(doc, hits[0], lines, block_fields), [member.index for member in lines]
             continue
         sentences = paragraph_sentences(doc, line)
         last = doc.line_at(sentences[-1].end - 1).index
@@ -494,7 +511,11 @@ def layout_events(doc: Document) -> list[Proposal]:
         inferred: dict[str, Any] = {}
         if unit.date.inferred:  # 11月29日: the year comes from the document (fiscal year or publication date)
             written = doc.text[unit.date.start : unit.date.end]
-            inferred = {"date": unit.date.value.isoformat(), "_date_inferred": True, "note": f"年は文書の年度・掲載日から補った日付（{written}）"}
+            inferred = {
+                "date": unit.date.value.isoformat(),
+                "_date_inferred": True,
+                "note": f"年は文書の年度・掲載日から補った日付（{written}）",
+            }
         score = _confidence({**unit.values, "date": True}, unit.labelled) - (0.1 if unit.date.inferred else 0.0)
         proposal = _make_proposal(
             doc, "event", unit.spans, unit.values, round(score, 2), pattern="layout" if unit.labelled else "prose",
@@ -545,7 +566,10 @@ def sentence_title(doc: Document, start: int, end: int) -> tuple[str, int, int] 
     if match := re.search(rf"(?P<t>[^\s　、。「」（()）]*?(?:{words}))(?![一-龥ァ-ヶ])", text):  # not 研修室
         s, e = match.span("t")
         phrase = text[s:e]
-        cut = max((phrase.rfind(p) + len(p) for p in ("を", "にて", "で", "は", "が", "に", "年度の") if p in phrase), default=0)
+        cut = max(
+            (phrase.rfind(p) + len(p) for p in ("を", "にて", "で", "は", "が", "に", "年度の") if p in phrase),
+            default=0,
+        )
         s += cut
         if e - s >= 2:
             return text[s:e], start + s, start + e
@@ -584,7 +608,7 @@ def _sentence_around(doc: Document, start: int, end: int) -> str:
 def _date_span(doc: Document, proposal: Proposal) -> tuple[int, int]:
     written = proposal.values.get("date")
     at = doc.text.find(written, proposal.start, proposal.end) if written else -1
-    if at < 0:
+    if not written or at < 0:
         return proposal.start, proposal.start
     return at, at + len(written)
 
@@ -592,7 +616,7 @@ def _date_span(doc: Document, proposal: Proposal) -> tuple[int, int]:
 def _labelled_date(doc: Document, start: int) -> bool:
     """The date follows a date label on its line or on the line before (日時：…, 【日 時】⏎ 令和…)."""
     line = doc.line_at(start)
-    previous = next((l for l in reversed(doc.lines[: line.index]) if not l.blank), None)
+    previous = next((prev for prev in reversed(doc.lines[: line.index]) if not prev.blank), None)
     for candidate in (line, previous):
         fields = label_fields(candidate) if candidate is not None else None
         if fields and any(f.name in ("datetime", "datetime_venue") for f in fields):
@@ -639,7 +663,9 @@ def complete_events(doc: Document, proposals: list[Proposal]) -> list[Proposal]:
                 spans["title"] = (at, at + len(cleaned))
         if not title or not any(word in title for word in VOCAB.event_words):
             # prose names its event in the sentence (「第1回多職種研修会を、11月22日…」); label layouts under a heading
-            from_sentence = sentence_title(doc, _sentence_start(doc, proposal.start), _sentence_end(doc, proposal.start))
+            from_sentence = sentence_title(
+                doc, _sentence_start(doc, proposal.start), _sentence_end(doc, proposal.start)
+            )
             from_heading = heading_title(doc, line_index, area[0] if area else None)
             found = (from_sentence or from_heading) if proposal.pattern == "prose" else (from_heading or from_sentence)
             if found:
@@ -653,4 +679,3 @@ def complete_events(doc: Document, proposals: list[Proposal]) -> list[Proposal]:
         if is_event(doc, candidate):
             completed.append(candidate)
     return completed
-

@@ -21,9 +21,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from itertools import islice
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice, pairwise
 from typing import Any, Literal
 
 from knowledge.text import compact
@@ -54,7 +54,9 @@ AXIS_LINE_RE = re.compile(r"^\s*(?:\d+%\s*)+$")
 PAGE_NUMBER_RE = re.compile(rf"^{_SP}*{_D}{{1,3}}{_SP}*$")
 HEADING_RE = re.compile(r"^\s*(?:#{1,6}\s+|取組み[0-9０-９]|[①-⑳]|[（(][0-9０-９][)）]|[0-9０-９]+[.．]\s)")
 BRACKET_LABEL_RE = re.compile(rf"^{_SP}*【(?P<label>[^】]{{1,12}})】{_SP}*")
-COLON_LABEL_RE = re.compile(rf"^{_SP}*[・･]?{_SP}*(?P<label>[^\s：:]{{1,4}}(?:{_SP}[^\s：:]{{1,3}}){{0,3}}){_SP}*[：:]{_SP}*")
+COLON_LABEL_RE = re.compile(
+    rf"^{_SP}*[・･]?{_SP}*(?P<label>[^\s：:]{{1,4}}(?:{_SP}[^\s：:]{{1,3}}){{0,3}}){_SP}*[：:]{_SP}*"
+)
 INLINE_BLOCK_RE = re.compile(rf"(?P<name>[^\s：:、,]{{1,6}}ブロック){_SP}*[：:]{_SP}*(?P<wards>[^\n]+)")
 TITLE_LINE_RE = re.compile(r"(?:研修会|説明会|報告会|連絡会|会議|講演会|セミナー)(?:の開催|の実施|を開催)?$")
 
@@ -137,10 +139,7 @@ def value_in_span(value: Any, quote: str) -> bool:
     """A scalar value is in the quote when its text is (NFKC; spaces and line breaks ignored)."""
     if isinstance(value, bool) or value is None:
         return False
-    if isinstance(value, float):
-        text = f"{value:g}"
-    else:
-        text = str(value)
+    text = f"{value:g}" if isinstance(value, float) else str(value)
     return bool(compact(text)) and compact(text) in compact(quote)
 
 
@@ -214,7 +213,12 @@ def _split_embedded_title(tokens: list[str]) -> list[str]:
 def name_shaped(name: str) -> bool:
     """Whether a lecturer's name reads as a person's name (not ``看護師の佐藤花子`` or a whole affiliation)."""
     core = compact(name)
-    return 2 <= len(core) <= 8 and "の" not in core and not any(t in core for t in LECTURER_TITLES) and not re.search(r"[0-9（()）「」]", core)
+    return (
+        2 <= len(core) <= 8
+        and "の" not in core
+        and not any(t in core for t in LECTURER_TITLES)
+        and not re.search(r"[0-9（()）「」]", core)
+    )
 
 
 def parse_lecturer(value: str) -> dict[str, str]:
@@ -340,7 +344,11 @@ class Document:
             paths.append(" > ".join(path))
             text = line.text.strip()
             if HEADING_RE.match(text):
-                level = len(text) - len(text.lstrip("#")) if text.startswith("#") else (1 if text.startswith("取組み") else 2)
+                level = (
+                    len(text) - len(text.lstrip("#"))
+                    if text.startswith("#")
+                    else (1 if text.startswith("取組み") else 2)
+                )
                 path = [*path[: level - 1], text.lstrip("# ").strip()]
             elif text.startswith("【") and text.endswith("】") and _label_field(text[1:-1]) is None:
                 path = [*path[:2], text]
@@ -394,7 +402,9 @@ def _split_parts(doc: Document, piece: Piece) -> list[Piece]:
     markers = list(PART_RE.finditer(doc.text, piece.start, piece.end))
     if not markers:
         return [piece]
-    pieces = [Piece(piece.field, piece.start, markers[0].start(), piece.part)] if markers[0].start() > piece.start else []
+    pieces = (
+        [Piece(piece.field, piece.start, markers[0].start(), piece.part)] if markers[0].start() > piece.start else []
+    )
     for marker, following in zip(markers, [*markers[1:], None], strict=True):
         end = following.start() if following else piece.end
         pieces.append(Piece(piece.field, marker.start(), end, compact(marker[1])))
@@ -493,14 +503,18 @@ def _make_proposal(
     context = dict(context or {})
     context_spans = dict(context_spans or {})
     for key, (c_start, c_end) in list(context_spans.items()):
-        if not value_in_span(context[key] if not isinstance(context[key], list) else "".join(context[key]), doc.text[c_start:c_end]):
+        if not value_in_span(
+            context[key] if not isinstance(context[key], list) else "".join(context[key]), doc.text[c_start:c_end]
+        ):
             context.pop(key, None)
             context_spans.pop(key)
     if not kept and not inferred:
         return None
     context.update(inferred or {})
     section = doc.section_before(doc.line_at(start).index)
-    return Proposal(doc.document_id, kind, start, end, quote, confidence, kept, context, context_spans, section, pattern)
+    return Proposal(
+        doc.document_id, kind, start, end, quote, confidence, kept, context, context_spans, section, pattern
+    )
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -512,7 +526,12 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def events_from_pieces(
-    doc: Document, pieces: list[Piece], index: int, *, labelled: bool, pattern: str,
+    doc: Document,
+    pieces: list[Piece],
+    index: int,
+    *,
+    labelled: bool,
+    pattern: str,
     blocks: Sequence[tuple[str, int, int]] = (),
 ) -> list[Proposal]:
     """One event, or a parent and one event per part (第1部, 第2部) when the pieces are split in parts."""
@@ -606,7 +625,9 @@ def _paired_groups(doc: Document, labels: list[Line], values: list[Line]) -> lis
                 name_start = header.start + header.text.find(name)
                 if name.endswith("ブロック"):
                     blocks.append((name, name_start, name_start + len(name)))
-                    block = _block_proposal(doc, name, (name_start, name_start + len(name)), value, pattern="label_then_values")
+                    block = _block_proposal(
+                        doc, name, (name_start, name_start + len(name)), value, pattern="label_then_values"
+                    )
                     if block:
                         proposals.append(block)
         proposals.extend(
@@ -615,7 +636,9 @@ def _paired_groups(doc: Document, labels: list[Line], values: list[Line]) -> lis
     return proposals
 
 
-def _block_proposal(doc: Document, name: str, name_span: tuple[int, int] | None, value: Line, *, pattern: str) -> Proposal | None:
+def _block_proposal(
+    doc: Document, name: str, name_span: tuple[int, int] | None, value: Line, *, pattern: str
+) -> Proposal | None:
     piece = _value_piece(value, "wards")
     wards = parse_wards(doc.text[piece.start : piece.end])
     if len(wards) < 2:
@@ -656,7 +679,7 @@ def _cells(line: Line) -> list[tuple[int, int]]:
     """(start, end) of each cell of a ``| a | b |`` row, trimmed."""
     spans: list[tuple[int, int]] = []
     bars = [line.start + i for i, ch in enumerate(line.text) if ch == "|"]
-    for left, right in zip(bars, bars[1:], strict=False):
+    for left, right in pairwise(bars):
         spans.append((left + 1, right))
     return spans
 
@@ -792,7 +815,12 @@ def _chart_at(doc: Document, numbers: Line) -> _Chart | None:
             continue
         if AXIS_LINE_RE.match(text):
             continue
-        if NUMBERS_LINE_RE.match(text) or text.startswith(("【", "・", "第")) or HEADING_RE.match(text) or len(text) > 25:
+        if (
+            NUMBERS_LINE_RE.match(text)
+            or text.startswith(("【", "・", "第"))
+            or HEADING_RE.match(text)
+            or len(text) > 25
+        ):
             break
         groups[-1].append(line)
         end = line.end
@@ -836,8 +864,8 @@ def surveys(doc: Document) -> list[Proposal]:
     for i, (line, responses, rate) in enumerate(anchors):
         values: dict[str, Any] = {}
         cut = min(m.start() for m in (responses, rate) if m)
-        title = re.sub(r"[【\[(（]?\s*$", "", line.text[:cut]).strip(" 　")
-        title = re.sub(r"アンケート$", "", title).strip() or None
+        heading = re.sub(r"[【\[(（]?\s*$", "", line.text[:cut]).strip(" 　")
+        title = re.sub(r"アンケート$", "", heading).strip() or None
         if title and "アンケート" in title:
             values["title"] = title
         if responses:
@@ -849,7 +877,9 @@ def surveys(doc: Document) -> list[Proposal]:
             values["questions"] = questions
         spans = [(line.start, line.end)] + [(c.start, c.end) for c in assigned[i]]
         context = {} if "title" in values else {"title": "アンケート結果"}
-        proposal = _make_proposal(doc, "survey", spans, values, 0.9 if responses and rate else 0.7, context=context, pattern="survey")
+        proposal = _make_proposal(
+            doc, "survey", spans, values, 0.9 if responses and rate else 0.7, context=context, pattern="survey"
+        )
         if proposal:
             proposals.append(proposal)
     return proposals
@@ -863,7 +893,6 @@ def extract_proposals(document_id: str, text: str) -> list[Proposal]:
     if not text.strip():
         return []
     doc = Document(document_id, text)
-    found: list[Proposal] = []
     # records.event_text builds on this module's parts, so it is imported here rather than at the top.
     from records.event_text import complete_events, layout_events
 

@@ -21,8 +21,9 @@ from typing import Any
 
 import yaml
 
+from knowledge.text import compact
 from records.dates import RecordDateError, parse_date, parse_time_range
-from records.extraction import Proposal, canonical_group, compact, extract_proposals, keep_values_in_span
+from records.extraction import Proposal, canonical_group, extract_proposals, keep_values_in_span
 from records.parsing import is_record_file, parse_record_file, read_document_text
 from records.schema import BlockIn, EventIn, SurveyIn
 
@@ -112,7 +113,9 @@ def values_outside_span(proposals: Iterable[Proposal]) -> int:
     return sum(1 for p in proposals if keep_values_in_span(p.values, p.quote) != p.values)
 
 
-def evaluate_extraction(proposals: list[Proposal], hand_records: Iterable[BlockIn | EventIn | SurveyIn]) -> dict[str, Any]:
+def evaluate_extraction(
+    proposals: list[Proposal], hand_records: Iterable[BlockIn | EventIn | SurveyIn]
+) -> dict[str, Any]:
     """Per-field precision/recall of ``proposals`` against the hand-kept records of the same document."""
     predicted = set().union(*(proposal_facts(p) for p in proposals)) if proposals else set()
     gold = hand_facts(hand_records)
@@ -133,7 +136,9 @@ def evaluate_extraction(proposals: list[Proposal], hand_records: Iterable[BlockI
     return {
         "proposals": len(proposals),
         # event dates proposed that no hand record holds (page updates, deadlines, law history …)
-        "unexpected_dates": sorted(str(fact[2]) for fact in predicted if fact[0] == "date" and fact[2] not in gold_dates),
+        "unexpected_dates": sorted(
+            str(fact[2]) for fact in predicted if fact[0] == "date" and fact[2] not in gold_dates
+        ),
         "by_kind": {kind: sum(1 for p in proposals if p.kind == kind) for kind in ("event", "survey", "block")},
         "values_outside_span": values_outside_span(proposals),
         "fields": fields,
@@ -168,7 +173,9 @@ def labelled_documents(corpus_dir: Path) -> Iterator[tuple[str, str, list[HandRe
         text = read_document_text(corpus_dir / parsed.document_id)
         if text is None:
             continue
-        hand = [r.data for r in parsed.records if isinstance(r.data, HandRecord) and r.document_id == parsed.document_id]
+        hand = [
+            r.data for r in parsed.records if isinstance(r.data, HandRecord) and r.document_id == parsed.document_id
+        ]
         yield parsed.document_id, text, hand
 
 

@@ -185,7 +185,9 @@ def _verified_values(text: str, start: int, end: int, event: EventOut) -> dict[s
     return values | ({"participants": rows} if rows else {})
 
 
-def _title_context(doc: Document, passage: Passage, title: str | None) -> tuple[dict[str, Any], dict[str, tuple[int, int]]]:
+def _title_context(
+    doc: Document, passage: Passage, title: str | None
+) -> tuple[dict[str, Any], dict[str, tuple[int, int]]]:
     """``title`` (when found in the passage, with its span) and the event ``kind`` it implies."""
     span = locate(title, doc.text, passage.start, passage.start + len(passage.text)) if title else None
     if span is None:
@@ -254,7 +256,7 @@ def llm_proposals(
         model = _structured_model(settings, timeout)
         for passage in passages(text):
             found += [p for event in _events(model, passage) if (p := to_proposal(doc, passage, event))]
-    except Exception as error:  # any client, network, server or parsing failure: no LLM proposals
+    except Exception as error:  # noqa: BLE001 - any client, network, server or parsing failure: no LLM proposals
         log.warning("LLM extraction of %s failed (%s); rule-based proposals only", document_id, type(error).__name__)
         return []
     return sorted(found, key=lambda p: (p.start, p.end))

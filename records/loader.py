@@ -27,6 +27,7 @@ from records.models import (
     Finding,
     OnboardingStep,
     ParticipantCount,
+    Record,
     RecordFile,
     SupportActivity,
     Survey,
@@ -100,7 +101,9 @@ class RecordSyncReport:
         return [error for result in self.files for error in result.errors]
 
     def summary(self) -> dict[str, int]:
-        return {status: len(self.by_status(status)) for status in ("added", "updated", "unchanged", "deleted", "failed")}
+        return {
+            status: len(self.by_status(status)) for status in ("added", "updated", "unchanged", "deleted", "failed")
+        }
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -127,7 +130,7 @@ def delete_file_records(session: Session, relative_path: str) -> int:
     """Delete every record loaded from one record file (children go with their parents)."""
     removed = 0
     for model in RECORD_MODELS.values():
-        for record in session.scalars(select(model).where(model.record_file == relative_path)):  # type: ignore[attr-defined]
+        for record in session.scalars(select(model).where(model.record_file == relative_path)):
             session.delete(record)
             removed += 1
     session.flush()
@@ -145,9 +148,7 @@ class LoadContext:
         self.ward_ids = {name: ward_id for ward_id, name in session.execute(select(Ward.id, Ward.name))}
         self.other_ids: dict[str, dict[str, str]] = {}
         for type_name, model in RECORD_MODELS.items():
-            rows = session.execute(
-                select(model.id, model.record_file).where(model.record_file != relative_path)  # type: ignore[attr-defined]
-            )
+            rows = session.execute(select(model.id, model.record_file).where(model.record_file != relative_path))
             self.other_ids[type_name] = {record_id: path for record_id, path in rows}
         self.other_blocks = {
             name: (block_id, path)
@@ -259,9 +260,7 @@ def _build_event(data: EventIn, common: dict[str, str], ctx: LoadContext) -> Eve
     links = [(ward, "audience") for ward in data.wards] + [(ward, "presenter") for ward in data.presenter_wards]
     event.wards = [EventWard(ward_id=ctx.ward_ids[w], role=role, ordinal=i) for i, (w, role) in enumerate(links)]
     event.counts = [
-        ParticipantCount(
-            ordinal=i, group=p.group, count=p.count, unit=p.unit, subset_of=p.subset_of, quote=p.quote
-        )
+        ParticipantCount(ordinal=i, group=p.group, count=p.count, unit=p.unit, subset_of=p.subset_of, quote=p.quote)
         for i, p in enumerate(data.participants)
     ]
     return event
@@ -291,7 +290,7 @@ def _build_survey(data: SurveyIn, common: dict[str, str]) -> Survey:
     return survey
 
 
-def build_record(record: ParsedRecord, ordinal: int, relative_path: str, ctx: LoadContext) -> object:
+def build_record(record: ParsedRecord, ordinal: int, relative_path: str, ctx: LoadContext) -> Record:
     """The ORM object (with its children) for one checked record loaded from ``relative_path``; the loader and
     an accepted draft (``records.review``) build records this way. ``ordinal`` orders it among its file's."""
     common = _provenance(record, relative_path)
@@ -376,7 +375,9 @@ def sync_record_file(
     parsed = parse_record_file(path, corpus_root, text_loader)
     if parsed.fatal:
         kept = " (the records loaded from its previous version are kept)" if existing else ""
-        return FileSyncResult(relative, "failed", errors=tuple(parsed.errors), reason=f"{relative} was not loaded{kept}")
+        return FileSyncResult(
+            relative, "failed", errors=tuple(parsed.errors), reason=f"{relative} was not loaded{kept}"
+        )
     count, errors = _write_file(session, parsed, sha256, existing)
     if errors:
         reason = f"{len(errors)} record error(s); {count} valid record(s) loaded"

@@ -411,7 +411,10 @@ class SupportActivity(Provenance, Base):
         }
 
 
-RECORD_MODELS: dict[str, type[Base]] = {
+# A transcribed record of any type: each has an ``id``, the Provenance columns and ``to_dict``.
+Record = Block | Event | Survey | Finding | OnboardingStep | SupportActivity
+
+RECORD_MODELS: dict[str, type[Record]] = {
     "block": Block,
     "event": Event,
     "survey": Survey,

@@ -89,7 +89,11 @@ def merge_adjacent(found: Sequence[Entity], label: str, text: str, max_gap: int 
     """Entities of ``label`` joined when only spaces separate them (GiNZA splits 玉置 妙 / 憂)."""
     merged: list[Entity] = []
     for entity in (e for e in found if e.label == label):
-        if merged and entity.start - merged[-1].end <= max_gap and not text[merged[-1].end : entity.start].strip(" \u3000"):
+        if (
+            merged
+            and entity.start - merged[-1].end <= max_gap
+            and not text[merged[-1].end : entity.start].strip(" \u3000")
+        ):
             last = merged[-1]
             merged[-1] = Entity(label, last.start, entity.end, text[last.start : entity.end])
         else:

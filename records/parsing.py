@@ -74,7 +74,11 @@ class _RecordYamlLoader(yaml.SafeLoader):
 
 
 _RecordYamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:int"}]
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag not in {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:int"}
+    ]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _RecordYamlLoader.add_implicit_resolver(
@@ -185,7 +189,9 @@ class _FileReader:
         self.result = ParsedFile(path=path, relative_path=relative)
         self._texts: dict[Path, str | None] = {}
 
-    def error(self, message: str, *, line: int | None = None, record: str | None = None, field: str | None = None) -> None:
+    def error(
+        self, message: str, *, line: int | None = None, record: str | None = None, field: str | None = None
+    ) -> None:
         self.result.errors.append(RecordError(self.result.relative_path, message, line, record, field))
 
     def fatal(self, message: str, *, line: int | None = None, field: str | None = None) -> ParsedFile:
@@ -228,7 +234,12 @@ class _FileReader:
                 self.error(problem["msg"], line=line_of(loc), record=label, field=_field_path(loc) or None)
             return
         if data.id in seen_ids:
-            self.error(f"duplicate id {data.id!r} (first used by {seen_ids[data.id]})", line=line_of(("id",)), record=label, field="id")
+            self.error(
+                f"duplicate id {data.id!r} (first used by {seen_ids[data.id]})",
+                line=line_of(("id",)),
+                record=label,
+                field="id",
+            )
             return
         seen_ids[data.id] = label
         document = default_document
@@ -253,7 +264,9 @@ def _default_text_loader(path: Path) -> str | None:
     return read_document_text(path)
 
 
-def parse_yaml_file(path: Path, corpus_root: Path, text_loader: DocumentTextLoader = _default_text_loader) -> ParsedFile:
+def parse_yaml_file(
+    path: Path, corpus_root: Path, text_loader: DocumentTextLoader = _default_text_loader
+) -> ParsedFile:
     reader = _FileReader(path, corpus_root, text_loader)
     try:
         source = path.read_text(encoding="utf-8-sig")
@@ -268,7 +281,9 @@ def parse_yaml_file(path: Path, corpus_root: Path, text_loader: DocumentTextLoad
             loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        return reader.fatal(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", line=mark.line + 1 if mark else None)
+        return reader.fatal(
+            f"invalid YAML: {getattr(exc, 'problem', None) or exc}", line=mark.line + 1 if mark else None
+        )
     if not isinstance(data, dict):
         return reader.fatal("the file must be a mapping with 'document:' and record lists", line=1)
     try:
@@ -386,7 +401,9 @@ def parse_csv_file(path: Path, corpus_root: Path, text_loader: DocumentTextLoade
     return reader.result
 
 
-def parse_record_file(path: Path, corpus_root: Path, text_loader: DocumentTextLoader = _default_text_loader) -> ParsedFile:
+def parse_record_file(
+    path: Path, corpus_root: Path, text_loader: DocumentTextLoader = _default_text_loader
+) -> ParsedFile:
     if path.name.lower().endswith(".records.csv"):
         return parse_csv_file(path, corpus_root, text_loader)
     return parse_yaml_file(path, corpus_root, text_loader)

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from knowledge.text import compact
+from records.event_kinds import EVENT_KINDS
 from records.models import (
-    EVENT_KINDS,
     RECORD_MODELS,
     Block,
     BlockWard,
@@ -23,12 +24,12 @@ from records.models import (
     EventWard,
     Finding,
     OnboardingStep,
+    Record,
     SupportActivity,
     Survey,
     Ward,
 )
 from records.reference import canonical_ward_name, close_ward_names
-from knowledge.text import compact
 
 
 class RecordLookupError(LookupError):
@@ -121,12 +122,14 @@ def resolve_event_kind(kind: str) -> str:
 
 def _scope_filter(session: Session, *, block: str | None, ward: str | None, include_citywide: bool) -> Any:
     """Events for a ward (its own, its block's, and city-wide ones) or for a block."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     block_name: str | None = None
     if ward is not None:
         ward_row = resolve_ward(session, ward)
         conditions.append(
-            exists().where(EventWard.event_id == Event.id, EventWard.ward_id == ward_row.id, EventWard.role == "audience")
+            exists().where(
+                EventWard.event_id == Event.id, EventWard.ward_id == ward_row.id, EventWard.role == "audience"
+            )
         )
         ward_block = block_of_ward(session, ward_row)
         block_name = ward_block.name if ward_block else None
@@ -209,13 +212,13 @@ def next_event(
     For a ward: events of its block, for the ward itself, or city-wide. For an ``area`` (亘理町): the events
     of that municipality's documents. Parts of an event (第1部, 第2部) are represented by their parent event.
     """
-    events = [
-        event
+    dated = [
+        (event.date, event)
         for event in list_events(session, kind=kind, block=block, ward=ward, area=area)
         if event.date is not None and event.parent_id is None
     ]
-    upcoming = next((event for event in events if event.date >= as_of), None)  # type: ignore[operator]
-    past = [event for event in events if event.date < as_of]  # type: ignore[operator]
+    upcoming = next((event for day, event in dated if day >= as_of), None)
+    past = [event for day, event in dated if day < as_of]
     return NextEventResult(upcoming=upcoming, most_recent_past=past[-1] if past else None, as_of=as_of)
 
 
@@ -301,6 +304,6 @@ def count_records(session: Session) -> dict[str, int]:
     return counts
 
 
-def record_to_dict(record: Any) -> dict[str, Any]:
+def record_to_dict(record: Record) -> dict[str, Any]:
     """``{type, id, ...fields, source: {document_id, section, quote}}`` for any record."""
-    return record.to_dict()  # type: ignore[no-any-return]
+    return record.to_dict()

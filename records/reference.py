@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
 from knowledge.text import compact
 
 MUNICIPALITY_FILE = Path(__file__).parent / "data" / "municipality.yaml"

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import posixpath
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from pydantic import ValidationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, Result, delete, func, select
 from sqlalchemy.orm import Session
 
 from records.dates import format_time_range
@@ -51,22 +52,36 @@ def list_drafts(
 
 def pending_counts(session: Session) -> dict[str, int]:
     """Pending drafts per document id."""
-    query = select(RecordDraft.document_id, func.count()).where(RecordDraft.status == "pending").group_by(RecordDraft.document_id)
+    query = (
+        select(RecordDraft.document_id, func.count())
+        .where(RecordDraft.status == "pending")
+        .group_by(RecordDraft.document_id)
+    )
     return {document_id: count for document_id, count in session.execute(query)}
+
+
+def _deleted(result: Result[Any]) -> int:
+    """The row count of a DELETE (SQLAlchemy types ``Session.execute`` as ``Result``; a DML statement's is a
+    ``CursorResult``)."""
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def forget_document(session: Session, document_id: str, *, remove_records: bool = False) -> dict[str, int]:
     """A deleted document's derived proposals go: its pending drafts are removed (rejected ones are kept,
     so a restored document does not propose them again). Records accepted from its drafts stay unless
     ``remove_records``; then they and their drafts go too. Returns what was removed."""
-    pending = session.execute(
-        delete(RecordDraft).where(RecordDraft.document_id == document_id, RecordDraft.status == "pending")
-    ).rowcount
+    pending = _deleted(
+        session.execute(
+            delete(RecordDraft).where(RecordDraft.document_id == document_id, RecordDraft.status == "pending")
+        )
+    )
     records = 0
     if remove_records:
-        accepted = list(session.scalars(
-            select(RecordDraft).where(RecordDraft.document_id == document_id, RecordDraft.status == "accepted")
-        ))
+        accepted = list(
+            session.scalars(
+                select(RecordDraft).where(RecordDraft.document_id == document_id, RecordDraft.status == "accepted")
+            )
+        )
         files = [f"{REVIEW_PREFIX}draft-{draft.id}" for draft in accepted]
         for _, model in EXPORT_SECTIONS:
             for record in session.scalars(select(model).where(model.record_file.in_(files))):
@@ -127,7 +142,10 @@ def _validation_message(exc: ValidationError) -> str:
 
 
 def _parent_draft(session: Session, draft: RecordDraft, entry: dict[str, Any]) -> RecordDraft | None:
-    """The whole-event draft a part (第1部) belongs to: same document and date, no part, its span holding the part's start."""
+    """The whole-event draft a part (第1部) belongs to.
+
+    Same document and date, no part of its own, and its span holds the part's start.
+    """
     query = select(RecordDraft).where(
         RecordDraft.document_id == draft.document_id,
         RecordDraft.kind == "event",
@@ -200,7 +218,9 @@ def accept_draft(
         data = DRAFT_MODELS[draft.kind].model_validate(entry)
     record_file = f"{REVIEW_PREFIX}draft-{draft.id}"
     parsed = ParsedRecord(draft.kind, data, draft.document_id, Path(draft.document_id), None, f"draft {draft.id}")
-    context = LoadContext(session, record_file, ParsedFile(Path(record_file), record_file, [parsed], document_id=draft.document_id))
+    context = LoadContext(
+        session, record_file, ParsedFile(Path(record_file), record_file, [parsed], document_id=draft.document_id)
+    )
     problems = reference_problems(parsed, context)
     if problems:
         raise ReviewError(f"draft {draft_id}: " + "; ".join(f"{field}: {message}" for field, message in problems))
@@ -209,7 +229,7 @@ def accept_draft(
     draft.status, draft.record_id = "accepted", data.id
     draft.accepted_values, draft.decided_at = entry, datetime.now(UTC)
     session.flush()
-    return record.to_dict()  # type: ignore[attr-defined,no-any-return]
+    return record.to_dict()
 
 
 def reject_draft(session: Session, draft_id: int) -> RecordDraft:
@@ -261,8 +281,8 @@ def _event_entry(event: Event) -> dict[str, Any]:
         "id": event.id, "kind": event.kind, "title": event.title, "part": event.part, "parent": event.parent_id,
         "theme": event.theme, "programme": list(event.programme or []), "fiscal_year": event.fiscal_year,
         "date": data["date"], "time": format_time_range(event.start_time, event.end_time).replace("～", "~") or None,
-        "recurrence": event.recurrence, "status": event.status, "venue": event.venue, "area": event.area, "lecturer": data["lecturer"],
-        "audience": event.audience, "blocks": data["blocks"], "wards": data["wards"],
+        "recurrence": event.recurrence, "status": event.status, "venue": event.venue, "area": event.area,
+        "lecturer": data["lecturer"], "audience": event.audience, "blocks": data["blocks"], "wards": data["wards"],
         "presenter_wards": data["presenter_wards"], "participants": participants, "note": event.note,
     }  # fmt: skip
 
@@ -283,7 +303,11 @@ def _survey_entry(survey: Survey) -> dict[str, Any]:
     }  # fmt: skip
 
 
-ENTRY_BUILDERS = {"blocks": _block_entry, "events": _event_entry, "surveys": _survey_entry}
+ENTRY_BUILDERS: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "blocks": _block_entry,
+    "events": _event_entry,
+    "surveys": _survey_entry,
+}
 
 
 def export_records(session: Session, *, only_accepted: bool = True, relative_to: str = "") -> dict[str, Any]:
@@ -298,7 +322,9 @@ def export_records(session: Session, *, only_accepted: bool = True, relative_to:
         if only_accepted:
             query = query.where(model.record_file.startswith(REVIEW_PREFIX))
         rows = list(session.scalars(query))
-        sections[key] = [(row.document_id, {**ENTRY_BUILDERS[key](row), "section": row.section, "quote": row.quote}) for row in rows]
+        sections[key] = [
+            (row.document_id, {**ENTRY_BUILDERS[key](row), "section": row.section, "quote": row.quote}) for row in rows
+        ]
     documents = Counter(doc for entries in sections.values() for doc, _ in entries)
     main = documents.most_common(1)[0][0] if documents else None
 

@@ -6,7 +6,7 @@ Validation is per record, so one bad record does not stop the others from loadin
 from __future__ import annotations
 
 from datetime import date, time
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -20,7 +20,8 @@ from pydantic import (
 )
 
 from records.dates import fiscal_year_of, parse_date, parse_fiscal_year, parse_month_period, parse_time_range
-from records.models import EVENT_KINDS, EVENT_STATUSES, FINDING_CATEGORIES, SUBJECTS
+from records.event_kinds import EVENT_KINDS
+from records.models import EVENT_STATUSES, FINDING_CATEGORIES, SUBJECTS
 from records.reference import canonical_ward_name, close_ward_names
 
 
@@ -54,10 +55,17 @@ TimeRange = Annotated[tuple[time, time | None], BeforeValidator(parse_time_range
 WardName = Annotated[str, AfterValidator(_ward)]
 WardList = Annotated[list[WardName], AfterValidator(_unique)]
 Percent = Annotated[float, BeforeValidator(_percent), Field(ge=0, le=100)]
-EventKind = Literal[tuple(EVENT_KINDS)]  # type: ignore[valid-type]
-EventStatus = Literal[tuple(EVENT_STATUSES)]  # type: ignore[valid-type]
-Subject = Literal[tuple(SUBJECTS)]  # type: ignore[valid-type]
-FindingCategory = Literal[tuple(FINDING_CATEGORIES)]  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    # Literals built from the code tables at run time, where pydantic checks them; to a type checker, strings.
+    EventKind = str
+    EventStatus = str
+    Subject = str
+    FindingCategory = str
+else:
+    EventKind = Literal[tuple(EVENT_KINDS)]
+    EventStatus = Literal[tuple(EVENT_STATUSES)]
+    Subject = Literal[tuple(SUBJECTS)]
+    FindingCategory = Literal[tuple(FINDING_CATEGORIES)]
 
 
 class Strict(BaseModel):

@@ -46,10 +46,12 @@ KITA_REPORT = """# 令和６年度 北ブロック 多職種連携研修会 実�
 
 
 @pytest.fixture(scope="session")
-def loop_server(sample_deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:  # noqa: F811
+def loop_server(sample_deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     deployment = sample_deployment.copy_to(tmp_path_factory.mktemp("loop") / "deployment")
     server = start_server(
-        deployment, RENKEI_ADMIN_TOKEN=ADMIN_TOKEN, RENKEI_UPLOAD_MAX_BYTES=str(UPLOAD_LIMIT),
+        deployment,
+        RENKEI_ADMIN_TOKEN=ADMIN_TOKEN,
+        RENKEI_UPLOAD_MAX_BYTES=str(UPLOAD_LIMIT),
         RENKEI_FEEDBACK_PER_MINUTE=str(FEEDBACK_PER_MINUTE),
     )
     try:
@@ -66,7 +68,9 @@ def client_from(server: Server, host: str, **kwargs: Any) -> httpx.Client:
 
 
 def upload(client: httpx.Client, name: str, data: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
-    return client.post("/api/admin/documents", files={"file": (name, data)}, headers=AUTH if headers is None else headers)
+    return client.post(
+        "/api/admin/documents", files={"file": (name, data)}, headers=AUTH if headers is None else headers
+    )
 
 
 def wait_for_run(client: httpx.Client, run_id: str, timeout_s: float = 120.0) -> dict[str, Any]:

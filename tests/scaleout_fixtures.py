@@ -57,13 +57,17 @@ def start_chroma(directory: Path) -> ChromaServer:
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [str(executable), "run", "--path", str(directory / "chroma"), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
     server = ChromaServer(process, port, log_path)
     deadline = time.monotonic() + CHROMA_START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"chroma exited with {process.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}")
+            raise RuntimeError(
+                f"chroma exited with {process.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}"
+            )
         try:
             if httpx.get(f"{server.url}/api/v2/heartbeat", timeout=2).status_code == 200:
                 return server
@@ -77,7 +81,9 @@ def start_chroma(directory: Path) -> ChromaServer:
 def postgres_admin_url() -> str:
     url = os.environ.get(POSTGRES_ENV)
     if not url:
-        pytest.skip(f"needs PostgreSQL: set {POSTGRES_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:54329/postgres)")
+        pytest.skip(
+            f"needs PostgreSQL: set {POSTGRES_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:54329/postgres)"
+        )
     return url
 
 

@@ -94,7 +94,12 @@ def ingest(deployment: Deployment) -> dict[str, Any]:
     """``renkei ingest --json`` in a subprocess; returns the report."""
     result = subprocess.run(
         [sys.executable, "-c", "from api.cli import app; app()", "ingest", "--json"],
-        cwd=REPO, env=deployment.env(), capture_output=True, text=True, timeout=600, check=False,
+        cwd=REPO,
+        env=deployment.env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     if result.returncode != 0:
         raise RuntimeError(f"ingest failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -143,7 +148,8 @@ def start_server(
     log_path = deployment.root / f"server-{port}.log"
     arguments = ["--host", "127.0.0.1", "--port", str(port)]
     command = (
-        paused_renkei(*paused_at, "serve", *arguments) if paused_at
+        paused_renkei(*paused_at, "serve", *arguments)
+        if paused_at
         else [sys.executable, "-m", "api.cli_serve", *arguments]
     )
     with log_path.open("wb") as log:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from assistant.answer_model import AnswerModel, Composition, LinearModel, load_answer_model
+from assistant.evidence import units_of
 from assistant.extractive import (
     LINE_FEATURES,
     Candidate,
@@ -19,7 +20,6 @@ from assistant.extractive import (
     select,
     without_places,
 )
-from assistant.evidence import units_of
 from assistant.fitting import fit_logistic
 from assistant.service import refusal
 from assistant.understanding import proper_nouns
@@ -43,8 +43,16 @@ from knowledge.types import Chunk
         ("協議会の委員は最大で何人までですか", "count_bound", "協議会は、委員15人以内で組織する。"),
         ("申込みの締め切りはいつですか", "deadline", "申込みは6月30日（金）までにFAXで。"),
         ("基調講演の講師は誰ですか", "person", "基調講演　川上 直人 氏（済生会吹田病院）"),
-        ("会議を傍聴したいときは、どうやって申し込めばいいですか", "procedure", "傍聴は当日先着10名まで、受付でお申し出ください。"),
-        ("救急のときに持っていくシートは何という名前ですか", "name", "救急搬送時には「あんしん連携シート」を持参する。"),
+        (
+            "会議を傍聴したいときは、どうやって申し込めばいいですか",
+            "procedure",
+            "傍聴は当日先着10名まで、受付でお申し出ください。",
+        ),
+        (
+            "救急のときに持っていくシートは何という名前ですか",
+            "name",
+            "救急搬送時には「あんしん連携シート」を持参する。",
+        ),
     ],
 )
 def test_answer_types_come_from_the_vocabulary_file(question: str, kind: str, line: str) -> None:
@@ -65,7 +73,9 @@ def test_only_the_place_every_document_is_about_leaves_the_question() -> None:
 
 def test_the_model_file_round_trips(tmp_path) -> None:
     line = LinearModel(("a", "b"), np.array([0.0, 1.0]), np.array([1.0, 2.0]), np.array([2.0, -1.0]), 0.5)
-    model = AnswerModel(line, line, 0.3, Composition(1, 0.8, 2, 300), Composition(0, 0.9, 3, 420, 2), frozenset({"amount"}))
+    model = AnswerModel(
+        line, line, 0.3, Composition(1, 0.8, 2, 300), Composition(0, 0.9, 3, 420, 2), frozenset({"amount"})
+    )
     path = tmp_path / "model.json"
     path.write_text(json.dumps(model.to_json({"fitted": "test"})), encoding="utf-8")
     again = load_answer_model(path)
@@ -139,7 +149,14 @@ def test_table_cells_join_the_label_of_their_row() -> None:
     text = "職種\n人数\n医師\n6名\n7.1％\n研修全体の満足度\n93.7％\n13:30～13:40\n開会"
     chunk = Chunk("c1", "doc.pdf", text, 100, 100 + len(text))
     units = units_of(chunk, 0)
-    assert [u.text for u in units] == ["職種", "人数", "医師\n6名\n7.1％", "研修全体の満足度\n93.7％", "13:30～13:40", "開会"]
+    assert [u.text for u in units] == [
+        "職種",
+        "人数",
+        "医師\n6名\n7.1％",
+        "研修全体の満足度\n93.7％",
+        "13:30～13:40",
+        "開会",
+    ]
     for unit in units:  # still exact spans of the document, so citations hold
         assert text[unit.start - 100 : unit.end - 100] == unit.text
 
@@ -176,7 +193,8 @@ def test_a_best_line_that_is_the_pages_question_brings_its_answer() -> None:
     text = "Q2. 相談にお金はかかりますか。\nA2. 相談料はかかりません。\nQ3. 受付時間は？\nA3. 平日9時から17時です。"
     units = units_of(Chunk("c1", "faq.txt", text, 0, len(text)), 0)
     candidates = [
-        Candidate(unit, np.zeros(len(LINE_FEATURES)), frozenset(), p) for unit, p in zip(units, [0.9, 0.3, 0.2, 0.1])
+        Candidate(unit, np.zeros(len(LINE_FEATURES)), frozenset(), p)
+        for unit, p in zip(units, [0.9, 0.3, 0.2, 0.1], strict=True)
     ]
     selection = select(candidates, Composition(0, 1.01, 0, 300))
     assert selection is not None

@@ -39,7 +39,7 @@ def not_a_docx() -> bytes:
 
 
 @pytest.fixture
-def client(loop_server: Server) -> httpx.Client:  # noqa: F811
+def client(loop_server: Server) -> httpx.Client:
     return loop_server.client()
 
 
@@ -54,9 +54,13 @@ def client(loop_server: Server) -> httpx.Client:  # noqa: F811
         ("GET", "/api/admin/feedback.csv"),
     ],
 )
-def test_admin_routes_refuse_a_missing_or_wrong_token(client: httpx.Client, loop_server: Server, method: str, path: str) -> None:  # noqa: F811
+def test_admin_routes_refuse_a_missing_or_wrong_token(
+    client: httpx.Client, loop_server: Server, method: str, path: str
+) -> None:
     before = corpus_files(loop_server)
-    files = {"file": ("r.md", "# x\n\n本文です。".encode())} if method == "POST" and path.endswith("documents") else None
+    files = (
+        {"file": ("r.md", "# x\n\n本文です。".encode())} if method == "POST" and path.endswith("documents") else None
+    )
     missing = client.request(method, path, files=files)
     assert missing.status_code == 401 and missing.json()["error"]["code"] == "missing_token"
     wrong = client.request(method, path, files=files, headers={"Authorization": "Bearer nope"})
@@ -67,16 +71,38 @@ def test_admin_routes_refuse_a_missing_or_wrong_token(client: httpx.Client, loop
 
 HOSTILE_UPLOADS = [
     pytest.param("report.pdf", PNG, 415, "content_mismatch", "PNG 画像", id="png-renamed-to-pdf"),
-    pytest.param("notes.txt", b"MZ\x90\x00\x03" + bytes(200), 415, "content_mismatch", "テキストではありません", id="exe-renamed-to-txt"),
+    pytest.param(
+        "notes.txt",
+        b"MZ\x90\x00\x03" + bytes(200),
+        415,
+        "content_mismatch",
+        "テキストではありません",
+        id="exe-renamed-to-txt",
+    ),
     pytest.param("report.docx", not_a_docx(), 415, "content_mismatch", "zip 圧縮ファイル", id="zip-renamed-to-docx"),
-    pytest.param("report.md", pdf_with_stream(b"BT (x) Tj ET"), 415, "content_mismatch", "中身: PDF", id="pdf-renamed-to-md"),
-    pytest.param("bomb.pdf", pdf_with_stream(b" " * 120_000_000), 422, "unreadable_document", "zip bomb", id="zip-bomb-pdf"),
-    pytest.param("broken.pdf", b"%PDF-1.4\nthis is not a pdf body\n", 422, "unreadable_document", "読み取れません", id="broken-pdf"),
+    pytest.param(
+        "report.md", pdf_with_stream(b"BT (x) Tj ET"), 415, "content_mismatch", "中身: PDF", id="pdf-renamed-to-md"
+    ),
+    pytest.param(
+        "bomb.pdf", pdf_with_stream(b" " * 120_000_000), 422, "unreadable_document", "zip bomb", id="zip-bomb-pdf"
+    ),
+    pytest.param(
+        "broken.pdf",
+        b"%PDF-1.4\nthis is not a pdf body\n",
+        422,
+        "unreadable_document",
+        "読み取れません",
+        id="broken-pdf",
+    ),
     pytest.param("empty.md", b"", 422, "empty_file", "空", id="zero-bytes"),
     pytest.param("big.txt", b"a" * (UPLOAD_LIMIT + 1), 413, "file_too_large", "大きすぎます", id="over-the-limit"),
-    pytest.param("huge.txt", b"a" * (UPLOAD_LIMIT + 200_000), 413, "payload_too_large", "大きすぎます", id="body-over-the-limit"),
+    pytest.param(
+        "huge.txt", b"a" * (UPLOAD_LIMIT + 200_000), 413, "payload_too_large", "大きすぎます", id="body-over-the-limit"
+    ),
     pytest.param("../escape.md", "# x\n\n本文".encode(), 400, "invalid_filename", "..", id="dot-dot"),
-    pytest.param("uploads/../../escape.md", "# x\n\n本文".encode(), 400, "invalid_filename", "フォルダ", id="nested-dot-dot"),
+    pytest.param(
+        "uploads/../../escape.md", "# x\n\n本文".encode(), 400, "invalid_filename", "フォルダ", id="nested-dot-dot"
+    ),
     pytest.param("..\\escape.md", "# x\n\n本文".encode(), 400, "invalid_filename", "フォルダ", id="backslash"),
     pytest.param("/etc/passwd.txt", b"root:x:0:0", 400, "invalid_filename", "フォルダ", id="absolute"),
     pytest.param(".hidden.md", "# x\n\n本文".encode(), 400, "invalid_filename", "使えない文字", id="hidden-name"),
@@ -88,7 +114,13 @@ HOSTILE_UPLOADS = [
 
 @pytest.mark.parametrize(("name", "data", "status", "code", "words"), HOSTILE_UPLOADS)
 def test_hostile_uploads_are_refused_with_a_clear_error_and_write_nothing(
-    client: httpx.Client, loop_server: Server, name: str, data: bytes, status: int, code: str, words: str  # noqa: F811
+    client: httpx.Client,
+    loop_server: Server,
+    name: str,
+    data: bytes,
+    status: int,
+    code: str,
+    words: str,
 ) -> None:
     before = corpus_files(loop_server)
     response = upload(client, name, data)
@@ -113,7 +145,7 @@ def test_the_upload_route_takes_multipart_with_a_file_field_only(client: httpx.C
     assert no_file.status_code == 422 and no_file.json()["error"]["code"] == "missing_field"
 
 
-def test_a_duplicate_upload_names_the_document_it_repeats(client: httpx.Client, loop_server: Server) -> None:  # noqa: F811
+def test_a_duplicate_upload_names_the_document_it_repeats(client: httpx.Client, loop_server: Server) -> None:
     same = (loop_server.deployment.corpus / SAMPLE_TEXT).read_bytes()
     response = upload(client, "copy-of-the-report.txt", same)
     assert response.status_code == 409
@@ -121,7 +153,7 @@ def test_a_duplicate_upload_names_the_document_it_repeats(client: httpx.Client, 
     assert SAMPLE_TEXT in response.json()["error"]["message"]
 
 
-def test_upload_ingest_delete_and_restore(client: httpx.Client, loop_server: Server) -> None:  # noqa: F811
+def test_upload_ingest_delete_and_restore(client: httpx.Client, loop_server: Server) -> None:
     corpus = loop_server.deployment.corpus
     response = upload(client, "r6_kita_training.md", KITA_REPORT.encode())
     assert response.status_code == 202, response.text
@@ -153,7 +185,11 @@ def test_upload_ingest_delete_and_restore(client: httpx.Client, loop_server: Ser
     deleted = client.delete(f"/api/admin/documents/{document_id}", headers=AUTH)
     assert deleted.status_code == 200, deleted.text
     result = deleted.json()
-    assert result["chunks_removed"] == outcome["chunks"] and result["drafts_removed"] == 2 and result["records_removed"] == 0
+    assert (
+        result["chunks_removed"] == outcome["chunks"]
+        and result["drafts_removed"] == 2
+        and result["records_removed"] == 0
+    )
     assert not (corpus / document_id).exists()
     trashed = corpus / ".trash" / result["trash_id"] / "r6_kita_training.md"
     assert trashed.read_text(encoding="utf-8") == KITA_REPORT
@@ -194,7 +230,11 @@ def test_upload_ingest_delete_and_restore(client: httpx.Client, loop_server: Ser
     ],
 )
 def test_delete_refuses_paths_outside_the_corpus_and_unknown_documents(
-    client: httpx.Client, loop_server: Server, path: str, status: int, code: str  # noqa: F811
+    client: httpx.Client,
+    loop_server: Server,
+    path: str,
+    status: int,
+    code: str,
 ) -> None:
     before = corpus_files(loop_server)
     response = client.delete(path, headers=AUTH)
@@ -202,7 +242,7 @@ def test_delete_refuses_paths_outside_the_corpus_and_unknown_documents(
     assert corpus_files(loop_server) == before
 
 
-def test_a_document_that_fails_to_ingest_is_listed_with_its_error(client: httpx.Client, loop_server: Server) -> None:  # noqa: F811
+def test_a_document_that_fails_to_ingest_is_listed_with_its_error(client: httpx.Client, loop_server: Server) -> None:
     broken = loop_server.deployment.corpus / "broken-scan.pdf"
     broken.write_bytes(b"%PDF-1.4\nnot really a pdf\n")
     try:
@@ -232,10 +272,14 @@ def _docx_bytes(paragraphs: list[str]) -> bytes:
     return buffer.getvalue()
 
 
-def test_every_supported_type_is_accepted_and_ingested(client: httpx.Client, loop_server: Server, tmp_path: Path) -> None:  # noqa: F811
+def test_every_supported_type_is_accepted_and_ingested(
+    client: httpx.Client, loop_server: Server, tmp_path: Path
+) -> None:
     from tests.test_parsers import _pdf
 
-    pdf = _pdf(tmp_path / "m.pdf", [["令和６年度 東部ブロック 研修会の記録"], ["第2回 研修会は城東区民センターで開催"]]).read_bytes()
+    pdf = _pdf(
+        tmp_path / "m.pdf", [["令和６年度 東部ブロック 研修会の記録"], ["第2回 研修会は城東区民センターで開催"]]
+    ).read_bytes()
     files = {
         "r6_east_minutes.pdf": pdf,
         "r6_east_guide.docx": _docx_bytes(["東部ブロックの連絡会の手引き", "連絡票は相談支援室へ提出します。"]),

@@ -34,29 +34,45 @@ def last_turn(client: httpx.Client, conversation_id: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def rated(loop_server: Server) -> dict[str, Any]:  # noqa: F811
+def rated(loop_server: Server) -> dict[str, Any]:
     """Two similar refusals, another refusal, an answered question rated 👎 (古い) and a follow-up rated 👍."""
     with client_from(loop_server, "127.0.0.11") as client:
         refused = [ask(client, question) for question in REFUSED]
         other = ask(client, OTHER_REFUSED)
         answered = ask(client, ANSWERED)
-        follow_up = ask(client, "会場は？", answered["conversation_id"])
+        ask(client, "会場は？", answered["conversation_id"])
         assert [a["intent"] for a in (*refused, other)] == ["out_of_scope"] * 3
         assert answered["citations"] and answered["intent"] != "out_of_scope"
         cited = [{"document_id": c["document_id"], "chunk_id": c["chunk_id"]} for c in answered["citations"]]
         down_turn = client.get(f"/api/conversations/{answered['conversation_id']}").json()["turns"][0]["turn"]
-        down = client.post("/api/feedback", json={
-            "conversation_id": answered["conversation_id"], "turn": down_turn, "rating": "down",
-            "reason": "outdated", "comment": "令和６年度の講師に変わっています", "citations": cited,
-        })
+        down = client.post(
+            "/api/feedback",
+            json={
+                "conversation_id": answered["conversation_id"],
+                "turn": down_turn,
+                "rating": "down",
+                "reason": "outdated",
+                "comment": "令和６年度の講師に変わっています",
+                "citations": cited,
+            },
+        )
         assert down.status_code == 201, down.text
         up_turn = last_turn(client, answered["conversation_id"])["turn"]
-        up = client.post("/api/feedback", json={"conversation_id": answered["conversation_id"], "turn": up_turn, "rating": "up"})
+        up = client.post(
+            "/api/feedback", json={"conversation_id": answered["conversation_id"], "turn": up_turn, "rating": "up"}
+        )
         assert up.status_code == 201, up.text
-    return {"refused": refused, "other": other, "answered": answered, "cited": cited, "down_turn": down_turn, "up_turn": up_turn}
+    return {
+        "refused": refused,
+        "other": other,
+        "answered": answered,
+        "cited": cited,
+        "down_turn": down_turn,
+        "up_turn": up_turn,
+    }
 
 
-def test_feedback_is_stored_with_the_turn_it_rates(loop_server: Server, rated: dict[str, Any]) -> None:  # noqa: F811
+def test_feedback_is_stored_with_the_turn_it_rates(loop_server: Server, rated: dict[str, Any]) -> None:
     conversation_id = rated["answered"]["conversation_id"]
     with loop_server.client() as client:
         conversation = client.get(f"/api/conversations/{conversation_id}").json()
@@ -66,7 +82,7 @@ def test_feedback_is_stored_with_the_turn_it_rates(loop_server: Server, rated: d
     assert conversation["turns"][0]["answer"] == rated["answered"]["answer"]
 
 
-def test_rating_again_replaces_the_earlier_rating(loop_server: Server, rated: dict[str, Any]) -> None:  # noqa: F811
+def test_rating_again_replaces_the_earlier_rating(loop_server: Server, rated: dict[str, Any]) -> None:
     conversation_id = rated["other"]["conversation_id"]
     with client_from(loop_server, "127.0.0.12") as client:
         turn = last_turn(client, conversation_id)["turn"]
@@ -85,8 +101,15 @@ BAD_FEEDBACK = [
     pytest.param({"reason": "boring"}, 422, "validation_error", id="unknown-reason"),
     pytest.param({"comment": "あ" * 1001}, 422, "validation_error", id="comment-too-long"),
     pytest.param({"comment": "ok\x00"}, 422, "invalid_characters", id="control-character"),
-    pytest.param({"citations": [{"document_id": "a.txt", "chunk_id": "x"}] * 21}, 422, "validation_error", id="too-many-citations"),
-    pytest.param({"citations": [{"document_id": "a.txt", "chunk_id": "../x"}]}, 422, "validation_error", id="bad-chunk-id"),
+    pytest.param(
+        {"citations": [{"document_id": "a.txt", "chunk_id": "x"}] * 21},
+        422,
+        "validation_error",
+        id="too-many-citations",
+    ),
+    pytest.param(
+        {"citations": [{"document_id": "a.txt", "chunk_id": "../x"}]}, 422, "validation_error", id="bad-chunk-id"
+    ),
     pytest.param({"extra": 1}, 422, "validation_error", id="unknown-field"),
     pytest.param({"turn": 999_999}, 404, "turn_not_found", id="unknown-turn"),
     pytest.param({"conversation_id": "0" * 32}, 404, "turn_not_found", id="unknown-conversation"),
@@ -96,12 +119,22 @@ BAD_FEEDBACK = [
 
 @pytest.mark.parametrize(("change", "status", "code"), BAD_FEEDBACK)
 def test_bad_feedback_gets_a_clear_error(
-    loop_server: Server, rated: dict[str, Any], change: dict[str, Any], status: int, code: str, request: pytest.FixtureRequest  # noqa: F811
+    loop_server: Server,
+    rated: dict[str, Any],
+    change: dict[str, Any],
+    status: int,
+    code: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     conversation_id = rated["refused"][0]["conversation_id"]
     case = [param.id for param in BAD_FEEDBACK].index(request.node.callspec.id)
     with client_from(loop_server, f"127.0.1.{case + 1}") as client:  # refused posts count against the budget too
-        body = {"conversation_id": conversation_id, "turn": last_turn(client, conversation_id)["turn"], "rating": "down", **change}
+        body = {
+            "conversation_id": conversation_id,
+            "turn": last_turn(client, conversation_id)["turn"],
+            "rating": "down",
+            **change,
+        }
         body = {key: value for key, value in body.items() if value is not None}  # None: leave the field out
         response = client.post("/api/feedback", json=body)
         assert response.status_code == status, response.text
@@ -109,7 +142,7 @@ def test_bad_feedback_gets_a_clear_error(
         assert last_turn(client, conversation_id)["rating"] is None  # nothing was stored
 
 
-def test_feedback_is_rate_limited_per_client(loop_server: Server, rated: dict[str, Any]) -> None:  # noqa: F811
+def test_feedback_is_rate_limited_per_client(loop_server: Server, rated: dict[str, Any]) -> None:
     conversation_id = rated["refused"][1]["conversation_id"]
     with client_from(loop_server, "127.0.0.14") as client:
         turn = last_turn(client, conversation_id)["turn"]
@@ -128,7 +161,7 @@ def _group_of(view: dict[str, Any], conversation_id: str) -> dict[str, Any]:
     return next(g for g in view["groups"] if any(i["conversation_id"] == conversation_id for i in g["items"]))
 
 
-def test_the_admin_sees_content_gaps_grouped_by_similar_question(loop_server: Server, rated: dict[str, Any]) -> None:  # noqa: F811
+def test_the_admin_sees_content_gaps_grouped_by_similar_question(loop_server: Server, rated: dict[str, Any]) -> None:
     with loop_server.client() as client:
         view = client.get("/api/admin/feedback", headers=AUTH).json()
         sapporo = _group_of(view, rated["refused"][0]["conversation_id"])
@@ -154,22 +187,32 @@ def _csv_rows(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
 
 
-def test_csv_export_over_http_and_from_the_command_line(loop_server: Server, rated: dict[str, Any]) -> None:  # noqa: F811
+def test_csv_export_over_http_and_from_the_command_line(loop_server: Server, rated: dict[str, Any]) -> None:
     with loop_server.client() as client:
         response = client.get("/api/admin/feedback.csv", headers=AUTH)
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     assert "attachment" in response.headers["content-disposition"]
     rows = _csv_rows(response.content.decode("utf-8"))
-    down = next(r for r in rows if r["conversation_id"] == rated["answered"]["conversation_id"] and r["turn"] == str(rated["down_turn"]))
+    down = next(
+        r
+        for r in rows
+        if r["conversation_id"] == rated["answered"]["conversation_id"] and r["turn"] == str(rated["down_turn"])
+    )
     assert (down["kind"], down["rating"], down["reason"]) == ("rating", "役に立たなかった", "古い")
-    assert down["question"] == ANSWERED and down["citations"].split(" ")[0] == "{document_id}#{chunk_id}".format(**rated["cited"][0])
+    assert down["question"] == ANSWERED and down["citations"].split(" ")[0] == "{document_id}#{chunk_id}".format(
+        **rated["cited"][0]
+    )
     assert down["group"] and down["llm"] == "False"
     refusal = next(r for r in rows if r["conversation_id"] == rated["refused"][0]["conversation_id"])
     assert refusal["kind"] == "refusal" and refusal["question"] == REFUSED[0] and refusal["group"]
 
     result = subprocess.run(
-        [sys.executable, "-m", "api.cli", "feedback", "export"], cwd=REPO, env=loop_server.env,
-        capture_output=True, check=False, timeout=120,
+        [sys.executable, "-m", "api.cli", "feedback", "export"],
+        cwd=REPO,
+        env=loop_server.env,
+        capture_output=True,
+        check=False,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr.decode()
     exported = _csv_rows(result.stdout.decode("utf-8"))
@@ -177,14 +220,14 @@ def test_csv_export_over_http_and_from_the_command_line(loop_server: Server, rat
     assert {tuple(r[k] for k in key) for r in exported} == {tuple(r[k] for k in key) for r in rows}
 
 
-def test_conversation_history_errors(loop_server: Server) -> None:  # noqa: F811
+def test_conversation_history_errors(loop_server: Server) -> None:
     with loop_server.client() as client:
         missing = client.get(f"/api/conversations/{'f' * 32}")
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "conversation_not_found"
         assert client.get("/api/conversations/bad%20id").status_code == 422
 
 
-def test_labels_name_every_code_the_page_shows(loop_server: Server) -> None:  # noqa: F811
+def test_labels_name_every_code_the_page_shows(loop_server: Server) -> None:
     with loop_server.client() as client:
         labels = client.get("/api/labels").json()
     assert labels["file_status"]["added"] == "追加" and labels["file_status"]["unchanged"] == "変更なし"

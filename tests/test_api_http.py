@@ -95,8 +95,14 @@ def test_page_and_static_files_are_served_with_a_strict_csp(client: httpx.Client
 
 def test_openapi_documents_the_endpoints_with_japanese_examples(client: httpx.Client) -> None:
     spec = client.get("/openapi.json").json()
-    for path in ("/api/chat", "/api/chat/stream", "/api/sources/{document_id}", "/api/records/events",
-                 "/api/admin/ingest", "/api/health"):
+    for path in (
+        "/api/chat",
+        "/api/chat/stream",
+        "/api/sources/{document_id}",
+        "/api/records/events",
+        "/api/admin/ingest",
+        "/api/health",
+    ):
         assert path in spec["paths"], path
     examples = spec["paths"]["/api/chat"]["post"]["requestBody"]["content"]["application/json"]["examples"]
     assert any("北ブロック" in example["value"]["message"] for example in examples.values())
@@ -111,7 +117,9 @@ def test_every_citation_marker_is_backed_by_an_exact_passage(client: httpx.Clien
     by_n = {citation.n: citation for citation in answer.citations}
     assert set(map(int, CITE.findall(answer.answer))) <= set(by_n), answer.answer
     for citation in answer.citations:
-        exact = client.get(f"/api/sources/{citation.document_id}", params={"start": citation.start, "end": citation.end})
+        exact = client.get(
+            f"/api/sources/{citation.document_id}", params={"start": citation.start, "end": citation.end}
+        )
         assert exact.status_code == 200, exact.text
         assert SourcePassage.model_validate(exact.json()).passage == citation.snippet
         if citation.chunk_id:
@@ -163,7 +171,8 @@ def test_a_client_leaving_mid_stream_does_not_break_the_server(sample_server: Se
         with socket.create_connection(("127.0.0.1", sample_server.port), timeout=10) as sock:
             sock.sendall(
                 b"POST /api/chat/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                + f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload
+                + f"Content-Length: {len(payload)}\r\n\r\n".encode()
+                + payload
             )
     with sample_server.client() as http:
         assert http.get("/api/health").status_code == 200
@@ -194,16 +203,22 @@ def test_invalid_dates_are_rejected(client: httpx.Client, as_of: str) -> None:
 
 
 def test_unknown_ward_lists_close_matches(client: httpx.Client) -> None:
-    error = assert_error(client.post("/api/chat", json={"message": "研修はいつ？", "ward": "鶴見"}), 422, "unknown_ward")
+    error = assert_error(
+        client.post("/api/chat", json={"message": "研修はいつ？", "ward": "鶴見"}), 422, "unknown_ward"
+    )
     assert "鶴見区" in error["message"]
-    assert_error(client.post("/api/chat/stream", json={"message": "研修はいつ？", "ward": "札幌区"}), 422, "unknown_ward")
+    assert_error(
+        client.post("/api/chat/stream", json={"message": "研修はいつ？", "ward": "札幌区"}), 422, "unknown_ward"
+    )
     events = client.get("/api/records/events", params={"ward": "鶴見"})
     assert "鶴見区" in assert_error(events, 422, "unknown_ward")["message"]
 
 
 def test_bodies_over_64_kb_are_rejected(client: httpx.Client) -> None:
     big = json.dumps({"message": "a" * (65 * 1024)}).encode()
-    assert_error(client.post("/api/chat", content=big, headers={"Content-Type": "application/json"}), 413, "payload_too_large")
+    assert_error(
+        client.post("/api/chat", content=big, headers={"Content-Type": "application/json"}), 413, "payload_too_large"
+    )
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: the server must count the bytes it reads
         for offset in range(0, len(big), 8192):
@@ -214,7 +229,9 @@ def test_bodies_over_64_kb_are_rejected(client: httpx.Client) -> None:
 
 
 def test_wrong_content_type_and_bad_json(client: httpx.Client) -> None:
-    plain = client.post("/api/chat", content="北ブロックの研修会の講師は？".encode(), headers={"Content-Type": "text/plain"})
+    plain = client.post(
+        "/api/chat", content="北ブロックの研修会の講師は？".encode(), headers={"Content-Type": "text/plain"}
+    )
     assert_error(plain, 415, "unsupported_media_type")
     form = client.post("/api/chat", data={"message": "講師は？"})
     assert_error(form, 415, "unsupported_media_type")
@@ -232,7 +249,9 @@ def test_unknown_routes_and_methods_answer_json(client: httpx.Client) -> None:
 
 # --- sources ------------------------------------------------------------------------------------------
 def test_source_passage_with_surroundings(client: httpx.Client) -> None:
-    answer = ChatAnswer.model_validate(client.post("/api/chat", json={"message": "北ブロックの研修会の講師は？"}).json())
+    answer = ChatAnswer.model_validate(
+        client.post("/api/chat", json={"message": "北ブロックの研修会の講師は？"}).json()
+    )
     citation = answer.citations[0]
     assert citation.chunk_id
     response = client.get(f"/api/sources/{citation.document_id}", params={"chunk": citation.chunk_id})
@@ -347,7 +366,9 @@ def test_admin_ingest_runs_in_the_background_and_reports(client: httpx.Client) -
 def test_admin_is_disabled_without_a_token_and_chat_is_rate_limited(
     sample_deployment: Deployment, tmp_path: Path
 ) -> None:
-    server = start_server(sample_deployment.copy_to(tmp_path), RENKEI_ADMIN_TOKEN=None, RENKEI_RATE_LIMIT_PER_MINUTE="3")
+    server = start_server(
+        sample_deployment.copy_to(tmp_path), RENKEI_ADMIN_TOKEN=None, RENKEI_RATE_LIMIT_PER_MINUTE="3"
+    )
     try:
         with server.client() as http:
             error = assert_error(http.post("/api/admin/ingest", headers=AUTH), 403, "admin_disabled")
@@ -386,7 +407,9 @@ def test_admin_ingest_of_a_new_document_is_served_without_a_restart(
             assert status.status == "succeeded", status.error
             assert status.summary is not None and status.summary["added"] == 1
             assert http.get("/api/health").json()["documents"] == 2
-            answer = ChatAnswer.model_validate(http.post("/api/chat", json={"message": "訪問歯科診療の依頼はどこが受け付けますか"}).json())
+            answer = ChatAnswer.model_validate(
+                http.post("/api/chat", json={"message": "訪問歯科診療の依頼はどこが受け付けますか"}).json()
+            )
             assert "dental_memo.md" in {citation.document_id for citation in answer.citations}, answer.answer
     finally:
         server.stop()

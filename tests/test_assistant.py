@@ -45,7 +45,9 @@ SAMPLE_SETS = {item.name: item for item in load_suite(SUITE) if item.name in PAS
 def test_quality_gate(assistant: Assistant, name: str) -> None:
     report = evaluate_answers(assistant, load_questions(SAMPLE_SETS[name].questions))
     failures = {f["id"]: (f["reasons"], f["answer"]) for f in report["failures"]}
-    print({key: report[key] for key in ("pass_rate", "citation_validity", "unanswerable_refused", "answerable_refused")})
+    print(
+        {key: report[key] for key in ("pass_rate", "citation_validity", "unanswerable_refused", "answerable_refused")}
+    )
     assert report["citation_validity"] == 1.0, failures
     assert report["answerable_refused"] <= MAX_ANSWERABLE_REFUSED, failures
     assert report["pass_rate"] >= PASS_FLOORS[name], failures
@@ -65,7 +67,9 @@ def test_field_tune_gate(field_assistant: Assistant) -> None:
     field_tune = next(item for item in load_suite(SUITE) if item.name == "field-tune")
     report = evaluate_answers(field_assistant, load_questions(field_tune.questions))
     failures = {f["id"]: f["reasons"] for f in report["failures"]}
-    print({key: report[key] for key in ("pass_rate", "citation_validity", "unanswerable_refused", "answerable_refused")})
+    print(
+        {key: report[key] for key in ("pass_rate", "citation_validity", "unanswerable_refused", "answerable_refused")}
+    )
     assert report["citation_validity"] == 1.0, failures
     assert report["answerable_refused"] <= MAX_ANSWERABLE_REFUSED, failures
     assert report["unanswerable_refused"] >= 0.5, failures

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from assistant.citations import locate
-from assistant.vocabulary import vocabulary
 from assistant.understanding import find_wards, understand
+from assistant.vocabulary import vocabulary
 from knowledge.retriever import reciprocal_rank_fusion
 
 
@@ -34,7 +34,11 @@ def test_wards_longest_first_and_venues_are_not_wards() -> None:
 
 @pytest.mark.parametrize(
     ("question", "focus"),
-    [("多職種研修会の目的は何ですか", "目的"), ("合同研修会のアンケートの回収率は", "回収"), ("第2部は何人参加しましたか", "参加")],
+    [
+        ("多職種研修会の目的は何ですか", "目的"),
+        ("合同研修会のアンケートの回収率は", "回収"),
+        ("第2部は何人参加しましたか", "参加"),
+    ],
 )
 def test_focus_term(question: str, focus: str) -> None:
     assert vocabulary().focus(question) == focus

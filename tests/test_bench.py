@@ -27,8 +27,15 @@ def test_ingest_bench_reports_full_and_noop_times() -> None:
     ingest = report["ingest"]
     assert ingest["docs"] == 3 and ingest["model"] == "hashing-char-1-3gram"
     assert ingest["chunks"] > 0 and ingest["noop_chunks_embedded"] == 0
-    for key in ("full_seconds", "chunks_per_second", "raw_chunks_per_second", "ingest_over_raw", "noop_seconds",
-                "noop_ratio", "noop_within_target"):
+    for key in (
+        "full_seconds",
+        "chunks_per_second",
+        "raw_chunks_per_second",
+        "ingest_over_raw",
+        "noop_seconds",
+        "noop_ratio",
+        "noop_within_target",
+    ):
         assert key in ingest
 
 
@@ -54,12 +61,21 @@ def test_synthetic_chunks_are_slices_of_their_document() -> None:
     assert all(info.text[c.start : c.end] == c.text for c in chunks)
 
 
-def test_cold_bench_runs_two_checkouts_in_turns_over_one_data_dir(e5_model_dir, monkeypatch) -> None:  # noqa: F811
+def test_cold_bench_runs_two_checkouts_in_turns_over_one_data_dir(e5_model_dir, monkeypatch) -> None:
     """``bench cold --before`` with this checkout on both sides: every measure, for both, and their ratios."""
     monkeypatch.setenv("RENKEI_EMBEDDING_MODEL", str(e5_model_dir))
     cold = _run("cold", "--runs", "1", "--before", str(REPO))["cold"]
-    measures = {"ask_record_s", "ask_passage_s", "ask_record_rss_mb", "ask_passage_rss_mb", "serve_healthy_s",
-                "serve_model_ready_s", "chat_ms_p50", "chat_ms_max", "server_rss_mb"}
+    measures = {
+        "ask_record_s",
+        "ask_passage_s",
+        "ask_record_rss_mb",
+        "ask_passage_rss_mb",
+        "serve_healthy_s",
+        "serve_model_ready_s",
+        "chat_ms_p50",
+        "chat_ms_max",
+        "server_rss_mb",
+    }
     assert set(cold["after"]) == set(cold["before"]) == measures
     assert set(cold["before_over_after"]) == measures and cold["runs"] == 1 and cold["chunks"] is None
     assert cold["after"]["ask_passage_rss_mb"] > cold["after"]["ask_record_rss_mb"]  # the model was loaded

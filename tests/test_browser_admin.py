@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Page, expect  # after test_browser's skip check
 
 from tests.admin_fixtures import loop_server  # noqa: F401 - fixture
 from tests.server_fixture import ADMIN_TOKEN, REPO, Server, sample_deployment  # noqa: F401
 from tests.test_browser import ARTIFACTS, PageWatch, ask, browser, last_answer, open_page, page  # noqa: F401 - fixtures
-
-from playwright.sync_api import Page, expect  # noqa: E402,I001 - after test_browser's skip check
 
 pytestmark = pytest.mark.browser
 
@@ -47,7 +46,9 @@ def axe_source() -> str:
     if not AXE.exists():
         if shutil.which("npm") is None:
             pytest.skip("axe-core needs npm (apt-get install -y npm), which is not installed here")
-        result = subprocess.run(["make", "-s", "axe"], cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+        result = subprocess.run(
+            ["make", "-s", "axe"], cwd=REPO, capture_output=True, text=True, timeout=300, check=False
+        )
         assert AXE.exists(), f"`make axe` did not install axe-core:\n{result.stdout}\n{result.stderr}"
     return AXE.read_text(encoding="utf-8")
 
@@ -77,17 +78,27 @@ def screenshot(page: Page, name: str) -> None:
 
 
 def test_admin_uploads_a_report_reviews_its_drafts_then_deletes_and_restores_it(
-    page: Page, loop_server: Server, axe_source: str  # noqa: F811
+    page: Page,
+    loop_server: Server,
+    axe_source: str,
 ) -> None:
     watch = PageWatch(page)
     open_page(page, loop_server)
     open_admin(page)
 
-    page.set_input_files("#upload-file", files=[{"name": "renamed.pdf", "mimeType": "application/pdf", "buffer": b"\x89PNG\r\n\x1a\n" + bytes(64)}])
+    page.set_input_files(
+        "#upload-file",
+        files=[{"name": "renamed.pdf", "mimeType": "application/pdf", "buffer": b"\x89PNG\r\n\x1a\n" + bytes(64)}],
+    )
     page.click("#upload-submit")
-    expect(page.locator("#upload-message")).to_contain_text("アップロードできませんでした: 「renamed.pdf」の中身はPDFではありません（中身: PNG 画像）")
+    expect(page.locator("#upload-message")).to_contain_text(
+        "アップロードできませんでした: 「renamed.pdf」の中身はPDFではありません（中身: PNG 画像）"
+    )
 
-    page.set_input_files("#upload-file", files=[{"name": "令和7年度_南ブロック研修.md", "mimeType": "text/markdown", "buffer": MINAMI_REPORT.encode()}])
+    page.set_input_files(
+        "#upload-file",
+        files=[{"name": "令和7年度_南ブロック研修.md", "mimeType": "text/markdown", "buffer": MINAMI_REPORT.encode()}],
+    )
     page.click("#upload-submit")
     expect(page.locator("#upload-message")).to_contain_text(f"{DOC_ID} の取り込み: 完了")
     stages = page.locator("#upload-stages li")
@@ -104,7 +115,8 @@ def test_admin_uploads_a_report_reviews_its_drafts_then_deletes_and_restores_it(
     expect(page.locator("#drafts-document")).to_have_value(DOC_ID)
     expect(page.locator("li.draft-card")).to_have_count(2)
     first = page.locator("li.draft-card").filter(has_text="住吉区民センター")
-    # the event kind, in Japanese with its code (the extractor reads 第1回 研修会 with a lecturer as a multi-professional training)
+    # the event kind, in Japanese with its code
+    # (the extractor reads 第1回 研修会 with a lecturer as a multi-professional training)
     expect(first.locator("table.draft-values")).to_contain_text("多職種研修会（multi_professional_training）")
     screenshot(page, "admin-upload.png")
     assert_accessible(page, axe_source)
@@ -135,7 +147,9 @@ def test_admin_uploads_a_report_reviews_its_drafts_then_deletes_and_restores_it(
 
 
 def test_reader_rates_answers_and_the_admin_reads_the_content_gaps_and_the_csv(
-    page: Page, loop_server: Server, axe_source: str  # noqa: F811
+    page: Page,
+    loop_server: Server,
+    axe_source: str,
 ) -> None:
     watch = PageWatch(page)
     open_page(page, loop_server)

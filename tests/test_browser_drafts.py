@@ -10,12 +10,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from playwright.sync_api import Dialog, Locator, Page, expect  # after test_browser's skip check
 
 from tests.admin_fixtures import KITA_REPORT as TRAINING_REPORT
 from tests.server_fixture import ADMIN_TOKEN, Deployment, Server, sample_deployment, start_server  # noqa: F401
 from tests.test_browser import ARTIFACTS, PageWatch, browser, open_page, page  # noqa: F401 - fixtures
-
-from playwright.sync_api import Dialog, Locator, Page, expect  # noqa: E402,I001 - after test_browser's skip check
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +32,7 @@ BLOCK_REPORT = """# 令和６年度 中央ブロック 多職種研修会
 
 
 @pytest.fixture(scope="module")
-def drafts_server(sample_deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:  # noqa: F811
+def drafts_server(sample_deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The ingested sample copied, plus a training write-up not ingested yet (the admin view ingests it)."""
     deployment = sample_deployment.copy_to(tmp_path_factory.mktemp("drafts") / "deployment")
     (deployment.corpus / "reports").mkdir()
@@ -55,7 +54,7 @@ def events_at(server: Server, venue: str) -> list[dict[str, object]]:
     return [item for item in items if item.get("venue") == venue]
 
 
-def test_admin_reviews_drafts_beside_their_source_passage(page: Page, drafts_server: Server) -> None:  # noqa: F811
+def test_admin_reviews_drafts_beside_their_source_passage(page: Page, drafts_server: Server) -> None:
     watch = PageWatch(page)
     open_page(page, drafts_server)
     page.click("#admin-toggle")
@@ -106,8 +105,7 @@ def test_admin_reviews_drafts_beside_their_source_passage(page: Page, drafts_ser
     assert watch.errors == [] and watch.dialogs == []
 
 
-
-def test_accepting_a_draft_that_names_a_new_block_asks_first(page: Page, drafts_server: Server) -> None:  # noqa: F811
+def test_accepting_a_draft_that_names_a_new_block_asks_first(page: Page, drafts_server: Server) -> None:
     answers = iter([False, True])  # the first confirmation is declined, the second accepted
     dialogs: list[str] = []
 

@@ -26,9 +26,30 @@ def chunk(chunk_id: str, document_id: str, text: str, **metadata: str | int | fl
 
 
 CHUNKS = [
-    chunk("r1", "report", "在宅医療と介護の連携について報告する。", doc_type="report", fiscal_year=2023, **ward_flags(["北区"])),
-    chunk("r2", "report", "淀川区と港区のACPの取組みを報告した。", doc_type="report", fiscal_year=2023, **ward_flags(["淀川区", "港区"])),
-    chunk("m1", "minutes", "北ブロックの多職種研修会を開催する。", doc_type="minutes", fiscal_year=2022, **ward_flags(["北区", "淀川区"])),
+    chunk(
+        "r1",
+        "report",
+        "在宅医療と介護の連携について報告する。",
+        doc_type="report",
+        fiscal_year=2023,
+        **ward_flags(["北区"]),
+    ),
+    chunk(
+        "r2",
+        "report",
+        "淀川区と港区のACPの取組みを報告した。",
+        doc_type="report",
+        fiscal_year=2023,
+        **ward_flags(["淀川区", "港区"]),
+    ),
+    chunk(
+        "m1",
+        "minutes",
+        "北ブロックの多職種研修会を開催する。",
+        doc_type="minutes",
+        fiscal_year=2022,
+        **ward_flags(["北区", "淀川区"]),
+    ),
     chunk("n1", "notice", "研修会の申込みは区役所で受け付ける。", doc_type="notice", fiscal_year=2024),
 ]
 
@@ -127,7 +148,9 @@ def test_search_filters_are_translated_for_the_indexes() -> None:
 
 
 def test_list_filters_apply_to_both_sides(corpus_copy, kb_factory) -> None:  # type: ignore[no-untyped-def]
-    (corpus_copy / "nishinari.md").write_text("# 西成区の取組み\n\n西成区では在宅医療の相談会を毎月開いています。", encoding="utf-8")
+    (corpus_copy / "nishinari.md").write_text(
+        "# 西成区の取組み\n\n西成区では在宅医療の相談会を毎月開いています。", encoding="utf-8"
+    )
     kb, _ = kb_factory(corpus_copy)
     IngestRun(kb).run([corpus_copy])
     documents = ["nishinari.md", "osaka_r5_zaitaku_renkei_progress.txt"]

@@ -42,10 +42,10 @@ def test_offsets_are_exact_and_chunks_cover_the_text(sample_text: str, sample_ch
     assert [chunk.ordinal for chunk in sample_chunks] == list(range(len(sample_chunks)))
     previous_end = 0
     for chunk in sample_chunks:
-        assert sample_text[chunk.start:chunk.end] == chunk.text
+        assert sample_text[chunk.start : chunk.end] == chunk.text
         assert chunk.text == chunk.text.strip()
         assert chunk.start >= previous_end
-        assert sample_text[previous_end:chunk.start].strip() == ""  # nothing is dropped
+        assert sample_text[previous_end : chunk.start].strip() == ""  # nothing is dropped
         previous_end = chunk.end
     assert sample_text[previous_end:].strip() == ""
 
@@ -78,13 +78,25 @@ def test_section_paths_of_known_headings(sample_chunks: list[Chunk]) -> None:
     assert survey.section_path[-1] == "④ 区役所及び相談支援室への個別支援"
 
     indicators = _containing(sample_chunks, "（２）区役所・相談支援室への取組み調査")
-    assert indicators.section_path == ("取組み１ 事業の進捗管理", "（２）区役所・相談支援室への取組み調査", "【これまでの取組み】")
+    assert indicators.section_path == (
+        "取組み１ 事業の進捗管理",
+        "（２）区役所・相談支援室への取組み調査",
+        "【これまでの取組み】",
+    )
 
 
 def test_block_training_table_stays_in_one_chunk(sample_chunks: list[Chunk]) -> None:
     table = _containing(sample_chunks, "【開催日・場所・講師】")
-    for phrase in ("北ブロック", "南ブロック", "中央区民センター", "東成区民センター", "港区民センター",
-                   "住吉区民センター", "おおさか往診クリニック", "みみはら在宅クリニック"):
+    for phrase in (
+        "北ブロック",
+        "南ブロック",
+        "中央区民センター",
+        "東成区民センター",
+        "港区民センター",
+        "住吉区民センター",
+        "おおさか往診クリニック",
+        "みみはら在宅クリニック",
+    ):
         assert phrase in table.text
     assert table.section_path[-1] == "【開催日・場所・講師】"
     assert table.text.startswith("【開催日・場所・講師】")
@@ -113,12 +125,17 @@ def test_deterministic_and_unique_ids(sample_text: str, sample_chunks: list[Chun
 
 
 def test_ids_survive_edits_elsewhere(sample_text: str, sample_chunks: list[Chunk]) -> None:
-    edited = sample_text.replace("・グループワークで色々話せる雰囲気が良かった", "・グループワークの雰囲気がとても良かったので、次回も参加したい")
-    edited = edited.replace("医療と介護の両方を必要とする", "医療と介護の両方を日常的に必要とする")  # shifts every offset
+    edited = sample_text.replace(
+        "・グループワークで色々話せる雰囲気が良かった", "・グループワークの雰囲気がとても良かったので、次回も参加したい"
+    )
+    edited = edited.replace(
+        "医療と介護の両方を必要とする", "医療と介護の両方を日常的に必要とする"
+    )  # shifts every offset
     assert edited != sample_text
     new_ids = {chunk.chunk_id for chunk in chunk_document(DOC_ID, edited)}
     untouched = [
-        chunk for chunk in sample_chunks
+        chunk
+        for chunk in sample_chunks
         if "雰囲気が良かった" not in chunk.text and "両方を必要とする" not in chunk.text
     ]
     assert len(untouched) >= len(sample_chunks) - 3
@@ -173,7 +190,10 @@ def test_short_sections_merge_only_within_their_parent() -> None:
     )
     chunks = chunk_document("m.txt", text)
     # the first chunk holds two sibling sections (their parent is its path); the second one section
-    assert [chunk.section_path for chunk in chunks] == [("取組み１ 事業の進捗管理",), ("取組み２ 広域連携の仕組みづくり", "【目 的】")]
+    assert [chunk.section_path for chunk in chunks] == [
+        ("取組み１ 事業の進捗管理",),
+        ("取組み２ 広域連携の仕組みづくり", "【目 的】"),
+    ]
     assert "【内 容】" in chunks[0].text and "【目 的】" in chunks[1].text
 
 

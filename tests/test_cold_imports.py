@@ -35,19 +35,27 @@ print(json.dumps({{"answer": answer.answer, "loaded": [m for m in {modules!r} if
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path) -> dict[str, str]:  # noqa: F811
+def env(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path) -> dict[str, str]:
     """The environment of a sample deployment ingested with the real model (the records database at head)."""
     deployment = new_deployment(tmp_path_factory.mktemp("cold-imports"))
     environment = deployment.env(RENKEI_EMBEDDING_MODEL=str(e5_model_dir))
-    done = subprocess.run([sys.executable, "-m", "api.cli", "ingest", "--json"], cwd=REPO, env=environment,
-                          capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "api.cli", "ingest", "--json"],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return environment
 
 
 def _run(env: dict[str, str], code: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=600, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -59,17 +67,19 @@ def test_a_record_question_imports_no_model_runtime_vector_store_langchain_or_al
 
 
 def test_a_passage_question_loads_the_dense_side_but_not_langchains_runnables_or_sentencepiece(
-    env: dict[str, str]
+    env: dict[str, str],
 ) -> None:
     """The same probe on a passage question lists the dense side (so the check above can fail), and still no
     LangChain callbacks or runnables: the embedding backends implement its interface without importing it; nor
     SentencePiece (~0.4 s to load): the question and its answer lines are segmented over the export's piece table."""
     modules = ("chromadb", "onnxruntime", "langchain_core.runnables", "sentencepiece")
     assert _run(env, RECORD_ANSWER.format(question=PASSAGE_QUESTION, modules=modules))["loaded"] == [
-        "chromadb", "onnxruntime"]
+        "chromadb",
+        "onnxruntime",
+    ]
 
 
-def test_the_backends_provide_langchains_embeddings_interface(e5_model_dir: Path) -> None:  # noqa: F811
+def test_the_backends_provide_langchains_embeddings_interface(e5_model_dir: Path) -> None:
     from langchain_core.embeddings import Embeddings
 
     from knowledge.onnx_embeddings import OnnxEmbeddings
@@ -81,7 +91,6 @@ def test_the_backends_provide_langchains_embeddings_interface(e5_model_dir: Path
     texts = ["訪問診療の連携", "ACPの研修"]
     assert asyncio.run(model.aembed_documents(texts)) == model.embed_documents(texts)
     assert asyncio.run(model.aembed_query(texts[0])) == model.embed_query(texts[0])
-
 
 
 # ``renkei ask`` as a process: a probe object reports the interpreter's teardown, an exit handler its run.
@@ -101,8 +110,15 @@ app()
 
 
 def _run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", EXIT_PROBE.format(args=args)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", EXIT_PROBE.format(args=args)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("question, expected", [(RECORD_QUESTION, "4月24日"), (PASSAGE_QUESTION, "コーディネーター")])

@@ -51,8 +51,13 @@ CORRUPTIONS: dict[str, Callable[[Path], None]] = {
 
 def run_cli(deployment: Deployment, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "api.cli", *args], cwd=REPO, env=deployment.env(COLUMNS="80"),
-        capture_output=True, text=True, timeout=timeout, check=False,
+        [sys.executable, "-m", "api.cli", *args],
+        cwd=REPO,
+        env=deployment.env(COLUMNS="80"),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -66,7 +71,7 @@ def assert_clear_refusal(result: subprocess.CompletedProcess[str]) -> str:
 
 
 @pytest.fixture
-def deployment(sample_deployment: Deployment, tmp_path: Path) -> Deployment:  # noqa: F811
+def deployment(sample_deployment: Deployment, tmp_path: Path) -> Deployment:
     return sample_deployment.copy_to(tmp_path / "copy")
 
 
@@ -94,7 +99,7 @@ def test_corrupt_data_dir_refuses_to_start_then_rebuild_recovers(corruption: str
 
 
 def test_data_dir_that_is_a_file(tmp_path: Path) -> None:
-    """As root, chmod cannot make a directory read-only; a data dir path that is a regular file cannot be written either."""
+    """As root, chmod cannot make a directory read-only; a data dir path that is a regular file can't be written either."""
     path = tmp_path / "data"
     path.write_text("not a directory")
     deployment = Deployment(tmp_path, REPO / "corpus" / "sample", path)
@@ -102,7 +107,9 @@ def test_data_dir_that_is_a_file(tmp_path: Path) -> None:
         assert "is not a directory" in assert_clear_refusal(run_cli(deployment, *args))
 
 
-@pytest.mark.skipif(RUNNING_AS_ROOT, reason="root ignores directory permissions, so chmod 0o555 cannot make a read-only data dir")
+@pytest.mark.skipif(
+    RUNNING_AS_ROOT, reason="root ignores directory permissions, so chmod 0o555 cannot make a read-only data dir"
+)
 def test_read_only_data_dir(deployment: Deployment) -> None:
     deployment.data.chmod(0o555)
     try:

@@ -56,22 +56,22 @@ def schema_differences(engine: Engine) -> list[object]:
         return list(compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), all_models()))
 
 
-def test_migrated_schema_matches_the_models(engine: Engine) -> None:  # noqa: F811
+def test_migrated_schema_matches_the_models(engine: Engine) -> None:
     assert schema_differences(engine) == []
     with engine.connect() as connection:
         context = MigrationContext.configure(connection)
         head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
         assert context.get_current_revision() == head
         assert head == "0005_catalog_and_memory"
-        assert HEAD_REVISION == head, "knowledge.database.HEAD_REVISION must name the newest migration"
+        assert head == HEAD_REVISION, "knowledge.database.HEAD_REVISION must name the newest migration"
 
 
-def test_wards_are_seeded_in_official_order(engine: Engine) -> None:  # noqa: F811
+def test_wards_are_seeded_in_official_order(engine: Engine) -> None:
     with Session(engine) as session:
         assert tuple(session.scalars(select(Ward.name).order_by(Ward.id))) == WARDS
 
 
-def test_upgrade_is_idempotent_and_downgrade_reverses_it(engine: Engine) -> None:  # noqa: F811
+def test_upgrade_is_idempotent_and_downgrade_reverses_it(engine: Engine) -> None:
     migrate(engine)
     config = alembic_config(engine)
     with engine.begin() as connection:
@@ -91,7 +91,7 @@ def test_open_database_works_outside_the_repository(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_open_database_migrates_a_database_behind_head(engine: Engine) -> None:  # noqa: F811
+def test_open_database_migrates_a_database_behind_head(engine: Engine) -> None:
     """The fast path (no Alembic when already at head) must not skip a database one migration behind."""
     config = alembic_config(engine)
     with engine.begin() as connection:
@@ -115,8 +115,18 @@ print("alembic" in sys.modules, "wards" in inspect(engine).get_table_names())
 def test_reopening_a_database_at_head_does_not_import_alembic(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'renkei.sqlite3'}"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's code, whichever one is installed
-    runs = [subprocess.run([sys.executable, "-c", OPEN_AT_HEAD.format(url=url)], cwd=tmp_path, env=env, check=True,
-                           capture_output=True, text=True, timeout=60).stdout.split() for _ in range(2)]
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", OPEN_AT_HEAD.format(url=url)],
+            cwd=tmp_path,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout.split()
+        for _ in range(2)
+    ]
     assert runs == [["True", "True"], ["False", "True"]]  # the first open migrates; the second needs no Alembic
 
 
@@ -169,7 +179,8 @@ def table_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
         tables = [name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         return {
             table: sorted(connection.execute(f'SELECT * FROM "{table}"').fetchall(), key=repr)
-            for table in tables if table != "alembic_version"
+            for table in tables
+            if table != "alembic_version"
         }
 
 
@@ -180,8 +191,16 @@ def made_by_4ce9afb(tmp_path: Path) -> Path:
 
 def test_a_database_made_by_4ce9afb_upgrades_with_its_rows(made_by_4ce9afb: Path) -> None:
     before = table_rows(made_by_4ce9afb)
-    assert {"kb_documents", "kb_chunks", "kb_state", "conversations", "conversation_turns", "events", "record_drafts",
-            "feedback"} <= {table for table, rows in before.items() if rows}
+    assert {
+        "kb_documents",
+        "kb_chunks",
+        "kb_state",
+        "conversations",
+        "conversation_turns",
+        "events",
+        "record_drafts",
+        "feedback",
+    } <= {table for table, rows in before.items() if rows}
 
     engine = open_database(f"sqlite:///{made_by_4ce9afb}")
     try:
@@ -193,13 +212,22 @@ def test_a_database_made_by_4ce9afb_upgrades_with_its_rows(made_by_4ce9afb: Path
         assert catalog.counts() == {"documents": 2, "chunks": 21}
         assert catalog.document("osaka_r5_zaitaku_renkei_progress.txt").page_count is None  # type: ignore[union-attr]
         conversation = before["conversations"][0][0]
-        assert [turn.message for turn in memory.turns(conversation) or []] == ["北ブロックの研修会の講師は？", "会場はどこですか"]
+        assert [turn.message for turn in memory.turns(conversation) or []] == [
+            "北ブロックの研修会の講師は？",
+            "会場はどこですか",
+        ]
         with Session(engine) as session:
             assert count_records(session)["event"] == len(before["events"])
 
         memory.append(conversation, "次の研修は？", "次の研修は？", "record", {}, "…")  # and it takes new rows
-        catalog.commit([(DocumentInfo("new.txt", "新", "other", "0" * 64, "本文です。"),
-                         [Chunk("c-new", "new.txt", "本文です。", 0, 5)])])
+        catalog.commit(
+            [
+                (
+                    DocumentInfo("new.txt", "新", "other", "0" * 64, "本文です。"),
+                    [Chunk("c-new", "new.txt", "本文です。", 0, 5)],
+                )
+            ]
+        )
         assert catalog.counts() == {"documents": 3, "chunks": 22}
         assert len(memory.turns(conversation) or []) == 3
     finally:
@@ -223,7 +251,9 @@ def test_tables_made_by_create_all_are_adopted_on_each_backend(backend: str, tmp
         migrate(old, "0004_extraction")
         CatalogBase.metadata.create_all(old)
         MemoryBase.metadata.create_all(old)
-        Catalog(old).commit([(DocumentInfo("a.txt", "A", "other", "0" * 64, "本文です。"), [Chunk("c1", "a.txt", "本文", 0, 2)])])
+        Catalog(old).commit(
+            [(DocumentInfo("a.txt", "A", "other", "0" * 64, "本文です。"), [Chunk("c1", "a.txt", "本文", 0, 2)])]
+        )
         ConversationMemory(old).append("c1", "研修は？", "研修は？", "record", {}, "九月です。")
         old.dispose()
 

@@ -17,7 +17,9 @@ from tests.kb_fixtures import corpus_copy, kb_factory  # noqa: F401 - fixtures
 SAMPLE_NAME = "osaka_r5_zaitaku_renkei_progress.txt"
 
 
-def test_delete_moves_file_and_sidecar_and_empties_both_indexes_then_restore_brings_it_back(corpus_copy, kb_factory) -> None:  # noqa: F811
+def test_delete_moves_file_and_sidecar_and_empties_both_indexes_then_restore_brings_it_back(
+    corpus_copy, kb_factory
+) -> None:
     kb, _ = kb_factory(corpus_copy)
     IngestRun(kb).run([corpus_copy])
     engine = open_database(kb.settings.resolved_database_url)
@@ -35,20 +37,19 @@ def test_delete_moves_file_and_sidecar_and_empties_both_indexes_then_restore_bri
     assert [d.status for d in list_documents(kb, engine)] == ["indexed"]
 
 
-def test_delete_waits_for_a_running_ingest_and_changes_nothing(corpus_copy, kb_factory) -> None:  # noqa: F811
+def test_delete_waits_for_a_running_ingest_and_changes_nothing(corpus_copy, kb_factory) -> None:
     kb, _ = kb_factory(corpus_copy)
     IngestRun(kb).run([corpus_copy])
     engine = open_database(kb.settings.resolved_database_url)
     live = kb.catalog.live_chunk_ids()
-    with FileLock(str(kb.lock_path)):
-        with pytest.raises(ActionRefused) as refused:
-            delete_document(kb, engine, SAMPLE_NAME)
+    with FileLock(str(kb.lock_path)), pytest.raises(ActionRefused) as refused:
+        delete_document(kb, engine, SAMPLE_NAME)
     assert refused.value.status == 409 and refused.value.code == "ingest_running"
     assert (corpus_copy / SAMPLE_NAME).is_file() and not (corpus_copy / TRASH_DIR).exists()
     assert kb.catalog.live_chunk_ids() == live
 
 
-def test_restore_refuses_a_taken_place_and_a_damaged_entry(corpus_copy, kb_factory) -> None:  # noqa: F811
+def test_restore_refuses_a_taken_place_and_a_damaged_entry(corpus_copy, kb_factory) -> None:
     kb, _ = kb_factory(corpus_copy)
     IngestRun(kb).run([corpus_copy])
     engine = open_database(kb.settings.resolved_database_url)
@@ -79,7 +80,9 @@ def test_a_catalog_from_before_page_counts_gets_the_column(tmp_path: Path) -> No
             "CREATE TABLE kb_documents (document_id VARCHAR(512) PRIMARY KEY, title VARCHAR(512), doc_type VARCHAR(32),"
             " sha256 VARCHAR(64), fiscal_year INTEGER, wards JSON, source_path VARCHAR(1024), text TEXT, updated_at DATETIME)"
         )
-        old.execute("INSERT INTO kb_documents VALUES ('a.txt', 'A', 'other', 'x', NULL, '[]', '', '本文', '2024-01-01 00:00:00')")
+        old.execute(
+            "INSERT INTO kb_documents VALUES ('a.txt', 'A', 'other', 'x', NULL, '[]', '', '本文', '2024-01-01 00:00:00')"
+        )
     catalog = Catalog(open_database(f"sqlite:///{path}"))
     assert [(s.document_id, s.pages) for s in catalog.document_summaries()] == [("a.txt", None)]
     assert catalog.document("a.txt").page_count is None  # type: ignore[union-attr]

@@ -112,7 +112,11 @@ def test_time_range_patterns(time: str) -> None:
             "lecturer",
             {"name": "釘山 健一", "title": "代表", "affiliation": "一般社団法人 会議ファシリテーター普及協会"},
         ),
-        ("参加者：新任コーディネーター ９名（１年目）", "participants", [{"group": "新任コーディネーター", "count": 9}]),
+        (
+            "参加者：新任コーディネーター ９名（１年目）",
+            "participants",
+            [{"group": "新任コーディネーター", "count": 9}],
+        ),
     ],
 )
 def test_labelled_field_patterns(label_line: str, field: str, expected: object) -> None:
@@ -135,7 +139,9 @@ def test_lecturer_parsing(text: str, expected: dict[str, str]) -> None:
 
 
 def test_participant_counts_with_subsets_and_breakdowns() -> None:
-    rows = parse_participants("区担当者43名（うち新任者30名）\n（職種内訳：事務職24名、保健師18名、その他１名)\n合計 71名")
+    rows = parse_participants(
+        "区担当者43名（うち新任者30名）\n（職種内訳：事務職24名、保健師18名、その他１名)\n合計 71名"
+    )
     assert rows == [
         {"group": "区担当者", "count": 43},
         {"group": "新任者", "count": 30, "subset_of": "区担当者"},
@@ -186,7 +192,9 @@ def test_inline_block_membership() -> None:
 def test_label_then_values_layout_pairs_labels_with_values_in_order() -> None:
     proposals = extract_proposals(DOC_ID, SAMPLE)
     events = [p for p in proposals if p.pattern == "label_then_values" and p.kind == "event"]
-    assert [(p.context["blocks"], p.values["date"], p.values["venue"], p.values["lecturer"]["name"]) for p in events] == [
+    assert [
+        (p.context["blocks"], p.values["date"], p.values["venue"], p.values["lecturer"]["name"]) for p in events
+    ] == [
         (["北ブロック"], "令和５年９月19日（火）", "中央区民センター", "田村 学"),
         (["東ブロック"], "令和５年９月29日（金）", "東成区民センター", "川邉 正和"),
         (["西ブロック"], "令和５年９月28日（木）", "港区民センター", "豊國 剛大"),
@@ -223,7 +231,11 @@ def test_markdown_training_report_with_tables() -> None:
     main = _one(proposals, date="令和6年7月10日（水）")
     assert main.values["time"] == "14:00～16:30"
     assert main.values["venue"] == "浪速区民センター"
-    assert main.values["lecturer"] == {"name": "山田 太郎", "title": "院長", "affiliation": "医療法人 春風会 なにわ在宅クリニック"}
+    assert main.values["lecturer"] == {
+        "name": "山田 太郎",
+        "title": "院長",
+        "affiliation": "医療法人 春風会 なにわ在宅クリニック",
+    }
     assert main.values["participants"] == [
         {"group": "医師", "count": 12}, {"group": "看護師", "count": 20}, {"group": "合計", "count": 32},
     ]  # fmt: skip
@@ -291,14 +303,20 @@ def test_live_records_already_transcribed_are_not_proposed(engine: Engine, tmp_p
     assert propose_for_document(engine, DOC_ID, SAMPLE) == 0
 
 
-def test_accepting_a_draft_builds_a_record_with_provenance_and_export_round_trips(engine: Engine, tmp_path: Path) -> None:
+def test_accepting_a_draft_builds_a_record_with_provenance_and_export_round_trips(
+    engine: Engine, tmp_path: Path
+) -> None:
     propose_for_document(engine, "reports/naniwa.md", MARKDOWN_REPORT)
     with Session(engine) as session:
         draft_id = _draft_id(engine, venue="浪速区民センター")
         record = accept_draft(session, draft_id, {"venue": "浪速区民センター ホール", "lecturer.title": "理事長"})
         session.commit()
         assert record["venue"] == "浪速区民センター ホール"
-        assert record["lecturer"] == {"name": "山田 太郎", "title": "理事長", "affiliation": "医療法人 春風会 なにわ在宅クリニック"}
+        assert record["lecturer"] == {
+            "name": "山田 太郎",
+            "title": "理事長",
+            "affiliation": "医療法人 春風会 なにわ在宅クリニック",
+        }
         assert record["source"]["document_id"] == "reports/naniwa.md"
         assert record["source"]["quote"] in MARKDOWN_REPORT
         with pytest.raises(ReviewError, match="already accepted"):
@@ -314,7 +332,11 @@ def test_accepting_a_draft_builds_a_record_with_provenance_and_export_round_trip
     assert report.summary()["added"] == 1, report.to_dict()
     with Session(fresh) as session:
         event = session.scalars(select(Event)).one()
-        assert (event.venue, event.start_time.isoformat(), event.lecturer_title) == ("浪速区民センター ホール", "14:00:00", "理事長")
+        assert (event.venue, event.start_time.isoformat(), event.lecturer_title) == (
+            "浪速区民センター ホール",
+            "14:00:00",
+            "理事長",
+        )
     fresh.dispose()
 
 
@@ -356,7 +378,9 @@ def test_cli_review_list_accept_edit_reject_and_export(cli_database: Engine, tmp
     block_id = _draft_id(cli_database, name="北ブロック")
     event_id = _draft_id(cli_database, venue="中央区民センター")
     assert runner.invoke(records_cli, ["review", "accept", str(block_id)]).exit_code == 0
-    result = runner.invoke(records_cli, ["review", "accept", str(event_id), "--set", "venue=中央会館", "--set", "status=planned"])
+    result = runner.invoke(
+        records_cli, ["review", "accept", str(event_id), "--set", "venue=中央会館", "--set", "status=planned"]
+    )
     assert result.exit_code == 0, result.output
     rejected = _draft_id(cli_database, venue="東成区民センター")
     assert runner.invoke(records_cli, ["review", "reject", str(rejected)]).exit_code == 0
@@ -368,7 +392,9 @@ def test_cli_review_list_accept_edit_reject_and_export(cli_database: Engine, tmp
     exported = yaml.safe_load(out.read_text(encoding="utf-8"))
     assert exported["document"] == "osaka_r5_zaitaku_renkei_progress.txt"
     assert [b["name"] for b in exported["blocks"]] == ["北ブロック"]
-    assert [(e["venue"], e["status"], e["blocks"]) for e in exported["events"]] == [("中央会館", "planned", ["北ブロック"])]
+    assert [(e["venue"], e["status"], e["blocks"]) for e in exported["events"]] == [
+        ("中央会館", "planned", ["北ブロック"])
+    ]
 
 
 def test_cli_accept_all_above_a_confidence(cli_database: Engine) -> None:

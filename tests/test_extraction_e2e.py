@@ -59,7 +59,9 @@ def _accept_new_drafts(client: httpx.Client) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def accepted(sample_deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict[str, Any]]]:  # noqa: F811
+def accepted(
+    sample_deployment: Deployment, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Server, dict[str, Any]]]:
     """A server over a copy of the sample, after the new report was ingested and its drafts accepted."""
     deployment = sample_deployment.copy_to(tmp_path_factory.mktemp("e2e") / "deployment")
     server = start_server(deployment, RENKEI_ADMIN_TOKEN=ADMIN_TOKEN)
@@ -89,12 +91,26 @@ def test_accepted_drafts_of_a_new_report_are_complete_records(accepted: tuple[Se
     server, events = accepted
     assert sorted(events) == ["2024-11-22", "2025-02-14"]  # no update date, no deadline
     first, second = events["2024-11-22"], events["2025-02-14"]
-    assert (first["area"], first["venue"], first["kind"]) == ("亘理町", "亘理町保健福祉センター", "multi_professional_training")
+    assert (first["area"], first["venue"], first["kind"]) == (
+        "亘理町",
+        "亘理町保健福祉センター",
+        "multi_professional_training",
+    )
     assert first["title"] == "第1回多職種研修会" and "補った" in first["note"]  # the year was inferred
     assert first["lecturer"] == {"name": "菊地 直樹", "title": "院長", "affiliation": "亘理中央クリニック"}
-    assert [(p["group"], p["count"]) for p in first["participants"]] == [("医療職", 21), ("介護職", 35), ("行政", 7), ("計", 63)]
+    assert [(p["group"], p["count"]) for p in first["participants"]] == [
+        ("医療職", 21),
+        ("介護職", 35),
+        ("行政", 7),
+        ("計", 63),
+    ]
     assert "亘理町保健福祉センター" in first["source"]["quote"] and first["source"]["document_id"] == DOCUMENT
-    assert (second["area"], second["venue"], second["start_time"], second["end_time"]) == ("亘理町", "亘理町中央公民館", "14:00", "16:00")
+    assert (second["area"], second["venue"], second["start_time"], second["end_time"]) == (
+        "亘理町",
+        "亘理町中央公民館",
+        "14:00",
+        "16:00",
+    )
     with server.client() as client:
         listed = client.get("/api/records/events", params={"area": "亘理町"}).json()
     assert [e["id"] for e in listed["items"]] == [first["id"], second["id"]]

@@ -74,7 +74,9 @@ def test_a_month_day_date_takes_its_year_from_the_fiscal_year_and_is_marked_infe
 
 
 def test_without_a_fiscal_year_the_publication_date_decides_the_year() -> None:
-    text = "大河原町 講演会\n掲載日：2024年12月5日\n\n11月29日（金）、大河原町役場 3階大会議室で講演会を開催しました。\n"
+    text = (
+        "大河原町 講演会\n掲載日：2024年12月5日\n\n11月29日（金）、大河原町役場 3階大会議室で講演会を開催しました。\n"
+    )
     assert _only(text)["date"] == "2024-11-29"
 
 
@@ -97,7 +99,11 @@ def test_prose_venue_lecturer_and_head_counts_with_their_breakdown() -> None:
     assert [(row["group"], row["count"]) for row in record["participants"]] == [
         ("医師会等", 27), ("行政", 16), ("介護", 98), ("計", 141),
     ]  # fmt: skip
-    assert (record["title"], record["kind"], record["area"]) == ("多職種連携研修会", "multi_professional_training", "亘理町")
+    assert (record["title"], record["kind"], record["area"]) == (
+        "多職種連携研修会",
+        "multi_professional_training",
+        "亘理町",
+    )
 
 
 @pytest.mark.parametrize(
@@ -119,12 +125,16 @@ def test_label_lines_of_other_layouts(block: str, expected: dict[str, Any]) -> N
 
 
 def test_a_capacity_is_not_a_head_count() -> None:
-    record = _only("名取市 講演会のお知らせ\n\n■日時　令和6年11月29日（金）\n■会場　名取市文化会館\n■定員　200名（先着順）\n")
+    record = _only(
+        "名取市 講演会のお知らせ\n\n■日時　令和6年11月29日（金）\n■会場　名取市文化会館\n■定員　200名（先着順）\n"
+    )
     assert "participants" not in record
 
 
 def test_resident_lectures_and_report_meetings_get_their_kind() -> None:
-    lecture = _only("名取市 ACP（人生会議）普及啓発講演会のお知らせ\n\n■日時　令和6年11月29日（金）\n■会場　名取市文化会館\n")
+    lecture = _only(
+        "名取市 ACP（人生会議）普及啓発講演会のお知らせ\n\n■日時　令和6年11月29日（金）\n■会場　名取市文化会館\n"
+    )
     assert (lecture["kind"], lecture["title"]) == ("resident_lecture", "ACP（人生会議）普及啓発講演会")
     report = _only("岩沼市 活動報告会 実施報告\n\n日時：令和6年2月22日（木）\n会場：岩沼市総合福祉センター\n")
     assert (report["kind"], report["area"]) == ("report_meeting", "岩沼市")
@@ -169,7 +179,11 @@ def test_the_model_names_a_lecturer_the_rules_leave_unsplit() -> None:
     from records import ner
 
     text = "涌谷町 勉強会\n\n令和6年度の勉強会を6月28日（金）に涌谷町町民医療福祉センターで開催しました。講師は訪問看護ステーションわくや 管理者の千葉美香さん。\n"
-    assert _only(text)["lecturer"] == {"name": "千葉美香", "title": "管理者", "affiliation": "訪問看護ステーションわくや"}
+    assert _only(text)["lecturer"] == {
+        "name": "千葉美香",
+        "title": "管理者",
+        "affiliation": "訪問看護ステーションわくや",
+    }
     with ner.disabled():
         assert _only(text)["lecturer"]["name"] == "の千葉美香"
 
@@ -235,7 +249,10 @@ def test_accepting_a_part_accepts_and_links_its_whole_event(engine: Engine) -> N
         session.commit()
         parent = session.get(Event, record["parent_id"])
         assert record["part"] == "第2部" and parent is not None and parent.part is None
-        assert {d.id: d.status for d in drafts if d.status == "accepted"}.keys() == {part.id, next(d.id for d in drafts if d.record_id == parent.id)}
+        assert {d.id: d.status for d in drafts if d.status == "accepted"}.keys() == {
+            part.id,
+            next(d.id for d in drafts if d.record_id == parent.id),
+        }
 
 
 BLOCKS = """# 圏域別研修

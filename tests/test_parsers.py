@@ -68,7 +68,10 @@ def test_front_matter_in_txt_and_markdown(tmp_path: Path) -> None:
     md = "---\ntitle: 研修報告\ndoc_type: training_writeup\nwards: [北区, 港区]\nfiscal_year: 2023\n---\n# 見出し\n本文です。\n"
     parsed = parse_file(_write(tmp_path / "r.md", md.encode()))
     assert parsed.front_matter == {
-        "title": "研修報告", "doc_type": "training_writeup", "wards": "北区, 港区", "fiscal_year": "2023",
+        "title": "研修報告",
+        "doc_type": "training_writeup",
+        "wards": "北区, 港区",
+        "fiscal_year": "2023",
     }
     assert parsed.text == "# 見出し\n本文です。"
     assert parsed.title == "研修報告"
@@ -146,8 +149,8 @@ def test_japanese_pdf_with_pages(tmp_path: Path) -> None:
     assert parsed.title == "進捗報告"
     assert [span.page_no for span in parsed.pages] == [1, 2]
     first, second = parsed.pages
-    assert "（１）区役所への支援。" in parsed.text[first.start:first.end]
-    assert parsed.text[second.start:second.end] == "新任コーディネーターへの支援。"
+    assert "（１）区役所への支援。" in parsed.text[first.start : first.end]
+    assert parsed.text[second.start : second.end] == "新任コーディネーターへの支援。"
     assert second.end == len(parsed.text)
 
 
@@ -188,7 +191,11 @@ def test_docx_paragraphs_headings_and_tables(tmp_path: Path) -> None:
     parsed = parse_file(path)
     assert parsed.title == "区担当者等説明会"
     assert parsed.text.split("\n") == [
-        "# 区担当者等説明会", "令和５年５月29日に開催しました。", "## 参加者", "区担当者 | 43名", "コーディネーター | 28名",
+        "# 区担当者等説明会",
+        "令和５年５月29日に開催しました。",
+        "## 参加者",
+        "区担当者 | 43名",
+        "コーディネーター | 28名",
     ]
 
 
@@ -227,7 +234,13 @@ def test_html_drops_scripts_and_keeps_blocks(tmp_path: Path) -> None:
     parsed = parse_file(_write(tmp_path / "p.html", html.encode()))
     assert parsed.title == "研修会のご案内"
     assert "alert" not in parsed.text and "secret" not in parsed.text and "color" not in parsed.text
-    assert parsed.text.split("\n") == ["# 多職種研修会", "日時：令和５年９月19日 （火）", "・北区", "・都島区", "会場 | 中央区民センター"]
+    assert parsed.text.split("\n") == [
+        "# 多職種研修会",
+        "日時：令和５年９月19日 （火）",
+        "・北区",
+        "・都島区",
+        "会場 | 中央区民センター",
+    ]
 
 
 def test_html_title_falls_back_to_h1_and_declared_charset(tmp_path: Path) -> None:
@@ -247,4 +260,4 @@ def test_five_megabyte_text_parses_and_chunks(tmp_path: Path) -> None:
     parsed = parse_file(path)
     chunks = chunk_document("big.txt", parsed.text)
     assert len(chunks) > 1000
-    assert all(parsed.text[c.start:c.end] == c.text and len(c.text) <= 600 for c in chunks)
+    assert all(parsed.text[c.start : c.end] == c.text and len(c.text) <= 600 for c in chunks)

@@ -32,7 +32,9 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def test_list_upcoming_block_trainings_as_json(database: None) -> None:
-    result = runner.invoke(app, ["list-events", "--kind", "block_training", "--upcoming", "--as-of", "2023-09-20", "--json"])
+    result = runner.invoke(
+        app, ["list-events", "--kind", "block_training", "--upcoming", "--as-of", "2023-09-20", "--json"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["as_of"] == "2023-09-20"
@@ -45,7 +47,9 @@ def test_list_upcoming_block_trainings_as_json(database: None) -> None:
 
 
 def test_list_events_for_a_ward_as_text(database: None) -> None:
-    result = runner.invoke(app, ["list-events", "--kind", "ブロック別多職種研修会", "--ward", "大阪市鶴見区", "--as-of", "令和5年9月1日"])
+    result = runner.invoke(
+        app, ["list-events", "--kind", "ブロック別多職種研修会", "--ward", "大阪市鶴見区", "--as-of", "令和5年9月1日"]
+    )
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         "2023-09-29  14:00～17:00  [ブロック別多職種研修会]  市内基本保健医療圏域ごとの多職種研修会  東ブロック  東成区民センター  川邉 正和"

@@ -32,15 +32,19 @@ def fresh_database_url(backend: str, directory: Path) -> Iterator[str]:
         return
     base = os.environ.get(POSTGRES_ENV)
     if not base:
-        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:54329/postgres)")
+        pytest.skip(
+            f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:54329/postgres)"
+        )
     schema = f"renkei_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
             connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
         # a fresh schema per test, made the default through the connection's search_path
-        yield make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
+        yield (
+            make_url(base)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
         )
     finally:
         with admin.connect() as connection:

@@ -110,7 +110,12 @@ def test_edit_replaces_the_files_records(engine: Engine, corpus: Path) -> None:
     small = write(corpus / "small" / "notes.records.yaml", SMALL)
     assert sync_record_files(engine, [small], corpus).summary()["added"] == 1
 
-    write(small, SMALL.replace("venue: 北区民センター", "venue: 北区民センター\n    note: 変更").replace("count: 20", "count: 20, unit: 名"))
+    write(
+        small,
+        SMALL.replace("venue: 北区民センター", "venue: 北区民センター\n    note: 変更").replace(
+            "count: 20", "count: 20, unit: 名"
+        ),
+    )
     report = sync_record_files(engine, [small], corpus)
     assert report.summary()["updated"] == 1
     with Session(engine) as session:
@@ -279,7 +284,11 @@ def test_csv_event_tables(engine: Engine, corpus: Path) -> None:
     with Session(engine) as session:
         event_row = session.get(Event, "c1")
         assert event_row is not None
-        assert (event_row.venue, event_row.block_names, event_row.count_of("参加者")) == ("北区民センター", ["北ブロック"], 20)
+        assert (event_row.venue, event_row.block_names, event_row.count_of("参加者")) == (
+            "北区民センター",
+            ["北ブロック"],
+            20,
+        )
         assert event_row.document_id == "small/notes.txt"
 
 

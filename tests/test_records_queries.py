@@ -39,7 +39,7 @@ DOCUMENT_ID = "sample/osaka_r5_zaitaku_renkei_progress.txt"
 
 
 @pytest.fixture
-def session(sample_engine: Engine) -> Iterator[Session]:  # noqa: F811
+def session(sample_engine: Engine) -> Iterator[Session]:
     with Session(sample_engine) as db_session:
         yield db_session
 
@@ -79,7 +79,14 @@ def test_every_ward_is_in_exactly_one_block(session: Session) -> None:
 
 
 def test_wards_of_the_west_block(session: Session) -> None:
-    assert [w.name for w in wards_of_block(session, "西ブロック")] == ["福島区", "此花区", "西区", "港区", "大正区", "西淀川区"]
+    assert [w.name for w in wards_of_block(session, "西ブロック")] == [
+        "福島区",
+        "此花区",
+        "西区",
+        "港区",
+        "大正区",
+        "西淀川区",
+    ]
 
 
 @pytest.mark.parametrize("name", ["北ブロック", "北", "block-north", "北 ブロック"])

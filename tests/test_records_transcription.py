@@ -110,7 +110,12 @@ def test_free_text_fields_are_the_reports_words(record: ParsedRecord) -> None:
 def test_blocks_cover_all_24_wards_once() -> None:
     wards = [ward for record in records_of(BlockIn) for ward in record.data.wards]
     assert sorted(wards) == sorted(WARDS)
-    assert {record.data.name for record in records_of(BlockIn)} == {"北ブロック", "東ブロック", "西ブロック", "南ブロック"}
+    assert {record.data.name for record in records_of(BlockIn)} == {
+        "北ブロック",
+        "東ブロック",
+        "西ブロック",
+        "南ブロック",
+    }
 
 
 @pytest.mark.parametrize("record_id", record_ids(BlockIn))

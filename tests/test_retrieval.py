@@ -57,7 +57,10 @@ def test_search_within_ranks_only_the_named_documents(kb) -> None:  # type: igno
     assert [r.chunk.document_id for r in inside] == ["nishinari.md"]
     assert inside[0].lexical_rank == 1
     both = search_within(kb, "在宅医療の相談会", ["nishinari.md", "osaka_r5_zaitaku_renkei_progress.txt"], k=4)
-    assert len(both) == 4 and {r.chunk.document_id for r in both} == {"nishinari.md", "osaka_r5_zaitaku_renkei_progress.txt"}
+    assert len(both) == 4 and {r.chunk.document_id for r in both} == {
+        "nishinari.md",
+        "osaka_r5_zaitaku_renkei_progress.txt",
+    }
     assert [r.score for r in both] == sorted((r.score for r in both), reverse=True)
     assert search_within(kb, "在宅医療", [], k=3) == []
 
@@ -88,7 +91,9 @@ def test_concurrent_queries_while_an_ingest_commits(kb, corpus_copy) -> None:  #
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         futures = [pool.submit(ask, q) for q in queries]
-        (corpus_copy / "nishinari.md").write_text(EXTRA + "\n\n訪問看護ステーションとの連絡会も始めました。", encoding="utf-8")
+        (corpus_copy / "nishinari.md").write_text(
+            EXTRA + "\n\n訪問看護ステーションとの連絡会も始めました。", encoding="utf-8"
+        )
         IngestRun(kb).run([corpus_copy])
         answers = [f.result() for f in futures]
     assert all(answers)

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from langchain_core.embeddings import Embeddings
 
@@ -30,7 +29,9 @@ from tests.server_fixture import ADMIN_TOKEN, REPO, Deployment, Server, new_depl
 from tests.test_ingest_pipeline import SAMPLE_NAME, assert_consistent
 from tests.test_ingest_pipeline import test_broken_files_fail_alone_with_reasons as check_broken_files
 from tests.test_ingest_pipeline import test_dry_run_writes_nothing as check_dry_run
-from tests.test_ingest_pipeline import test_edit_replaces_only_changed_chunks_and_full_removes_deleted as check_edit_delete
+from tests.test_ingest_pipeline import (
+    test_edit_replaces_only_changed_chunks_and_full_removes_deleted as check_edit_delete,
+)
 from tests.test_ingest_pipeline import test_first_ingest_then_noop_rerun_embeds_nothing as check_first_and_noop
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.postgres]
@@ -50,8 +51,12 @@ def shared_kb_factory(
     def build(corpus: Path, embeddings: Embeddings | None = None) -> tuple[KnowledgeBase, CountingEmbeddings]:
         counting = CountingEmbeddings(embeddings or HashingEmbeddings())
         settings = make_settings(
-            tmp_path / "data", corpus, embedding_model="hashing", chroma_url=shared_services.chroma_url,
-            database_url=shared_services.database_url, collection=shared_services.collection,
+            tmp_path / "data",
+            corpus,
+            embedding_model="hashing",
+            chroma_url=shared_services.chroma_url,
+            database_url=shared_services.database_url,
+            collection=shared_services.collection,
         )
         kb = KnowledgeBase(settings, embeddings=counting)
         built.append(kb)
@@ -63,17 +68,22 @@ def shared_kb_factory(
 
 
 @pytest.mark.parametrize(
-    "check", [check_first_and_noop, check_edit_delete, check_broken_files, check_dry_run],
+    "check",
+    [check_first_and_noop, check_edit_delete, check_broken_files, check_dry_run],
     ids=["first-ingest-and-noop", "edit-and-full-delete", "broken-files", "dry-run"],
 )
 def test_ingest_pipeline_on_chroma_server_and_postgres(
-    check: Callable[..., None], corpus_copy: Path, shared_kb_factory: Callable[..., Any]  # noqa: F811
+    check: Callable[..., None],
+    corpus_copy: Path,
+    shared_kb_factory: Callable[..., Any],
 ) -> None:
     check(corpus_copy, shared_kb_factory)
 
 
 def test_the_catalog_and_vectors_really_live_on_the_shared_services(
-    corpus_copy: Path, shared_kb_factory: Callable[..., Any], shared_services: SharedServices  # noqa: F811
+    corpus_copy: Path,
+    shared_kb_factory: Callable[..., Any],
+    shared_services: SharedServices,
 ) -> None:
     from ingest.pipeline import IngestRun
 
@@ -92,15 +102,25 @@ def test_the_catalog_and_vectors_really_live_on_the_shared_services(
 # --- processes sharing the services ------------------------------------------------------------------------
 def cli(deployment: Deployment, services: SharedServices, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "api.cli", *args], cwd=REPO, env=deployment.env(**services.env(), **env),
-        capture_output=True, text=True, timeout=300, check=False,
+        [sys.executable, "-m", "api.cli", *args],
+        cwd=REPO,
+        env=deployment.env(**services.env(), **env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
-def start_paused_ingest(deployment: Deployment, services: SharedServices, stage: str, marker: Path) -> subprocess.Popen[bytes]:
+def start_paused_ingest(
+    deployment: Deployment, services: SharedServices, stage: str, marker: Path
+) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
-        paused_renkei(stage, marker, "ingest", "--json"), cwd=REPO, env=deployment.env(**services.env()),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        paused_renkei(stage, marker, "ingest", "--json"),
+        cwd=REPO,
+        env=deployment.env(**services.env()),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120
     while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
@@ -123,7 +143,9 @@ def test_ingest_lock_spans_machines_sharing_postgres(tmp_path: Path, shared_serv
         os.kill(holder.pid, signal.SIGKILL)  # a crashed ingest: PostgreSQL releases its session lock
         holder.wait()
     deadline = time.monotonic() + 30
-    while (result := cli(machine_b, shared_services, "ingest", "--json")).returncode != 0 and time.monotonic() < deadline:
+    while (
+        result := cli(machine_b, shared_services, "ingest", "--json")
+    ).returncode != 0 and time.monotonic() < deadline:
         assert "already running" in result.stderr, result.stderr[-2000:]
         time.sleep(0.5)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -169,7 +191,9 @@ def rename_venue(corpus: Path) -> None:
         path.write_text(path.read_text(encoding="utf-8").replace(OLD_VENUE, NEW_VENUE), encoding="utf-8")
 
 
-def test_two_serve_workers_answer_alike_and_both_follow_an_ingest(tmp_path: Path, shared_services: SharedServices) -> None:
+def test_two_serve_workers_answer_alike_and_both_follow_an_ingest(
+    tmp_path: Path, shared_services: SharedServices
+) -> None:
     deployment = new_deployment(tmp_path)
     first = cli(deployment, shared_services, "ingest", "--json")
     assert first.returncode == 0, first.stderr[-2000:]
@@ -214,7 +238,9 @@ def test_chroma_url_gives_host_port_and_tls(url: str, expected: tuple[str, int, 
     assert chroma_server_address(url) == expected
 
 
-@pytest.mark.parametrize("url", ["chroma-host:8000", "127.0.0.1:8000", "tcp://chroma:8000", "http://chroma:8000/prefix"])
+@pytest.mark.parametrize(
+    "url", ["chroma-host:8000", "127.0.0.1:8000", "tcp://chroma:8000", "http://chroma:8000/prefix"]
+)
 def test_a_chroma_url_that_would_be_misread_is_refused(url: str) -> None:
     with pytest.raises(ValueError, match="RENKEI_CHROMA_URL"):
         chroma_server_address(url)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -90,7 +89,7 @@ def test_admin_with_the_token_is_allowed(sample_server: Server) -> None:
 
 
 @pytest.fixture(scope="module")
-def tokenless_client(sample_deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:  # noqa: F811
+def tokenless_client(sample_deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     copy = sample_deployment.copy_to(tmp_path_factory.mktemp("tokenless") / "copy")
     settings = Settings(data_dir=copy.data, corpus_dirs=[copy.corpus], embedding_model="hashing", admin_token=None)
     with TestClient(create_app(settings)) as client:
@@ -140,8 +139,9 @@ def test_sources_never_read_outside_the_corpus(path: str, sample_server: Server)
 def test_admin_ingest_takes_no_paths(secret_server: Server) -> None:
     assert set(IngestRequest.model_fields) == {"full"}
     with secret_server.client() as client:
-        response = client.post("/api/admin/ingest", json={"paths": ["/etc"], "full": False},
-                               headers={"Authorization": f"Bearer {SECRET}"})
+        response = client.post(
+            "/api/admin/ingest", json={"paths": ["/etc"], "full": False}, headers={"Authorization": f"Bearer {SECRET}"}
+        )
     assert response.status_code == 422 and "paths" in response.json()["error"]["message"]
 
 
@@ -188,8 +188,11 @@ def test_rate_limit_answers_429_with_retry_after(secret_server: Server) -> None:
 
 def test_request_size_limit_is_413(secret_server: Server) -> None:
     with secret_server.client() as client:
-        response = client.post("/api/admin/ingest", json={"full": False, "pad": "x" * 70_000},
-                               headers={"Authorization": f"Bearer {SECRET}"})
+        response = client.post(
+            "/api/admin/ingest",
+            json={"full": False, "pad": "x" * 70_000},
+            headers={"Authorization": f"Bearer {SECRET}"},
+        )
     assert response.status_code == 413 and response.json()["error"]["code"] == "payload_too_large"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+
 import httpx
 from filelock import FileLock
 

@@ -56,7 +56,7 @@ def _questions() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def reference(e5_model_dir: Path) -> Tokenizer:  # noqa: F811
+def reference(e5_model_dir: Path) -> Tokenizer:
     """``tokenizers`` as the ONNX backend loaded it before SentencePiece (and still does without its files)."""
     tokenizer = Tokenizer.from_file(str(e5_model_dir / "tokenizer.json"))
     tokenizer.encode_special_tokens = True
@@ -69,14 +69,14 @@ def _tokenizer(files: Path, *, table: bool = True, quick_chars: int = QUICK_CHAR
     return SpmTokenizer(files / SPM_FILE, files / PIPELINE_FILE, files / PIECES_FILE if table else None, quick_chars)
 
 
-def test_the_export_writes_the_sentencepiece_files_and_the_backend_uses_them(e5_model_dir: Path) -> None:  # noqa: F811
+def test_the_export_writes_the_sentencepiece_files_and_the_backend_uses_them(e5_model_dir: Path) -> None:
     assert has_spm_files(onnx_dir(e5_model_dir))
     assert all((onnx_dir(e5_model_dir) / name).is_file() for name in TOKENIZER_FILES)
     assert isinstance(OnnxEmbeddings(e5_model_dir)._tokenizer, SpmTokenizer)
 
 
 def test_a_question_is_segmented_over_the_piece_table_and_bulk_work_loads_sentencepiece(
-    e5_model_dir: Path  # noqa: F811
+    e5_model_dir: Path,
 ) -> None:
     """SentencePiece takes ~0.4 s to load (it sorts the pieces and builds its trie each time): a question or a
     few answer lines never wait for it; the first batch of more than QUICK_CHARS characters loads it, and the
@@ -94,12 +94,16 @@ def test_a_question_is_segmented_over_the_piece_table_and_bulk_work_loads_senten
 
 
 def test_identical_on_every_corpus_question_set_and_edge_case(
-    e5_model_dir: Path, reference: Tokenizer  # noqa: F811
+    e5_model_dir: Path,
+    reference: Tokenizer,
 ) -> None:
     documents, questions = _document_texts(), _questions()
     assert len(documents) > 3000 and len(questions) > 300  # the corpora and sets were found
-    texts = [prompt + text for prompt in ("query: ", "passage: ")
-             for text in documents + questions + EDGE_CASES + list(PROBE_TEXTS)]
+    texts = [
+        prompt + text
+        for prompt in ("query: ", "passage: ")
+        for text in documents + questions + EDGE_CASES + list(PROBE_TEXTS)
+    ]
     files = onnx_dir(e5_model_dir)
     table_only = _tokenizer(files, quick_chars=10**9)  # every batch over the piece table
     assert mismatches(reference, table_only, texts) == []
@@ -108,20 +112,26 @@ def test_identical_on_every_corpus_question_set_and_edge_case(
 
 
 @pytest.mark.parametrize("quick_chars", [10**9, 0], ids=["piece table", "sentencepiece"])
-def test_the_comparison_detects_a_different_segmentation(e5_model_dir: Path, reference: Tokenizer,  # noqa: F811
-                                                        tmp_path: Path, quick_chars: int) -> None:
+def test_the_comparison_detects_a_different_segmentation(
+    e5_model_dir: Path,
+    reference: Tokenizer,
+    tmp_path: Path,
+    quick_chars: int,
+) -> None:
     """Files written with one score changed segment differently, and the comparison says so."""
     data = json.loads((e5_model_dir / "tokenizer.json").read_text(encoding="utf-8"))
     vocab = data["model"]["vocab"]
     index = next(i for i, (piece, _) in enumerate(vocab) if piece == "コー")
     vocab[index][1] = -40.0  # "コー" now costs more than "コ" + "ー"
     write_spm_files(data, tmp_path)
-    assert mismatches(reference, _tokenizer(tmp_path, quick_chars=quick_chars),
-                      ["passage: コーディネーター", "query: 今日は"]) == ["passage: コーディネーター"]
+    assert mismatches(
+        reference, _tokenizer(tmp_path, quick_chars=quick_chars), ["passage: コーディネーター", "query: 今日は"]
+    ) == ["passage: コーディネーター"]
 
 
 def test_same_vectors_with_and_without_the_sentencepiece_files(
-    e5_model_dir: Path, tmp_path: Path  # noqa: F811
+    e5_model_dir: Path,
+    tmp_path: Path,
 ) -> None:
     plain = tmp_path / "model"
     shutil.copytree(e5_model_dir, plain, ignore=shutil.ignore_patterns(*TOKENIZER_FILES))
@@ -135,7 +145,8 @@ def test_same_vectors_with_and_without_the_sentencepiece_files(
 
 
 def test_export_adds_the_files_to_an_older_export_and_skips_tokenizers_it_cannot_match(
-    e5_model_dir: Path, tmp_path: Path  # noqa: F811
+    e5_model_dir: Path,
+    tmp_path: Path,
 ) -> None:
     older = tmp_path / "older"  # exported before the SentencePiece files existed
     shutil.copytree(e5_model_dir, older, ignore=shutil.ignore_patterns(*TOKENIZER_FILES, "model.safetensors"))

@@ -38,7 +38,9 @@ def start_ingest(jobs: IngestJobsDep, body: Annotated[IngestRequest | None, Body
     return IngestStarted(run_id=job.run_id, status=job.status)
 
 
-@router.get("/ingest/{run_id}", response_model=IngestStatus, summary="取り込みの進捗と結果 / ingest progress and report")
+@router.get(
+    "/ingest/{run_id}", response_model=IngestStatus, summary="取り込みの進捗と結果 / ingest progress and report"
+)
 def ingest_status(run_id: str, jobs: IngestJobsDep) -> IngestStatus:
     job = jobs.get(run_id)
     if job is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -35,7 +36,7 @@ CHAT_EXAMPLES: dict[str, dict[str, Any]] = {
         "value": {"message": "新任のコーディネーターは採用されたらまず何をしてもらえますか"},
     },
 }
-ChatBody = Annotated[ChatRequest, Body(openapi_examples=CHAT_EXAMPLES)]  # type: ignore[arg-type]
+ChatBody = Annotated[ChatRequest, Body(openapi_examples=CHAT_EXAMPLES)]
 
 _END = object()
 
@@ -81,21 +82,26 @@ async def _stream(request: Request, events: Iterator[StreamEvent], first: Stream
                 log.info("chat stream: client went away")
                 return
             event = await run_in_threadpool(_next, events)
-    except Exception:  # noqa: BLE001 - the status line has been sent; report the error as an event
+    except Exception:  # the status line has been sent; report the error as an event
         log.exception("chat stream failed")
-        yield sse(StreamEvent(event="error", data={"code": "internal_error", "message": "回答の生成中にエラーが発生しました。"}))
+        yield sse(
+            StreamEvent(
+                event="error", data={"code": "internal_error", "message": "回答の生成中にエラーが発生しました。"}
+            )
+        )
     finally:
         close = getattr(events, "close", None)
         if close is not None:
-            try:
+            with contextlib.suppress(ValueError):  # still running in a worker thread after a cancellation
                 close()
-            except ValueError:  # still running in a worker thread after a cancellation
-                pass
 
 
 @router.post(
     "/stream",
-    responses={**ERROR_RESPONSES, 200: {"content": {"text/event-stream": {}}, "description": "delta… citations records done"}},
+    responses={
+        **ERROR_RESPONSES,
+        200: {"content": {"text/event-stream": {}}, "description": "delta… citations records done"},
+    },
     summary="回答をストリーミング (SSE) / stream the answer as Server-Sent Events",
 )
 async def chat_stream(request: Request, body: ChatBody, assistant: AssistantDep) -> StreamingResponse:

@@ -21,7 +21,11 @@ def conversation(
 ) -> ConversationTurns:
     turns = state.assistant.memory.turns(conversation_id)
     if turns is None:
-        raise ApiError(404, "conversation_not_found", "この会話は見つかりません（削除されたか、別のサーバーの会話です）。 / No such conversation.")
+        raise ApiError(
+            404,
+            "conversation_not_found",
+            "この会話は見つかりません（削除されたか、別のサーバーの会話です）。 / No such conversation.",
+        )
     ratings = ratings_of(state.records_engine, conversation_id)
     return ConversationTurns(
         conversation_id=conversation_id,

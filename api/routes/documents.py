@@ -15,22 +15,29 @@ from fastapi import APIRouter, Query, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminOnly, StateDep
-from api.schemas import ADMIN_RESPONSES, DocumentDeleted, DocumentList, DocumentRestored, DocumentUploaded
 from api.routes.sources import check_document_id
+from api.schemas import ADMIN_RESPONSES, DocumentDeleted, DocumentList, DocumentRestored, DocumentUploaded
 from ingest.documents import delete_document, list_documents, restore_document
 from ingest.uploads import store_upload
 
 router = APIRouter(prefix="/api/admin/documents", tags=["admin"], dependencies=[AdminOnly], responses=ADMIN_RESPONSES)
 
 
-@router.post("", status_code=202, response_model=DocumentUploaded, summary="資料をアップロードして取り込む / upload a document and ingest it")
+@router.post(
+    "",
+    status_code=202,
+    response_model=DocumentUploaded,
+    summary="資料をアップロードして取り込む / upload a document and ingest it",
+)
 async def upload(file: UploadFile, state: StateDep) -> DocumentUploaded:
     state.ingest_jobs.ensure_idle()  # before anything is written
     settings = state.settings
     data = await file.read(settings.upload_max_bytes + 1)
     stored = await run_in_threadpool(store_upload, settings.corpus_dirs, file.filename, data, settings.upload_max_bytes)
     job = state.ingest_jobs.start()
-    return DocumentUploaded(document_id=stored.document_id, kind=stored.kind, size=stored.size, sha256=stored.sha256, run_id=job.run_id)
+    return DocumentUploaded(
+        document_id=stored.document_id, kind=stored.kind, size=stored.size, sha256=stored.sha256, run_id=job.run_id
+    )
 
 
 @router.get("", response_model=DocumentList, summary="資料の一覧と状態 / every document and its state")
@@ -40,11 +47,15 @@ def documents(state: StateDep) -> DocumentList:
     return DocumentList(count=len(items), documents=[item.to_dict() for item in items])
 
 
-@router.delete("/{document_id:path}", response_model=DocumentDeleted, summary="資料をごみ箱へ / move a document to the trash")
+@router.delete(
+    "/{document_id:path}", response_model=DocumentDeleted, summary="資料をごみ箱へ / move a document to the trash"
+)
 def delete(
     document_id: str,
     state: StateDep,
-    remove_records: Annotated[bool, Query(description="採用済みの記録も削除する / also remove records accepted from its drafts")] = False,
+    remove_records: Annotated[
+        bool, Query(description="採用済みの記録も削除する / also remove records accepted from its drafts")
+    ] = False,
 ) -> DocumentDeleted:
     check_document_id(document_id)
     state.ingest_jobs.ensure_idle()
@@ -53,7 +64,12 @@ def delete(
     return DocumentDeleted.model_validate(result)
 
 
-@router.post("/trash/{trash_id}/restore", status_code=202, response_model=DocumentRestored, summary="ごみ箱から戻して取り込む / restore and ingest")
+@router.post(
+    "/trash/{trash_id}/restore",
+    status_code=202,
+    response_model=DocumentRestored,
+    summary="ごみ箱から戻して取り込む / restore and ingest",
+)
 def restore(trash_id: str, state: StateDep) -> DocumentRestored:
     state.ingest_jobs.ensure_idle()
     entry = restore_document(state.kb, trash_id)

@@ -47,7 +47,8 @@ def accept(
     session: RecordsSessionDep,
     edits: Annotated[dict[str, Any] | None, Body()] = None,
     create_blocks: Annotated[
-        bool, Query(description="候補が挙げる未登録のブロックを作成する / create blocks the draft names that do not exist")
+        bool,
+        Query(description="候補が挙げる未登録のブロックを作成する / create blocks the draft names that do not exist"),
     ] = False,
 ) -> dict[str, Any]:
     try:
@@ -70,7 +71,9 @@ def reject(draft_id: int, session: RecordsSessionDep) -> dict[str, Any]:
 
 
 class AcceptAllRequest(BaseModel):
-    min_confidence: float = Field(ge=0.0, le=1.0, description="この信頼度以上の候補をすべて採用 / accept drafts at or above this")
+    min_confidence: float = Field(
+        ge=0.0, le=1.0, description="この信頼度以上の候補をすべて採用 / accept drafts at or above this"
+    )
 
 
 class AcceptAllFailure(BaseModel):

@@ -18,7 +18,9 @@ from api.inputs import control_character_problem
 from api.schemas import ADMIN_RESPONSES, ERROR_RESPONSES
 from assistant.feedback import FeedbackRequest, answer_settings, export_rows, quality_view, record_feedback, write_csv
 
-router = APIRouter(prefix="/api/feedback", tags=["feedback"], dependencies=[FeedbackRateLimited], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/api/feedback", tags=["feedback"], dependencies=[FeedbackRateLimited], responses=ERROR_RESPONSES
+)
 admin_router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=[AdminOnly], responses=ADMIN_RESPONSES)
 
 
@@ -47,6 +49,7 @@ def feedback_csv(state: StateDep) -> Response:
     write_csv(export_rows(state.assistant.memory), out)
     name = f"renkei-feedback-{datetime.now(UTC):%Y%m%d}.csv"
     return Response(
-        out.getvalue(), media_type="text/csv; charset=utf-8",
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

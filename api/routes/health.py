@@ -27,4 +27,3 @@ def health(state: StateDep) -> Health:
         embedding_model_ready=state.kb.embeddings_loaded,
         last_ingest=state.kb.catalog.state("last_ingest"),
     )
-

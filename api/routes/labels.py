@@ -8,7 +8,8 @@ from fastapi import APIRouter
 
 from assistant.feedback import VOCABULARY
 from ingest.report import LABELS
-from records.models import DRAFT_STATUSES, EVENT_KINDS, EVENT_STATUSES
+from records.event_kinds import EVENT_KINDS
+from records.models import DRAFT_STATUSES, EVENT_STATUSES
 
 router = APIRouter(prefix="/api", tags=["health"])
 

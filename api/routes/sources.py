@@ -33,7 +33,9 @@ def check_document_id(document_id: str) -> None:
 def _find_chunk(kb: KnowledgeDep, document_id: str, chunk_id: str) -> Chunk:
     chunk = next((c for c in kb.chunks_of(document_id) if c.chunk_id == chunk_id), None)
     if chunk is None:
-        raise ApiError(404, "chunk_not_found", f"この文書に該当する箇所がありません。 / No chunk {chunk_id!r} in {document_id!r}.")
+        raise ApiError(
+            404, "chunk_not_found", f"この文書に該当する箇所がありません。 / No chunk {chunk_id!r} in {document_id!r}."
+        )
     return chunk
 
 

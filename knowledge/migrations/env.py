@@ -9,7 +9,7 @@ tests/test_database.py checks that the migrated schema is exactly what they desc
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 
 from knowledge.database import forget
 
@@ -32,7 +32,7 @@ def run_migrations_online() -> None:
     _run(connection)
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     context.configure(connection=connection, render_as_batch=True)
     try:
         with context.begin_transaction():

@@ -7,6 +7,8 @@ Create Date: 2024-01-01
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -23,7 +25,7 @@ OSAKA_WARDS = (
 )  # fmt: skip
 
 
-def _provenance() -> list[sa.Column]:
+def _provenance() -> list[sa.Column[Any]]:
     return [
         sa.Column("record_file", sa.String(500), nullable=False),
         sa.Column("document_id", sa.String(500), nullable=False),

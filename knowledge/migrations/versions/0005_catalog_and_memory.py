@@ -13,6 +13,8 @@ Create Date: 2026-12-02
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -25,7 +27,7 @@ depends_on = None
 ADDED_LATER = {("kb_documents", "page_count")}
 
 
-def _tables() -> list[tuple[str, list[sa.Column], list[tuple[str, str]]]]:
+def _tables() -> list[tuple[str, list[sa.Column[Any]], list[tuple[str, str]]]]:
     """(table, columns, indexes as (name, column)), parents before children."""
     return [
         ("kb_documents", [
@@ -81,17 +83,17 @@ def upgrade() -> None:
     for table, columns, indexes in _tables():
         if table not in existing:
             op.create_table(table, *columns)
-            for name, column in indexes:
-                op.create_index(name, table, [column])
+            for name, indexed_column in indexes:
+                op.create_index(name, table, [indexed_column])
             continue
         present = {column["name"] for column in inspector.get_columns(table)}
         for column in columns:
             if (table, column.name) in ADDED_LATER and column.name not in present:
                 op.add_column(table, column)
         indexed = {index["name"] for index in inspector.get_indexes(table)}
-        for name, column in indexes:
+        for name, indexed_column in indexes:
             if name not in indexed:
-                op.create_index(name, table, [column])
+                op.create_index(name, table, [indexed_column])
 
 
 def downgrade() -> None:

@@ -5,6 +5,7 @@ Markup in the source: '# ' Heading 1, '## ' Heading 2, '### ' Heading 3,
 lines starting with '|' are table rows (consecutive rows form one table),
 other non-empty lines are paragraphs.
 """
+
 from pathlib import Path
 
 from docx import Document

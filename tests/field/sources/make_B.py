@@ -2,6 +2,7 @@
 
 B03_yokohama-kohoku_training_report.pdf  (reportlab, HeiseiKakuGo-W5)
 """
+
 from pathlib import Path
 
 from reportlab.lib import colors
@@ -35,11 +36,15 @@ def make_pdf(name: str) -> Path:
         head = rows[0][0]
         widths = {"時間": [30, 76, 64], "質問": [120, 50], "職種": [80, 45, 45]}.get(head, [170 / ncol] * ncol)
         t = Table(data, repeatRows=1, hAlign="LEFT", colWidths=[w * mm for w in widths])
-        t.setStyle(TableStyle([
-            ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
-            ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ]))
+        t.setStyle(
+            TableStyle(
+                [
+                    ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
+                    ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ]
+            )
+        )
         story.append(t)
         story.append(Spacer(1, 4 * mm))
         rows.clear()
@@ -63,9 +68,15 @@ def make_pdf(name: str) -> Path:
             story.append(Paragraph(s, body))
     flush()
     out = OUT / f"{name}.pdf"
-    doc = SimpleDocTemplate(str(out), pagesize=A4, leftMargin=20 * mm, rightMargin=20 * mm,
-                            topMargin=18 * mm, bottomMargin=18 * mm,
-                            title="令和6年度 港北区多職種連携研修会 開催報告")
+    doc = SimpleDocTemplate(
+        str(out),
+        pagesize=A4,
+        leftMargin=20 * mm,
+        rightMargin=20 * mm,
+        topMargin=18 * mm,
+        bottomMargin=18 * mm,
+        title="令和6年度 港北区多職種連携研修会 開催報告",
+    )
     doc.build(story)
     return out
 

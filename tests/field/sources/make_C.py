@@ -4,6 +4,7 @@ Source markup (one element per line):
   "# "  -> h1, "## " -> h2, "- " -> li (grouped into ul),
   "|a|b|" -> table row (first row of a block is the header), other lines -> p.
 """
+
 import html
 from pathlib import Path
 
@@ -33,28 +34,34 @@ def to_html(src: str) -> str:
             continue
         esc = html.escape
         if line.startswith("## "):
-            close(); body.append(f"<h2>{esc(line[3:])}</h2>")
+            close()
+            body.append(f"<h2>{esc(line[3:])}</h2>")
         elif line.startswith("# "):
-            close(); body.append(f"<h1>{esc(line[2:])}</h1>")
+            close()
+            body.append(f"<h1>{esc(line[2:])}</h1>")
         elif line.startswith("- "):
             if mode != "ul":
-                close(); body.append("<ul>"); mode = "ul"
+                close()
+                body.append("<ul>")
+                mode = "ul"
             body.append(f"  <li>{esc(line[2:])}</li>")
         elif line.startswith("|"):
             cells = [c.strip() for c in line.strip("|").split("|")]
             if mode != "table":
-                close(); body.append('<table border="1">'); mode = "table"; first_row = True
+                close()
+                body.append('<table border="1">')
+                mode = "table"
+                first_row = True
             tag = "th" if first_row else "td"
             first_row = False
             body.append("  <tr>" + "".join(f"<{tag}>{esc(c)}</{tag}>" for c in cells) + "</tr>")
         else:
-            close(); body.append(f"<p>{esc(line)}</p>")
+            close()
+            body.append(f"<p>{esc(line)}</p>")
     close()
     return (
-        "<!DOCTYPE html>\n<html lang=\"ja\">\n<head>\n<meta charset=\"UTF-8\">\n"
-        f"<title>{html.escape(title)}｜相模原市</title>\n</head>\n<body>\n"
-        + "\n".join(body)
-        + "\n</body>\n</html>\n"
+        '<!DOCTYPE html>\n<html lang="ja">\n<head>\n<meta charset="UTF-8">\n'
+        f"<title>{html.escape(title)}｜相模原市</title>\n</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n"
     )
 
 
