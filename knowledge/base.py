@@ -92,9 +92,7 @@ class KnowledgeBase:
         model). The dense index is dropped without being opened, so a model mismatch does not stop it; it is made
         again with the configured model on next use. The caller holds the ingest lock."""
         with self._vectors_lock:
-            if self._vectors is not None:
-                self._vectors.close()
-                self._vectors = None
+            self._close_vectors()
             client = chroma_client(self.settings)
             try:
                 if self.settings.collection in [collection.name for collection in client.list_collections()]:
@@ -110,10 +108,14 @@ class KnowledgeBase:
         """Release the database engine's connections and the dense index's client (at shutdown, or when a test
         is done with this instance). The indexes reopen on next use; the engine makes new connections if used."""
         with self._vectors_lock:
-            if self._vectors is not None:
-                self._vectors.close()
-                self._vectors = None
+            self._close_vectors()
         self.catalog.engine.dispose()
+
+    def _close_vectors(self) -> None:
+        """Close the dense index, to be reopened on next use (the caller holds the vectors lock)."""
+        if self._vectors is not None:
+            self._vectors.close()
+            self._vectors = None
 
     @property
     def model_name(self) -> str:
