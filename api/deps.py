@@ -153,7 +153,8 @@ class IngestJobs:
         from ingest.pipeline import NO_HOOKS, IngestRun
 
         try:
-            report = IngestRun(self._kb_factory(), _JobProgress(job), self._hooks or NO_HOOKS).run(full=job.full)
+            with self._kb_factory() as kb:  # its engine and Chroma client go with the run; the readers keep theirs
+                report = IngestRun(kb, _JobProgress(job), self._hooks or NO_HOOKS).run(full=job.full)
             job.report, job.summary = report.to_dict(), report.summary
             job.status = "failed" if report.failed else "succeeded"
             if report.failed:
@@ -191,7 +192,8 @@ class AppState:
             pass
 
     def writer_kb(self) -> KnowledgeBase:
-        """A separate instance for the ingest thread (sharing the loaded model), so readers keep theirs."""
+        """A separate instance for the ingest thread (sharing the loaded model), so readers keep theirs; use it in a
+        ``with`` block, which disposes of it."""
         return KnowledgeBase(self.settings, embeddings=self.kb.embeddings)
 
     def warm_up(self) -> None:

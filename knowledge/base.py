@@ -111,6 +111,13 @@ class KnowledgeBase:
             self._close_vectors()
         self.catalog.engine.dispose()
 
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """``with KnowledgeBase(...) as kb:`` disposes of it at the end (a short-lived instance, e.g. an ingest's)."""
+        self.dispose()
+
     def _close_vectors(self) -> None:
         """Close the dense index, to be reopened on next use (the caller holds the vectors lock)."""
         if self._vectors is not None:

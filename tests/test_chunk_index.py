@@ -172,7 +172,7 @@ def test_reset_dispose_and_lock_path(corpus_copy, kb_factory) -> None:  # type: 
     kb.reset()
     assert kb.counts()["chunks"] == 0 and kb.vectors.count() == 0 and kb.lexical.count() == 0
     assert not (kb.settings.lexical_dir / "CURRENT").exists()
-    IngestRun(kb).run([corpus_copy])
-    kb.refresh(force=True)
-    assert hybrid_search(kb, "在宅医療", k=3)
-    kb.dispose()
+    with kb:  # a with block disposes of it at the end, as the server does with an ingest's instance
+        IngestRun(kb).run([corpus_copy])
+        kb.refresh(force=True)
+        assert hybrid_search(kb, "在宅医療", k=3)

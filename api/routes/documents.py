@@ -59,7 +59,8 @@ def delete(
 ) -> DocumentDeleted:
     check_document_id(document_id)
     state.ingest_jobs.ensure_idle()
-    result = delete_document(state.writer_kb(), state.records_engine, document_id, remove_records=remove_records)
+    with state.writer_kb() as kb:
+        result = delete_document(kb, state.records_engine, document_id, remove_records=remove_records)
     state.kb.refresh()
     return DocumentDeleted.model_validate(result)
 
