@@ -76,10 +76,12 @@ class Vocabulary:
         """The answer type a question expects, if its words say: the first listed type one of whose cues the
         question holds, else the first whose noun is the word asked about.
         ``focus``: the question's :meth:`focus`, if the caller has read it already."""
-        focus = focus if focus is not None else self.focus(question)
-        cued = next((kind for kind in self.answer_types if kind.cued_by(question)), None)
         # a word that asks (いつ) says more than the noun it asks about (補助金はいつもらえる asks for a date)
-        return cued or next((kind for kind in self.answer_types if kind.named_by(focus)), None)
+        cued = next((kind for kind in self.answer_types if kind.cued_by(question)), None)
+        if cued is not None:
+            return cued
+        focus = focus if focus is not None else self.focus(question)  # tokenises the question: only when needed
+        return next((kind for kind in self.answer_types if kind.named_by(focus)), None)
 
     def asks_yes_or_no(self, question: str, focus: str | None = None) -> bool:
         """A question ending in か with no interrogative, no list cue and no kind of fact asked for:
