@@ -209,7 +209,8 @@ class KnowledgeBase:
         """The best ``k`` live hits over the union of the clauses: one search per clause, merged by score (an
         index's scores for one query are comparable, and the top k of a union lies within each clause's top k)."""
         best: dict[str, float] = {}
-        for filters in clauses or [None]:
+        everything: list[Filters | None] = [None]
+        for filters in clauses or everything:
             for chunk_id, score in search(filters):
                 if chunk_id in self._live and score > best.get(chunk_id, float("-inf")):
                     best[chunk_id] = score
