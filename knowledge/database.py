@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy.pool import ConnectionPoolEntry
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-# The newest migration's revision (tests/test_database.py checks it against the scripts). A database already
+# The newest migration's revision (tests/knowledge/test_database.py checks it against the scripts). A database already
 # there is opened without importing Alembic, which takes ~0.2 s of every cold `renkei ask` and server start.
 HEAD_REVISION = "0005_catalog_and_memory"
 SQLITE_PRAGMAS = ("PRAGMA foreign_keys=ON", "PRAGMA journal_mode=WAL", "PRAGMA busy_timeout=30000")

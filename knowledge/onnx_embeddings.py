@@ -1,7 +1,7 @@
 """The default embedding backend: the exported ONNX graph on ONNX Runtime, tokenised by ``tokenizers``.
 
 No torch and no sentence-transformers are imported: loading takes about a second instead of ten, and the
-vectors match the torch backend (cosine ≥ 0.999, identical token ids; tests/test_onnx_embeddings.py).
+vectors match the torch backend (cosine ≥ 0.999, identical token ids; tests/knowledge/test_onnx_embeddings.py).
 The model directory is a sentence-transformers directory with an ``onnx/`` export
 (``knowledge.onnx_export``); its tokenizer, prompts and token limit are read from the same files
 sentence-transformers reads.

@@ -11,7 +11,7 @@ the same pieces and scores. Every piece is an ordinary piece here, specials incl
 ``<s>`` or ``<mask>`` written in the text by their score like any other piece (with ``split_special_tokens``), so
 SentencePiece must too; its required "unknown" piece is an extra, unmatchable one whose id is mapped back to
 ``<unk>``. The export writes these files only after checking both tokenizers agree on probe texts;
-tests/test_spm_tokenizer.py compares ids, offsets and special-token masks on every corpus and question set.
+tests/knowledge/test_spm_tokenizer.py compares ids, offsets and special-token masks on every corpus and question set.
 
 SentencePiece's load is not cheap either (~0.4 s: it sorts the pieces and builds its trie on every load), so the
 export also writes the pieces as a sorted table (knowledge/unigram_pieces.py, ~30 ms to load) over which short

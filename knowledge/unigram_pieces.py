@@ -9,7 +9,7 @@ Bulk work (ingest) still goes to SentencePiece, whose C++ search is faster per t
 The search is ``tokenizers``' ``Unigram::encode_optimized`` step by step: for each start, the pieces beginning
 there in order of length (a trie's common-prefix search), a candidate replacing a path only if strictly better,
 an unknown character scored ``min score - 10`` when no one-character piece covers it, consecutive unknowns fused
-on the way back, and scores added in double precision as ``tokenizers`` adds them. tests/test_spm_tokenizer.py
+on the way back, and scores added in double precision as ``tokenizers`` adds them. tests/knowledge/test_spm_tokenizer.py
 compares ids, offsets and special-token masks with ``tokenizers`` on every corpus and question set.
 """
 

@@ -3,7 +3,7 @@
 Configured programmatically by :func:`knowledge.database.migrate`; the connection to migrate is passed
 in ``config.attributes["connection"]`` (no alembic.ini needed). There is no ``target_metadata``: the models
 live in the packages above this one (``knowledge.catalog``, ``records.models``, ``assistant.memory``), and
-tests/test_database.py checks that the migrated schema is exactly what they describe.
+tests/knowledge/test_database.py checks that the migrated schema is exactly what they describe.
 """
 
 from __future__ import annotations

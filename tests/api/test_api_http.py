@@ -1,4 +1,4 @@
-"""HTTP contract tests against a real ``renkei serve`` process (see tests/server_fixture.py)."""
+"""HTTP contract tests against a real ``renkei serve`` process (see tests/support/server.py)."""
 
 from __future__ import annotations
 

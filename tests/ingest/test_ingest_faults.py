@@ -1,4 +1,4 @@
-"""``kill -9`` of an ingest during the SQL records write (the other stages: tests/test_ingest_pipeline.py).
+"""``kill -9`` of an ingest during the SQL records write (the other stages: tests/ingest/test_ingest_pipeline.py).
 
 On SQLite the run is paused at the pipeline's ``records`` checkpoint (after the catalog commit, before the
 records transaction) and killed. On PostgreSQL it is killed INSIDE the records transaction: the test holds

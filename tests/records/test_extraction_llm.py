@@ -1,4 +1,4 @@
-"""The optional LLM extraction pass against the fake OpenAI-compatible server of tests/test_llm.py:
+"""The optional LLM extraction pass against the fake OpenAI-compatible server of tests/support/fake_llm.py:
 every value the model gives must be in the text it quotes, else it is dropped."""
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""Checks of an ingest run that the ingest tests run on a local Chroma and SQLite (tests/ingest/test_ingest_pipeline.py)
-and the scale-out tests again on a Chroma server and PostgreSQL (tests/api/test_scale_out.py). Each takes the
-corpus copy and a knowledge-base factory (``kb_factory`` in tests/conftest.py, or the scale-out one)."""
+"""Checks of an ingest run that the ingest tests run on a local Chroma and SQLite
+(tests/ingest/test_ingest_pipeline.py) and the scale-out tests again on a Chroma server and PostgreSQL
+(tests/api/test_scale_out.py). Each takes the corpus copy and a knowledge-base factory (``kb_factory`` in
+tests/conftest.py, or the scale-out one)."""
 
 from __future__ import annotations
 

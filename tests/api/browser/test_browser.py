@@ -1,7 +1,8 @@
 """The chat page in a real Chromium (Debian's ``/usr/bin/chromium``, driven by Playwright's sync API).
 
 Install the browser with ``apt-get update && apt-get install -y chromium fonts-ipafont-gothic``
-(tests/api/browser/conftest.py: the browser, the page, the skip without it). The final page is saved as ``test-artifacts/browser-final.png``.
+(tests/api/browser/conftest.py: the browser, the page, the skip without it).
+The final page is saved as ``test-artifacts/browser-final.png``.
 """
 
 from __future__ import annotations

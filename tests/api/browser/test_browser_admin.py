@@ -1,7 +1,8 @@
 """The admin's and the reader's loop in a real Chromium, with axe-core checking accessibility.
 
-Same browser and skip logic as ``tests/api/browser/test_browser.py`` (tests/api/browser/conftest.py). axe-core comes from npm (``make axe`` installs
-it into the git-ignored ``.tools/``); the accessibility checks skip only where npm is not installed.
+Same browser and skip logic as ``tests/api/browser/test_browser.py`` (tests/api/browser/conftest.py).
+axe-core comes from npm (``make axe`` installs it into the git-ignored ``.tools/``); the accessibility checks
+skip only where npm is not installed.
 Screenshots: ``test-artifacts/admin-upload.png``, ``admin-documents.png``, ``reader-feedback.png``,
 ``admin-content-gaps.png`` and ``reader-history.png``.
 """

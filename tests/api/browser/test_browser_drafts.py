@@ -1,7 +1,7 @@
 """The admin view's record drafts in a real Chromium: ingest proposes drafts, the admin reviews them.
 
-Same browser, launch arguments and skip logic as ``tests/api/browser/test_browser.py`` (tests/api/browser/conftest.py). The final
-page is saved as ``test-artifacts/browser-drafts.png``.
+Same browser, launch arguments and skip logic as ``tests/api/browser/test_browser.py``
+(tests/api/browser/conftest.py). The final page is saved as ``test-artifacts/browser-drafts.png``.
 """
 
 from __future__ import annotations
