@@ -26,7 +26,7 @@ from api.errors import ApiError
 from assistant.service import Assistant
 from ingest.locking import IngestAlreadyRunning, ingest_lock
 from knowledge.base import KnowledgeBase
-from knowledge.settings import Settings
+from knowledge.config import Settings
 
 if TYPE_CHECKING:
     from ingest.pipeline import IngestHooks
@@ -179,9 +179,9 @@ class AppState:
 
         self.settings = settings
         self.kb = KnowledgeBase(settings)
-        self.records_engine: Engine = open_database(settings.resolved_database_url)
-        self.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
-        self.feedback_limiter = RateLimiter(settings.feedback_per_minute)
+        self.records_engine: Engine = open_database(settings.storage.resolved_database_url)
+        self.rate_limiter = RateLimiter(settings.http.rate_limit_per_minute)
+        self.feedback_limiter = RateLimiter(settings.http.feedback_per_minute)
         self.ingest_jobs = IngestJobs(self.writer_kb, self.kb.refresh, self._probe_ingest_lock, hooks=ingest_hooks)
         self.assistant = Assistant(self.kb, self.records_engine, settings)
         self.warm_up_error: str | None = None  # why the background load of the indexes or the model failed
@@ -317,7 +317,7 @@ def admin_problem(admin_token: str | None, authorization: str) -> ApiError | Non
 
 
 def require_admin(request: Request, settings: Annotated[Settings, Depends(get_settings_dep)]) -> None:
-    problem = admin_problem(settings.admin_token, request.headers.get("authorization", ""))
+    problem = admin_problem(settings.http.admin_token, request.headers.get("authorization", ""))
     if problem is not None:
         raise problem
 

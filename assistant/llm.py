@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from assistant.schemas import Citation
-from knowledge.settings import Settings
+from knowledge.config import LlmSettings, Settings
 from knowledge.text import compact, nfkc
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class Facts:
 
 
 def enabled(settings: Settings) -> bool:
-    return bool(settings.llm_base_url and settings.llm_base_url.strip())
+    return settings.llm.enabled
 
 
 class LLMComposer:
@@ -97,10 +97,10 @@ class LLMComposer:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> LLMComposer:
-        if not enabled(settings):
+    def from_settings(cls, llm: LlmSettings, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> LLMComposer:
+        if not llm.enabled:
             raise ValueError("RENKEI_LLM_BASE_URL is not set")
-        return _cached_composer(str(settings.llm_base_url), settings.llm_model, settings.llm_api_key, timeout)
+        return _cached_composer(str(llm.base_url), llm.model, llm.api_key, timeout)
 
     def compose(self, question: str, evidence: Sequence[EvidencePassage]) -> str | None:
         """The model's reply with citation marks normalised to ``[n]``; None for an empty reply."""
@@ -259,14 +259,14 @@ def llm_answer(
     if not enabled(settings) or not evidence:
         return None
     try:
-        answer = LLMComposer.from_settings(settings, timeout=timeout).compose(question, evidence)
+        answer = LLMComposer.from_settings(settings.llm, timeout=timeout).compose(question, evidence)
     except Exception as error:  # noqa: BLE001 - any client, network or server failure: keep the extractive answer
         log.warning("LLM answer failed (%s); keeping the extractive answer", type(error).__name__)
         return None
     if answer is None:
         log.info("LLM returned an empty answer; keeping the extractive answer")
         return None
-    ok, reason = check(answer, evidence, secrets=(settings.admin_token, settings.llm_api_key))
+    ok, reason = check(answer, evidence, secrets=(settings.http.admin_token, settings.llm.api_key))
     if not ok:
         log.info("LLM answer rejected: %s", reason)
         return None
