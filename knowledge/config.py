@@ -12,13 +12,17 @@ The environment variables keep their flat names (``RENKEI_DATA_DIR``, ``RENKEI_E
 group is a ``BaseSettings`` with its own prefix, and :class:`Settings` builds the groups it is not given. In code a
 group is overridden by passing it, the others still coming from the environment::
 
-    Settings(storage=StorageSettings(data_dir=tmp, corpus_dirs=[corpus]), retrieval=RetrievalSettings(embedding_model="hashing"))
+    Settings(
+        storage=StorageSettings(data_dir=tmp, corpus_dirs=[corpus]),
+        retrieval=RetrievalSettings(embedding_model="hashing"),
+    )
 
 A value the environment gives that a group cannot take raises :class:`ConfigError`, naming the variable.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -30,10 +34,14 @@ from pydantic_settings.exceptions import SettingsError
 ENV_PREFIX = "RENKEI_"
 SQLITE_FILE = "renkei.sqlite3"
 LOCK_FILE = "ingest.lock"
+JSON_HINT = f"a list is written as JSON, e.g. {ENV_PREFIX}CORPUS_DIRS='[\"./corpus\"]'"
 
 
-class ConfigError(ValueError):
-    """A setting's value cannot be used; the message names its environment variable."""
+class ConfigError(Exception):
+    """A setting's value cannot be used; the message names its environment variable.
+
+    Not a ``ValueError``: a pydantic validator that reads the settings (``ChatRequest``'s) lets it through instead
+    of reporting it as an invalid field."""
 
 
 class _Group(BaseSettings):
@@ -54,8 +62,8 @@ class _Group(BaseSettings):
             super().__init__(**values)
         except ValidationError as exc:
             raise ConfigError("; ".join(_describe(type(self), error) for error in exc.errors())) from None
-        except SettingsError as exc:  # a list or number the environment gives that does not parse
-            raise ConfigError(f"{exc} (lists are JSON, e.g. {ENV_PREFIX}CORPUS_DIRS='[\"./corpus\"]')") from None
+        except SettingsError as exc:  # a list the environment gives that is not JSON
+            raise ConfigError(f"{_setting_named_in(type(self), exc)}: {exc}; {JSON_HINT}") from None
 
     @classmethod
     def env_name(cls, field: str) -> str:
@@ -63,10 +71,21 @@ class _Group(BaseSettings):
         return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
 
 
+def _setting(group: type[_Group], field: str) -> str:
+    """``RENKEI_X (group.x)``: how a setting is named in errors."""
+    return f"{group.env_name(field)} ({group.group}.{field})"
+
+
 def _describe(group: type[_Group], error: Any) -> str:
     """``RENKEI_X (group.x): what is wrong (got value)`` for one pydantic error."""
     field = str(error["loc"][0]) if error.get("loc") else "?"
-    return f"{group.env_name(field)} ({group.group}.{field}): {error['msg']} (got {error.get('input')!r})"
+    return f"{_setting(group, field)}: {error['msg']} (got {error.get('input')!r})"
+
+
+def _setting_named_in(group: type[_Group], exc: SettingsError) -> str:
+    """The setting pydantic-settings names in ``error parsing value for field "x" from source ...``."""
+    found = re.search(r'field "(\w+)"', str(exc))
+    return _setting(group, found[1]) if found else f"a {ENV_PREFIX}* setting of the {group.group} group"
 
 
 class StorageSettings(_Group):
@@ -154,7 +173,8 @@ class HttpSettings(_Group):
     group: ClassVar[str] = "http"
 
     admin_token: str | None = None  # unset: the admin endpoints answer 403
-    # The longest chat message; the HTTP API and ``renkei ask`` both refuse a longer one (``ChatRequest``).
+    # The longest chat message: ``ChatRequest`` refuses a longer one, for the HTTP API and ``renkei ask`` alike. It
+    # reads the process's value (``get_settings()``), whatever settings object an app was built with.
     max_message_chars: int = Field(default=2000, ge=1)
     # Requests per client per minute, 0 for no limit: chat, and 👍/👎 posts (no token needed, so limited too).
     rate_limit_per_minute: int = Field(default=120, ge=0)
