@@ -34,6 +34,7 @@ from pydantic_settings.exceptions import SettingsError
 ENV_PREFIX = "RENKEI_"
 SQLITE_FILE = "renkei.sqlite3"
 LOCK_FILE = "ingest.lock"
+PLACEHOLDER_API_KEY = "not-needed"
 JSON_HINT = f"a list is written as JSON, e.g. {ENV_PREFIX}CORPUS_DIRS='[\"./corpus\"]'"
 
 
@@ -165,6 +166,11 @@ class LlmSettings(_Group):
     @property
     def enabled(self) -> bool:
         return bool(self.base_url and self.base_url.strip())
+
+    @property
+    def client_api_key(self) -> str:
+        """The key the client sends: the OpenAI client wants one, and local servers usually ignore it."""
+        return self.api_key or PLACEHOLDER_API_KEY
 
 
 class HttpSettings(_Group):
