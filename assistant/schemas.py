@@ -16,7 +16,11 @@ CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
 class ChatRequest(BaseModel):
-    message: str = Field(min_length=1, examples=["北ブロックの研修会の講師は？"])  # at most max_message_chars
+    message: str = Field(
+        min_length=1,
+        description="at most RENKEI_MAX_MESSAGE_CHARS characters (GET /api/limits)",
+        examples=["北ブロックの研修会の講師は？"],
+    )
     conversation_id: str | None = Field(default=None, pattern=CONVERSATION_ID_PATTERN)
     ward: str | None = Field(default=None, max_length=32, examples=["鶴見区"])
     as_of: date | None = Field(default=None, examples=["2023-09-01"])
