@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from ingest.bench import REPO_ROOT, SAMPLE_DIR, SAMPLE_REPORT, run_ingest_benchmark
-from knowledge.settings import Settings
+from knowledge.config import RetrievalSettings, Settings, StorageSettings
 
 RECORD_QUESTION = "新任コーディネーター向けの説明は何月何日にありましたか"
 PASSAGE_QUESTION = "新任のコーディネーターは採用されたらまず何をしてもらえますか"
@@ -231,7 +231,8 @@ def _grow(data: Path, model_dir: Path, backend: str, size: int) -> int:
     from knowledge.bench_retrieval import grow_to, sample_lines
 
     settings = Settings(
-        data_dir=data, corpus_dirs=[SAMPLE_DIR], embedding_model=str(model_dir), embedding_backend=backend
+        storage=StorageSettings(data_dir=data, corpus_dirs=[SAMPLE_DIR]),
+        retrieval=RetrievalSettings(embedding_model=str(model_dir), embedding_backend=backend),
     )
     grown = grow_to(KnowledgeBase(settings), size, sample_lines(SAMPLE_REPORT.read_text(encoding="utf-8")), seed=size)
     return int(grown["total_chunks"])
@@ -269,7 +270,7 @@ def _retrieval(work_dir: Path, model_dir: Path, backend: str) -> dict[str, Any]:
     """Retrieval R@5 and MRR (dense and hybrid) on every set of the eval suite, each over its own corpus."""
     from assistant.evaluation import evaluate_retrieval, load_questions, load_suite, suite_assistant
 
-    settings = Settings(embedding_model=str(model_dir), embedding_backend=backend)
+    settings = Settings(retrieval=RetrievalSettings(embedding_model=str(model_dir), embedding_backend=backend))
     result: dict[str, Any] = {}
     assistants: dict[tuple[Path, ...], Any] = {}
     for item in load_suite(SUITE):
@@ -291,14 +292,17 @@ def _server_at_size(root: Path, model_dir: Path, backends: list[str], size: int)
     from knowledge.base import KnowledgeBase
     from knowledge.bench_retrieval import grow_to, sample_lines
 
-    settings = Settings(data_dir=root / "data", corpus_dirs=[SAMPLE_DIR], embedding_model=str(model_dir))
+    settings = Settings(
+        storage=StorageSettings(data_dir=root / "data", corpus_dirs=[SAMPLE_DIR]),
+        retrieval=RetrievalSettings(embedding_model=str(model_dir)),
+    )
     kb = KnowledgeBase(settings)
     IngestRun(kb).run([SAMPLE_DIR])
     grown = grow_to(kb, size, sample_lines(SAMPLE_REPORT.read_text(encoding="utf-8")), seed=size)
     questions = tuple(q.question for q in load_questions(REPO_ROOT / "tests" / "dev.yaml"))
     result: dict[str, Any] = {"chunks": grown["total_chunks"]}
     for backend in backends:
-        result[backend] = _serve_start(_env(settings.data_dir, model_dir, backend), questions)
+        result[backend] = _serve_start(_env(settings.storage.data_dir, model_dir, backend), questions)
     return result
 
 

@@ -12,11 +12,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from knowledge.settings import get_settings
+from knowledge.config import ConfigError, get_settings
 
 if TYPE_CHECKING:  # imported where used, to keep the command line's start-up light
     from assistant.service import Assistant
-    from knowledge.settings import Settings
+    from knowledge.config import Settings
 
 
 class _Cli(typer.Typer):
@@ -31,6 +31,8 @@ class _Cli(typer.Typer):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().__call__(*args, **kwargs)
+        except ConfigError as exc:  # a RENKEI_* variable that cannot be used: one line naming it, no traceback
+            sys.exit(_fail(str(exc), 2).exit_code)
         except SystemExit as done:
             if _teardown["skip"]:
                 _exit_now(done.code)

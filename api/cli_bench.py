@@ -72,8 +72,8 @@ def _scaling(sizes: list[int], model: str | None, queries: int, *, retrieval: bo
 
 def _embed() -> dict[str, Any]:
     from api.bench_backends import embed_section
+    from knowledge.config import Settings
     from knowledge.embeddings import resolve_model_dir
-    from knowledge.settings import Settings
 
     return embed_section(resolve_model_dir(Settings()))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -79,8 +78,9 @@ def load(
 ) -> None:
     """Post chat questions from CLIENTS threads for SECONDS (or MAX_REQUESTS); report p50/p95/max and errors."""
     from api.loadtest import LoadTargetRefused, run_load
+    from knowledge.config import get_settings
 
-    token = admin_token or os.environ.get("RENKEI_ADMIN_TOKEN")
+    token = admin_token or get_settings().http.admin_token  # the option, else the settings (.env too)
     try:
         report = run_load(
             url,

@@ -23,7 +23,7 @@ from assistant.schemas import ChatRequest
 from ingest.bench import DEV_QUESTIONS, REPO_ROOT, SAMPLE_DIR, bench_settings, embedding_setting
 from ingest.pipeline import IngestRun
 from knowledge.bench_retrieval import grow_to, latencies_ms, rss_mb, sample_lines, time_retrieval
-from knowledge.settings import Settings
+from knowledge.config import Settings
 
 DEFAULT_SIZES = (1_000, 10_000)
 LARGE_SIZE = 100_000
@@ -55,7 +55,7 @@ def run_scaling_benchmark(
         settings = bench_settings(Path(tmp), setting, corpus=SAMPLE_DIR)
         kb = KnowledgeBase(settings)
         sample = IngestRun(kb).run([SAMPLE_DIR])
-        assistant = Assistant(kb, open_database(settings.resolved_database_url), settings)
+        assistant = Assistant(kb, open_database(settings.storage.resolved_database_url), settings)
         results: list[dict[str, Any]] = []
         for index, size in enumerate(sorted(sizes)):
             entry: dict[str, Any] = {"target_chunks": size, **grow_to(kb, size, lines, seed=size)}
@@ -94,13 +94,13 @@ def cold_first_answer(settings: Settings, question: Question) -> dict[str, Any]:
     """Run :func:`first_answer_main` in a new interpreter against ``settings``' data; its timings + wall time."""
     env = {
         **os.environ,
-        "RENKEI_DATA_DIR": str(settings.data_dir),
-        "RENKEI_CORPUS_DIRS": json.dumps([str(p) for p in settings.corpus_dirs]),
-        "RENKEI_EMBEDDING_MODEL": settings.embedding_model or "",
+        "RENKEI_DATA_DIR": str(settings.storage.data_dir),
+        "RENKEI_CORPUS_DIRS": json.dumps([str(p) for p in settings.storage.corpus_dirs]),
+        "RENKEI_EMBEDDING_MODEL": settings.retrieval.embedding_model or "",
         "RENKEI_BENCH_QUESTION": question.question,
         "RENKEI_BENCH_WARD": question.ward or "",
     }
-    if not settings.embedding_model:
+    if not settings.retrieval.embedding_model:
         env.pop("RENKEI_EMBEDDING_MODEL")
     started = time.perf_counter()
     completed = subprocess.run(
@@ -120,13 +120,13 @@ def first_answer_main() -> None:
     started = time.perf_counter()
     from assistant.service import Assistant
     from knowledge.base import KnowledgeBase
+    from knowledge.config import get_settings
     from knowledge.database import open_database
-    from knowledge.settings import get_settings
 
     imported = time.perf_counter()
     settings = get_settings()
     kb = KnowledgeBase(settings)
-    assistant = Assistant(kb, open_database(settings.resolved_database_url), settings)
+    assistant = Assistant(kb, open_database(settings.storage.resolved_database_url), settings)
     built = time.perf_counter()
     ward = os.environ.get("RENKEI_BENCH_WARD") or None
     answer = assistant.answer(ChatRequest(message=os.environ["RENKEI_BENCH_QUESTION"], ward=ward))

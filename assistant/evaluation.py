@@ -19,8 +19,8 @@ from pydantic import BaseModel, Field, field_validator
 from assistant.schemas import ChatAnswer, ChatRequest
 from assistant.service import Assistant
 from knowledge.base import KnowledgeBase
+from knowledge.config import Settings, StorageSettings
 from knowledge.retriever import hybrid_search
-from knowledge.settings import Settings
 from knowledge.text import compact
 
 MAX_ANSWER_CHARS = 600
@@ -240,14 +240,12 @@ def suite_assistant(corpus: list[Path], work_dir: Path, settings: Settings) -> A
     from knowledge.database import open_database
 
     key = hashlib.sha256("\n".join(str(path) for path in corpus).encode()).hexdigest()[:12]
-    scoped = settings.model_copy(
-        update={"data_dir": work_dir / key, "corpus_dirs": corpus, "database_url": None, "chroma_url": None}
-    )
+    scoped = settings.model_copy(update={"storage": StorageSettings.local(work_dir / key, corpus)})
     kb = KnowledgeBase(scoped)
     report = IngestRun(kb).run(corpus)
     if report.failed:
         raise RuntimeError(f"ingest of {corpus} failed: {report.failed}")
-    return Assistant(kb, open_database(scoped.resolved_database_url), scoped)
+    return Assistant(kb, open_database(scoped.storage.resolved_database_url), scoped)
 
 
 def evaluate_suite(

@@ -14,8 +14,8 @@ from typing import Any
 
 from ingest.pipeline import IngestRun
 from knowledge.base import KnowledgeBase
+from knowledge.config import RetrievalSettings, Settings, StorageSettings
 from knowledge.embedders import HASHING
-from knowledge.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO_ROOT / "corpus" / "sample"
@@ -47,12 +47,8 @@ def bench_settings(root: Path, model: str | None, corpus: Path | None = None, ba
     """Settings confined to ``root`` (a temporary directory); ``model`` as from :func:`embedding_setting`."""
     chosen: dict[str, Any] = {"embedding_backend": backend} if backend else {}  # the settings validate the name
     return Settings(
-        data_dir=root / "data",
-        corpus_dirs=[corpus or root / "corpus"],
-        database_url=None,
-        chroma_url=None,
-        embedding_model=model,
-        **chosen,
+        storage=StorageSettings.local(root / "data", [corpus or root / "corpus"]),
+        retrieval=RetrievalSettings(embedding_model=model, **chosen),
     )
 
 
@@ -91,7 +87,7 @@ def run_ingest_benchmark(docs: int = 200, model: str | None = None, backend: str
         raw_s = max(time.perf_counter() - started, 1e-9)
         return {
             "model": kb.model_name,
-            "backend": settings.embedding_backend if setting != HASHING else HASHING,
+            "backend": settings.retrieval.embedding_backend if setting != HASHING else HASHING,
             "docs": docs,
             "chunks": full.chunks_embedded,
             "model_load_seconds": round(load_seconds, 3),

@@ -88,7 +88,7 @@ def grow_to(kb: KnowledgeBase, target_chunks: int, lines: Sequence[str], seed: i
         kb.vectors.add_vectors([c.chunk_id for c in chunks], vectors.tolist(), [c.text for c in chunks], metadatas)
         lexical = kb.lexical
         lexical.upsert((c.chunk_id, c.text, m) for c, m in zip(chunks, metadatas, strict=True))
-        lexical.save(kb.settings.lexical_dir)
+        lexical.save(kb.settings.storage.lexical_dir)
         kb.catalog.commit(upserts=made)
     return {
         "synthetic_documents_added": documents,

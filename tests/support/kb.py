@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
-from knowledge.settings import Settings
+from knowledge.config import RetrievalSettings, Settings, StorageSettings
 
 
 class CountingEmbeddings(Embeddings):
@@ -27,5 +28,9 @@ class CountingEmbeddings(Embeddings):
         return self.inner.embed_query(text)
 
 
-def make_settings(data_dir: Path, corpus: Path, **overrides: object) -> Settings:
-    return Settings(data_dir=data_dir, corpus_dirs=[corpus], **overrides)  # type: ignore[arg-type]
+def make_settings(data_dir: Path, corpus: Path, *, embedding_model: str, **storage: Any) -> Settings:
+    """Settings over ``data_dir`` and ``corpus``; ``storage`` sets more of that group (``chroma_url``, ...)."""
+    return Settings(
+        storage=StorageSettings(data_dir=data_dir, corpus_dirs=[corpus], **storage),
+        retrieval=RetrievalSettings(embedding_model=embedding_model),
+    )
