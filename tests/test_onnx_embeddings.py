@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
+from api.bench.paths import DEV_QUESTIONS
 from ingest.chunking import chunk_document
 from knowledge.embedding_base import EmbeddingModelError
 from knowledge.embeddings import get_embeddings
@@ -21,7 +22,7 @@ from knowledge.settings import Settings
 from tests.conftest_model import SAMPLE, e5_embeddings, e5_model_dir, sample_paragraphs  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
-DEV = ROOT / "tests" / "dev.yaml"
+DEV = DEV_QUESTIONS
 SAME_VECTOR = 0.999  # the bar for the default backend: min cosine to the torch fp32 vectors
 EDGE_CASES = [
     "9時～12時 〜 ~",
