@@ -291,7 +291,9 @@ def ask(
 
 @app.command()
 def fit(
-    suite: Annotated[Path, typer.Option(help="the suite of question sets")] = SUITE_FILE,
+    suite: Annotated[
+        Path, typer.Option(help="the suite of question sets", show_default="api/bench/questions/eval_sets.yaml")
+    ] = SUITE_FILE,
     out: Annotated[Path | None, typer.Option(help="where to write the weights (default: the packaged model)")] = None,
     work_dir: Annotated[Path, typer.Option(help="data dirs of the suite's corpora (kept between runs)")] = Path(
         "var/eval"

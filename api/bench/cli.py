@@ -119,30 +119,28 @@ def ingest(as_json: JsonOpt = False, docs: DocsOpt = 200, model: ModelOpt = None
     _emit(_report({"ingest": _ingest(docs, model)}), as_json)
 
 
-@app.command()
-def retrieval(
-    as_json: JsonOpt = False,
-    model: ModelOpt = None,
-    sizes: SizesOpt = None,
-    large: LargeOpt = False,
-    queries: QueriesOpt = 50,
-) -> None:
-    """hybrid_search p50/p95 and RSS at each knowledge-base size."""
-    report = _scaling(_sizes(sizes, large), model, queries, retrieval=True, chat=False)
-    _emit(_report({"scaling": report}), as_json)
+def _scaling_command(*, retrieval: bool, chat: bool) -> Callable[..., None]:
+    """``bench retrieval`` and ``bench chat``: the same options, the scaling benchmark with one side timed."""
+
+    def command(
+        as_json: JsonOpt = False,
+        model: ModelOpt = None,
+        sizes: SizesOpt = None,
+        large: LargeOpt = False,
+        queries: QueriesOpt = 50,
+    ) -> None:
+        report = _scaling(_sizes(sizes, large), model, queries, retrieval=retrieval, chat=chat)
+        _emit(_report({"scaling": report}), as_json)
+
+    return command
 
 
-@app.command()
-def chat(
-    as_json: JsonOpt = False,
-    model: ModelOpt = None,
-    sizes: SizesOpt = None,
-    large: LargeOpt = False,
-    queries: QueriesOpt = 50,
-) -> None:
-    """Assistant.answer p50/p95, RSS and time to first answer at each knowledge-base size."""
-    report = _scaling(_sizes(sizes, large), model, queries, retrieval=False, chat=True)
-    _emit(_report({"scaling": report}), as_json)
+app.command("retrieval", help="hybrid_search p50/p95 and RSS at each knowledge-base size.")(
+    _scaling_command(retrieval=True, chat=False)
+)
+app.command("chat", help="Assistant.answer p50/p95, RSS and time to first answer at each knowledge-base size.")(
+    _scaling_command(retrieval=False, chat=True)
+)
 
 
 @app.command()
