@@ -62,16 +62,9 @@ def run_backends_benchmark(docs: int = 30, *, large: bool = False, backends: lis
 # --- pieces ------------------------------------------------------------------------------------------
 def _env(data: Path, model_dir: Path, backend: str) -> dict[str, str]:
     """A fresh process over ``data`` (the sample's) with none of this process's ``RENKEI_*`` settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RENKEI_")}
-    return (
-        env
-        | renkei_env(data, [SAMPLE_DIR], str(model_dir), backend)
-        | {
-            "RENKEI_RATE_LIMIT_PER_MINUTE": "100000",
-            "HF_HUB_OFFLINE": "1",
-            "ANONYMIZED_TELEMETRY": "False",
-        }
-    )
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("RENKEI_")}
+    quiet = {"RENKEI_RATE_LIMIT_PER_MINUTE": "100000", "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
+    return inherited | renkei_env(data, [SAMPLE_DIR], str(model_dir), backend) | quiet
 
 
 def _sample_data_dir(root: Path, model_dir: Path, backend: str) -> Path:
@@ -109,15 +102,27 @@ def _run_measured(args: list[str], env: dict[str, str], code: Path = REPO_ROOT) 
     return wall, peak / 1e6
 
 
-def _cold(data: Path, model_dir: Path, backend: str) -> dict[str, Any]:
-    env = _env(data, model_dir, backend)
-    result: dict[str, Any] = {}
+def _asks(env: dict[str, str], code: Path = REPO_ROOT) -> dict[str, float]:
+    """One cold ``renkei ask`` of the checkout ``code`` per question kind: its wall seconds and peak RSS."""
+    row: dict[str, float] = {}
     for kind, question in (("record", RECORD_QUESTION), ("passage", PASSAGE_QUESTION)):
-        runs = [_run_measured([sys.executable, "-m", "api.cli", "ask", question], env) for _ in range(COLD_RUNS)]
-        result[f"ask_{kind}_s"] = round(statistics.median(w for w, _ in runs), 2)
-        result[f"ask_{kind}_rss_mb"] = round(max(r for _, r in runs))
-    result.update(_serve_start(env))
-    return result
+        row[f"ask_{kind}_s"], row[f"ask_{kind}_rss_mb"] = _run_measured(
+            [sys.executable, "-m", "api.cli", "ask", question], env, code
+        )
+    return row
+
+
+def _cold(data: Path, model_dir: Path, backend: str) -> dict[str, Any]:
+    """:data:`COLD_RUNS` rounds of cold asks (median seconds, highest RSS), then one server start."""
+    env = _env(data, model_dir, backend)
+    runs = [_asks(env) for _ in range(COLD_RUNS)]
+    result: dict[str, Any] = {
+        key: round(statistics.median(run[key] for run in runs), 2)
+        if key.endswith("_s")
+        else round(max(run[key] for run in runs))
+        for key in runs[0]
+    }
+    return result | _serve_start(env)
 
 
 def _serve_start(env: dict[str, str], questions: tuple[str, ...] = (), code: Path = REPO_ROOT) -> dict[str, Any]:
@@ -206,12 +211,7 @@ def run_cold_comparison(
 
 
 def _cold_once(env: dict[str, str], code: Path, questions: tuple[str, ...]) -> dict[str, Any]:
-    row: dict[str, Any] = {}
-    for kind, question in (("record", RECORD_QUESTION), ("passage", PASSAGE_QUESTION)):
-        row[f"ask_{kind}_s"], row[f"ask_{kind}_rss_mb"] = _run_measured(
-            [sys.executable, "-m", "api.cli", "ask", question], env, code
-        )
-    return row | _serve_start(env, questions, code)
+    return _asks(env, code) | _serve_start(env, questions, code)
 
 
 def _grow(data: Path, model_dir: Path, backend: str, size: int) -> int:
