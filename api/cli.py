@@ -248,11 +248,10 @@ _mount_subcommands()
 def _assistant() -> Assistant:
     from assistant.service import Assistant
     from knowledge.base import KnowledgeBase
-    from knowledge.database import open_database
 
     settings = _checked_settings()
     kb = KnowledgeBase(settings)
-    return Assistant(kb, open_database(settings.resolved_database_url), settings)
+    return Assistant(kb, kb.engine, settings)
 
 
 @app.command()

@@ -175,11 +175,10 @@ class AppState:
     """Everything a request may need, built once per process."""
 
     def __init__(self, settings: Settings, ingest_hooks: IngestHooks | None = None) -> None:
-        from knowledge.database import open_database
-
         self.settings = settings
         self.kb = KnowledgeBase(settings)
-        self.records_engine: Engine = open_database(settings.resolved_database_url)
+        # one database, one engine: records and conversations share the knowledge base's (its pool and pragmas)
+        self.records_engine: Engine = self.kb.engine
         self.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
         self.feedback_limiter = RateLimiter(settings.feedback_per_minute)
         self.ingest_jobs = IngestJobs(self.writer_kb, self.kb.refresh, self._probe_ingest_lock, hooks=ingest_hooks)
@@ -226,8 +225,7 @@ class AppState:
         log.info("embedding model %s ready in %.1f s", self.kb.model_name, time.perf_counter() - started)
 
     def close(self) -> None:
-        self.records_engine.dispose()
-        self.kb.dispose()
+        self.kb.dispose()  # disposes of records_engine too: it is the knowledge base's engine
 
 
 def get_state(request: Request) -> AppState:

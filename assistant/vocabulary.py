@@ -65,6 +65,7 @@ class Vocabulary:
     follow_up_max_chars: int
     question_words: frozenset[str]
     interrogatives: frozenset[str]
+    interrogative_pattern: re.Pattern[str]
     determiners: frozenset[str]
     list_cues: tuple[str, ...]
     attribute_nouns: frozenset[str]
@@ -87,9 +88,13 @@ class Vocabulary:
         """A question ending in か with no interrogative, no list cue and no kind of fact asked for:
         「駐車場は使えますか」, not 「どこにありますか」 or 「場所は？」."""
         text = compact(question).rstrip("？?。!！")
-        if not text.endswith("か") or any(word in text for word in self.interrogatives):
+        if not text.endswith("か") or self.has_interrogative(text):
             return False
         return not self.wants_list(question) and self.answer_type(question, focus) is None
+
+    def has_interrogative(self, question: str) -> bool:
+        """Whether an interrogative stands in the question (何人 and いつもらえる count, いつも and どうぞ do not)."""
+        return bool(self.interrogative_pattern.search(compact(question)))
 
     def focus(self, question: str) -> str | None:
         """The word a question asks about: the word right after an interrogative (どんな取組み, どう活かす), else
@@ -153,6 +158,7 @@ def load_vocabulary(path: Path = VOCABULARY_FILE) -> Vocabulary:
         follow_up_max_chars=int(data["follow_up_max_chars"]),
         question_words=frozenset(_words(data["question_words"])),
         interrogatives=frozenset(_words(data["interrogatives"])),
+        interrogative_pattern=re.compile("|".join(data["interrogative_patterns"])),
         determiners=frozenset(_words(data["determiners"])),
         list_cues=_words(data["list_cues"]),
         attribute_nouns=frozenset(_words(data["attribute_nouns"])),

@@ -296,10 +296,9 @@ class IngestRun:
         """Draft records extracted from new or changed documents, for an admin to review; never live."""
         if not changed:
             return
-        from knowledge.database import open_database
         from records.drafts import propose_for_document
 
-        engine = open_database(self.kb.settings.resolved_database_url)
+        engine = self.kb.engine
         self.progress.stage("extract", len(changed))
         for info in changed:
             try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -166,36 +166,55 @@ class KnowledgeBase:
 
     # --- search --------------------------------------------------------------------------------
     @staticmethod
-    def index_filters(where: dict[str, Any] | None) -> Filters | None:
+    def index_filters(where: dict[str, Any] | None) -> list[Filters] | None:
         """The generic index filters (see :mod:`knowledge.index`) for a search's ``where`` over
-        :data:`FILTER_KEYS`: ``ward`` becomes the ``ward:<name>`` flag that every chunk mentioning the ward has
-        (one ward at a time: the flags of several cannot be asked for as one clause)."""
+        :data:`FILTER_KEYS`, as clauses any one of which a chunk may meet. ``ward`` becomes the ``ward:<name>``
+        flag that every chunk mentioning the ward has; several wards give one clause each, because flags of
+        different keys cannot be or-ed inside one clause of either index."""
         if not where:
             return None
-        filters: dict[str, Any] = {}
+        common: dict[str, Any] = {}
+        wards: list[str] = []
         for key, value in where.items():
             if key not in FILTER_KEYS:
                 raise ValueError(f"unknown filter {key!r}; use one of {', '.join(FILTER_KEYS)}")
-            if key != "ward":
-                filters[key] = value
-                continue
-            wards = filter_values(value)
-            if len(wards) != 1:
-                raise ValueError(f"filter on one ward at a time, not {value!r}")
-            filters.update(ward_flags([str(wards[0])]))
-        return filters
+            if key == "ward":
+                wards = [str(ward) for ward in filter_values(value)]
+                if not wards:
+                    raise ValueError("a ward filter needs at least one ward")
+            else:
+                common[key] = value
+        if not wards:
+            return [common]
+        return [{**common, **ward_flags([ward])} for ward in dict.fromkeys(wards)]
 
     def dense_search(self, query: str, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
-        filters = self.index_filters(where)
+        clauses = self.index_filters(where)
         if not query.strip() or not self._live:
             return []
         vector = self.query_vectors([query])[0].tolist()
-        hits = self.vectors.search(vector, k=k + 10, where=filters)
-        return [(chunk_id, score) for chunk_id, score in hits if chunk_id in self._live][:k]
+        return self._search_any(lambda filters: self.vectors.search(vector, k=k + 10, where=filters), clauses, k)
 
     def lexical_search(self, query: str, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
-        hits = self.lexical.search(query, k=k + 10, where=self.index_filters(where))
-        return [(chunk_id, score) for chunk_id, score in hits if chunk_id in self._live and score > 0][:k]
+        clauses = self.index_filters(where)
+        hits = self._search_any(lambda filters: self.lexical.search(query, k=k + 10, where=filters), clauses, k)
+        return [(chunk_id, score) for chunk_id, score in hits if score > 0]
+
+    def _search_any(
+        self,
+        search: Callable[[Filters | None], list[tuple[str, float]]],
+        clauses: list[Filters] | None,
+        k: int,
+    ) -> list[tuple[str, float]]:
+        """The best ``k`` live hits over the union of the clauses: one search per clause, merged by score (an
+        index's scores for one query are comparable, and the top k of a union lies within each clause's top k)."""
+        best: dict[str, float] = {}
+        everything: list[Filters | None] = [None]
+        for filters in clauses or everything:
+            for chunk_id, score in search(filters):
+                if chunk_id in self._live and score > best.get(chunk_id, float("-inf")):
+                    best[chunk_id] = score
+        return sorted(best.items(), key=lambda hit: -hit[1])[:k]
 
     # --- look-up -------------------------------------------------------------------------------
     def chunks(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:

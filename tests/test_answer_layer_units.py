@@ -224,6 +224,10 @@ def test_a_refusal_names_where_it_looked_not_a_stray_section() -> None:
         ("早良区の出前講座は令和5年度に何回あった？", False),  # an interrogative
         ("豊中市のセンターの開所時間を教えてください", False),  # not a question ending in か
         ("どんな取組みをしていますか", False),
+        ("相談窓口はいつも予約が要りますか", True),  # いつも asks nothing, いつ would
+        ("相談窓口はいつ開いていますか", False),
+        ("補助金はいつもらえますか", False),
+        ("駐車場はいつも空いていますか", True),
     ],
 )
 def test_yes_or_no_questions(question: str, yes_no: bool) -> None:

@@ -136,15 +136,38 @@ def test_search_keeps_to_the_filters(subject: Subject) -> None:
 # --- the knowledge base's side ------------------------------------------------------------------------------
 def test_search_filters_are_translated_for_the_indexes() -> None:
     assert KnowledgeBase.index_filters(None) is None and KnowledgeBase.index_filters({}) is None
-    assert KnowledgeBase.index_filters({"ward": "北区", "doc_type": ["report", "minutes"]}) == {
-        "ward:北区": True,
-        "doc_type": ["report", "minutes"],
-    }
-    assert KnowledgeBase.index_filters({"ward": ["北区"]}) == {"ward:北区": True}
+    assert KnowledgeBase.index_filters({"ward": "北区", "doc_type": ["report", "minutes"]}) == [
+        {"ward:北区": True, "doc_type": ["report", "minutes"]}
+    ]
+    assert KnowledgeBase.index_filters({"doc_type": "report"}) == [{"doc_type": "report"}]
+    # several wards: one clause each (a chunk may meet any), the other keys in every clause, repeats once
+    assert KnowledgeBase.index_filters({"ward": ["北区", "港区", "北区"], "fiscal_year": 2023}) == [
+        {"ward:北区": True, "fiscal_year": 2023},
+        {"ward:港区": True, "fiscal_year": 2023},
+    ]
     with pytest.raises(ValueError, match="unknown filter"):
         KnowledgeBase.index_filters({"wards": "北区"})
-    with pytest.raises(ValueError, match="one ward at a time"):
-        KnowledgeBase.index_filters({"ward": ["北区", "港区"]})
+    with pytest.raises(ValueError, match="at least one ward"):
+        KnowledgeBase.index_filters({"ward": []})
+
+
+def test_a_filter_on_several_wards_finds_the_chunks_of_any(tmp_path, kb_factory) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "wards"
+    corpus.mkdir()
+    pages = {"nishinari.md": "西成区", "taisho.md": "大正区", "kita.md": "北区"}
+    for name, ward in pages.items():
+        (corpus / name).write_text(
+            f"# {ward}の取組み\n\n{ward}では在宅医療の相談会を毎月開いています。", encoding="utf-8"
+        )
+    kb, _ = kb_factory(corpus)
+    IngestRun(kb).run([corpus])
+    for mode in ("dense", "lexical"):
+        one = hybrid_search(kb, "在宅医療の相談会", k=20, mode=mode, where={"ward": "西成区"})
+        both = hybrid_search(kb, "在宅医療の相談会", k=20, mode=mode, where={"ward": ["西成区", "大正区"]})
+        assert {r.chunk.document_id for r in one} == {"nishinari.md"}, mode
+        assert {r.chunk.document_id for r in both} == {"nishinari.md", "taisho.md"}, mode
+        assert len({r.chunk.chunk_id for r in both}) == len(both), mode
+    kb.dispose()
 
 
 def test_list_filters_apply_to_both_sides(corpus_copy, kb_factory) -> None:  # type: ignore[no-untyped-def]
