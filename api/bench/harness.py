@@ -133,11 +133,10 @@ def bench_settings(root: Path, model: str | None, corpus: Path | None = None, ba
 
 
 def assistant_over(kb: KnowledgeBase) -> Assistant:
-    """An assistant over ``kb``, its conversations in ``kb``'s database."""
+    """An assistant over ``kb``, its records and conversations in ``kb``'s database (through its engine)."""
     from assistant.service import Assistant
-    from knowledge.database import open_database
 
-    return Assistant(kb, open_database(kb.settings.resolved_database_url), kb.settings)
+    return Assistant(kb, kb.engine, kb.settings)
 
 
 def suite_assistant(corpus: list[Path], work_dir: Path, settings: Settings) -> Assistant:
