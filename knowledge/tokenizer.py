@@ -143,10 +143,11 @@ class JapaneseTokenizer:
         before a numeral is an era of a date (令和5年度, 平成31年), not something the text is about."""
         morphemes = list(self._morphemes(text))
         return [
-            morpheme.surface()
+            name
             for morpheme, following in zip(morphemes, [*morphemes[1:], None], strict=True)
             if morpheme.part_of_speech()[1] == "固有名詞"
             and not (following is not None and following.part_of_speech()[1] == "数詞")
+            for name in _place_parts(morpheme)
         ]
 
     def named_compounds(self, text: str, heads: Collection[str]) -> list[str]:
@@ -180,11 +181,12 @@ class JapaneseTokenizer:
         return names
 
     def place_names(self, text: str) -> list[str]:
-        """The place names (Sudachi's 固有名詞・地名) of ``text``, as written (NFKC)."""
+        """The place names (Sudachi's 固有名詞・地名) of ``text``, as written (NFKC); an address as its parts."""
         return [
-            morpheme.surface()
+            name
             for morpheme in self._morphemes(text)
             if morpheme.part_of_speech()[1:3] == ("固有名詞", "地名")
+            for name in _place_parts(morpheme)
         ]
 
     def _morphemes(self, text: str) -> Iterator[Morpheme]:
@@ -231,3 +233,13 @@ def default_tokenizer() -> JapaneseTokenizer:
 
 def tokenize(text: str) -> list[str]:
     return default_tokenizer().tokenize(text)
+
+
+def _place_parts(morpheme: Morpheme) -> list[str]:
+    """A place name as the places it names: an address (大阪市鶴見区, one long unit) is its middle units, the
+    city and the ward (SplitMode.B: 大阪市 / 鶴見区), for a document may name them apart; any other name whole."""
+    if morpheme.part_of_speech()[2] == "地名":
+        parts = [part.surface() for part in morpheme.split(SplitMode.B)]
+        if len(parts) > 1:
+            return parts
+    return [morpheme.surface()]

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from api.bench.fitting import fit_logistic
+from api.bench.fitting import fit_logistic, middle_of_best_run
 from assistant.answer_model import AnswerModel, Composition, LinearModel, load_answer_model
 from assistant.evidence import units_of
 from assistant.extractive import (
@@ -34,6 +34,14 @@ from knowledge.types import Chunk
         ("参加費はいくらですか", "amount", "参加費：無料"),
         ("満足と答えた人は何パーセント？", "percentage", "満足 38名（44.2％）"),
         ("返事はどのくらいでもらえますか", "duration", "3業務日以内に電話でお知らせします。"),
+        (
+            "相談したら何日くらいで返事が来ますか",
+            "duration",
+            "原則として3営業日以内にご連絡します。",
+        ),  # not 何日: a date
+        ("研修の申込みは何日前までですか", "duration", "開催日の7日前までにお申し込みください。"),
+        ("委員は何年で交代しますか", "duration", "委員の任期は2年とし、再任を妨げない。"),
+        ("次の研修は何日ですか", "date", "次回は11月18日（土）に開催します。"),
         ("受付は何時までですか", "time", "受付は午前8時45分から午後5時15分まで"),
         ("個人情報は第何条に書いてありますか", "article", "第８条 個人情報の取扱い"),
         ("センターのメールアドレスを教えて", "email", "E-mail：renkei-c@example.lg.jp"),
@@ -84,6 +92,15 @@ def test_the_model_file_round_trips(tmp_path) -> None:
     assert again.composition_for("参加費はいくら") == Composition(1, 0.8, 2, 300)
     assert again.composition_for("どんな取組みをしていますか") == Composition(0, 0.9, 3, 420, 2)
     assert again.strict_answer_types == frozenset({"amount"})
+
+
+def test_the_support_threshold_sits_in_the_middle_of_the_best_run() -> None:
+    cuts = [0.0, 0.2, 0.4, 0.6, 0.8]
+    # cut points 0.4 and 0.6 score best: any threshold in (0.2, 0.6] does, the middle is 0.4
+    assert middle_of_best_run(cuts, [5, 6, 7, 7, 6]) == (2, 0.4)
+    assert middle_of_best_run(cuts, [7, 6, 7, 7, None]) == (0, 0.0)  # the first best run: refuse nothing
+    assert middle_of_best_run(cuts, [None, 3, None, 5, None]) == (3, 0.5)  # a forbidden cut ends a run
+    assert middle_of_best_run(cuts, [None] * 5) is None
 
 
 def test_logistic_fit_learns_which_feature_answers() -> None:

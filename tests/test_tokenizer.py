@@ -124,6 +124,10 @@ def test_nouns_are_the_long_unit_nouns_without_numerals(tokenizer: JapaneseToken
 def test_proper_nouns_and_place_names(tokenizer: JapaneseTokenizer) -> None:
     assert tokenizer.place_names("吹田市の研修会で田村先生が話した") == ["吹田市"]
     assert set(tokenizer.proper_nouns("吹田市の研修会で田村先生が話した")) == {"吹田市", "田村"}
+    # an address is one long unit to Sudachi, but names a city and a ward that documents name apart
+    assert tokenizer.proper_nouns("大阪市鶴見区は何ブロックですか") == ["大阪市", "鶴見区"]
+    assert tokenizer.place_names("名古屋市千種区の相談窓口") == ["名古屋市", "千種区"]
+    assert tokenizer.proper_nouns("安佐南区の報告会") == ["安佐南区"]
 
 
 def test_words_carry_sudachi_synonym_groups(tokenizer: JapaneseTokenizer) -> None:

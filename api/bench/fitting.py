@@ -139,6 +139,22 @@ def _line_only(line: LinearModel) -> AnswerModel:
     return AnswerModel(line, placeholder, 0.0, Composition(0, 1.01, 0, 0), Composition(0, 1.01, 0, 0), frozenset())
 
 
+def middle_of_best_run(cuts: Sequence[float], scores: Sequence[int | None]) -> tuple[int, float] | None:
+    """The first run of consecutive cut points (ascending) with the highest score (None: not allowed), as the
+    index of its first cut and a threshold in the middle of the thresholds it stands for: a threshold t refuses
+    p < t, so every t in (cuts[first - 1], cuts[last]] scores the same."""
+    allowed = [score for score in scores if score is not None]
+    if not allowed:
+        return None
+    most = max(allowed)
+    first = scores.index(most)
+    last = first
+    while last + 1 < len(cuts) and scores[last + 1] == most:
+        last += 1
+    lower = cuts[first - 1] if first > 0 else 0.0
+    return first, round((lower + cuts[last]) / 2, 6)
+
+
 def fit_support(
     cases: list[Case], line: LinearModel, composition: Composition, lists: Composition
 ) -> tuple[LinearModel, float, frozenset[str], dict[str, Any]]:
@@ -176,13 +192,18 @@ def fit_support(
     passing = np.asarray(correct)
 
     def best_threshold(strict: frozenset[str]) -> tuple[int, float, dict[str, Any]] | None:
+        """The most passes any threshold gives, the threshold in the middle of the first run of cut points that
+        give them (not at its edge, where one question's probability sits: a refit on slightly different
+        features should not flip that question), and the refusal counts."""
         blocked = np.isin(kinds, sorted(strict)) & missing_type
-        best: tuple[int, float, dict[str, Any]] | None = None
-        for threshold in sorted(set(np.round(probabilities, 6)) | {0.0}):
+        cuts = sorted(set(np.round(probabilities, 6)) | {0.0})
+        outcomes: list[tuple[int, dict[str, Any]] | None] = []
+        for threshold in cuts:
             refused = (probabilities < threshold) | blocked
             answerable_refused = pre_refused_answerable + int((refused & answerable).sum())
             none_refused = pre_refused_none + int((refused & ~answerable).sum())
             if answerable_refused > MAX_ANSWERABLE_REFUSED * answerable_total:
+                outcomes.append(None)
                 continue
             # questions that pass: unanswerable ones refused, answerable ones answered with their answer
             passed = none_refused + int((~refused & answerable & passing).sum())
@@ -191,9 +212,14 @@ def fit_support(
                 "unanswerable_refused": f"{none_refused}/{unanswerable_total}",
                 "passed": f"{passed}/{len(usable)}",
             }
-            if best is None or passed > best[0]:
-                best = (passed, float(threshold), stats)
-        return best
+            outcomes.append((passed, stats))
+        best = middle_of_best_run(cuts, [None if outcome is None else outcome[0] for outcome in outcomes])
+        if best is None:
+            return None
+        first, threshold = best
+        chosen = outcomes[first]
+        assert chosen is not None
+        return chosen[0], threshold, chosen[1]
 
     # Greedily make an answer type strict while that lets more tune questions pass.
     strict: frozenset[str] = frozenset()
