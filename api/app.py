@@ -17,8 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.deps import AppState, admin_problem
 from api.errors import error_response, install_error_handlers
 from api.routes import admin, chat, conversations, documents, drafts, feedback, health, labels, records, sources
+from knowledge.config import Settings, get_settings
 from knowledge.health import check_data_dir
-from knowledge.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from ingest.pipeline import IngestHooks
@@ -94,11 +94,11 @@ JSON_BODY = BodyRule(
 def upload_rule(settings: Settings) -> BodyRule:
     """Document uploads: admin only, multipart, the file limit plus room for the form's own headers."""
     return BodyRule(
-        settings.upload_max_bytes + MULTIPART_OVERHEAD_BYTES,
+        settings.http.upload_max_bytes + MULTIPART_OVERHEAD_BYTES,
         _is_multipart,
         "ファイルは multipart/form-data で送ってください。 / Upload the file as multipart/form-data.",
         admin_only=True,
-        admin_token=settings.admin_token,
+        admin_token=settings.http.admin_token,
     )
 
 

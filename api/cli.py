@@ -13,11 +13,11 @@ from rich.console import Console
 from rich.table import Table
 
 from api.bench.paths import SUITE_FILE
-from knowledge.settings import get_settings
+from knowledge.config import ConfigError, get_settings
 
 if TYPE_CHECKING:  # imported where used, to keep the command line's start-up light
     from assistant.service import Assistant
-    from knowledge.settings import Settings
+    from knowledge.config import Settings
 
 
 class _Cli(typer.Typer):
@@ -32,6 +32,8 @@ class _Cli(typer.Typer):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().__call__(*args, **kwargs)
+        except ConfigError as exc:  # a RENKEI_* variable that cannot be used: one line naming it, no traceback
+            sys.exit(_fail(str(exc), 2).exit_code)
         except SystemExit as done:
             if _teardown["skip"]:
                 _exit_now(done.code)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from knowledge.settings import get_settings
+from knowledge.config import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="The database (RENKEI_DATABASE_URL, else renkei.sqlite3 in the data dir).")
 
@@ -19,7 +19,7 @@ def upgrade() -> None:
     """Apply the migrations the database lacks (every table: catalog, records, drafts, feedback, conversations)."""
     from knowledge import database
 
-    engine = database.make_engine(get_settings().resolved_database_url)
+    engine = database.make_engine(get_settings().storage.resolved_database_url)
     try:
         before = database.schema_revisions(engine)
         database.upgrade(engine)

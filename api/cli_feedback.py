@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from knowledge.settings import get_settings
+from knowledge.config import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="Readers' feedback and the questions the documents could not answer.")
 
@@ -30,7 +30,7 @@ def export(
     from assistant.memory import ConversationMemory
     from knowledge.database import open_database
 
-    memory = ConversationMemory(open_database(get_settings().resolved_database_url))
+    memory = ConversationMemory(open_database(get_settings().storage.resolved_database_url))
     if out is None:
         if bom:
             sys.stdout.write("\ufeff")

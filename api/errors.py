@@ -58,13 +58,14 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-def describe_validation_error(error: dict[str, Any], max_chars: int) -> tuple[str, str]:
+def describe_validation_error(error: dict[str, Any]) -> tuple[str, str]:
     """(code, bilingual message) for one pydantic error."""
     kind = str(error.get("type", ""))
     field = _field_name(tuple(error.get("loc", ())))
     value = error.get("input")
     if field == "message" and kind == "string_too_long":
         length = len(value) if isinstance(value, str) else "?"
+        max_chars = int(error["ctx"]["max_length"])  # the limit ChatRequest applied (string_too_long carries it)
         return "message_too_long", (
             f"メッセージは{max_chars:,}文字以内で入力してください（現在 {length:,} 文字）。"
             f" / The message must be at most {max_chars:,} characters (got {length:,})."
@@ -88,11 +89,9 @@ def describe_validation_error(error: dict[str, Any], max_chars: int) -> tuple[st
     return "validation_error", f"{field}: {error.get('msg', 'invalid value')}"
 
 
-async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
+async def _validation_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    state = getattr(request.app.state, "renkei", None)
-    limit = state.settings.max_message_chars if state is not None else 2000
-    described = [describe_validation_error(error, limit) for error in exc.errors()]
+    described = [describe_validation_error(error) for error in exc.errors()]
     if not described:
         return error_response(422, "validation_error", "invalid request")
     code = described[0][0]

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from assistant.memory import ConversationMemory, StoredTurn
 from assistant.schemas import CONVERSATION_ID_PATTERN
-from knowledge.settings import Settings
+from knowledge.config import Settings
 from records.models import Feedback
 
 VOCABULARY_FILE = Path(__file__).resolve().parent / "data" / "feedback.yaml"
@@ -87,8 +87,8 @@ class FeedbackRequest(BaseModel):
 
 def answer_settings(settings: Settings, embedding_model: str) -> dict[str, Any]:
     """What decided how an answer was made: the embedding model and whether an LLM phrased it."""
-    llm = bool(settings.llm_base_url)
-    return {"embedding_model": embedding_model, "llm": llm, "llm_model": settings.llm_model if llm else None}
+    llm = settings.llm.enabled
+    return {"embedding_model": embedding_model, "llm": llm, "llm_model": settings.llm.model if llm else None}
 
 
 def record_feedback(memory: ConversationMemory, request: FeedbackRequest, settings: dict[str, Any]) -> dict[str, Any]:

@@ -17,21 +17,20 @@ from functools import lru_cache
 from typing import Any
 
 from assistant.schemas import Citation
-from knowledge.settings import Settings
+from knowledge.config import LlmSettings, Settings
 from knowledge.text import compact, nfkc
+from records.reference import CITY_NAME
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_SECONDS = 20.0
 MAX_ANSWER_CHARS = 600
 MAX_OUTPUT_TOKENS = 700
-CITY = "大阪市"  # 大阪市北区 is the 北区 of the evidence
 NO_ANSWER = "資料には記載がありません"
 EVIDENCE_OPEN = "<資料>"
 EVIDENCE_CLOSE = "</資料>"
-PLACEHOLDER_API_KEY = "not-needed"  # local OpenAI-compatible servers usually ignore the key
 
-SYSTEM_PROMPT = f"""あなたは大阪市の在宅医療・介護連携推進事業の資料について質問に答えるアシスタントです。
+SYSTEM_PROMPT = f"""あなたは{CITY_NAME}の在宅医療・介護連携推進事業の資料について質問に答えるアシスタントです。
 次の規則を必ず守ってください。
 1. {EVIDENCE_OPEN}と{EVIDENCE_CLOSE}の間にある番号付きの資料だけに基づいて、日本語で簡潔に（300字程度まで）答える。
 2. 事実を述べる文には、根拠にした資料の番号を [1] のように文末に付ける。資料にない番号は使わない。
@@ -75,21 +74,19 @@ class Facts:
 
 
 def enabled(settings: Settings) -> bool:
-    return bool(settings.llm_base_url and settings.llm_base_url.strip())
+    return settings.llm.enabled
 
 
 class LLMComposer:
     """Writes a short Japanese answer from numbered evidence with an OpenAI-compatible chat model."""
 
-    def __init__(
-        self, base_url: str, model: str, api_key: str | None, timeout: float = DEFAULT_TIMEOUT_SECONDS
-    ) -> None:
+    def __init__(self, base_url: str, model: str, api_key: str, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
         from langchain_openai import ChatOpenAI  # imported lazily: only deployments with an LLM need it
 
         self.chat = ChatOpenAI(
             base_url=base_url,
             model=model,
-            api_key=api_key or PLACEHOLDER_API_KEY,
+            api_key=api_key,
             timeout=timeout,
             max_retries=0,
             temperature=0,
@@ -97,10 +94,10 @@ class LLMComposer:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> LLMComposer:
-        if not enabled(settings):
+    def from_settings(cls, llm: LlmSettings, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> LLMComposer:
+        if not llm.enabled:
             raise ValueError("RENKEI_LLM_BASE_URL is not set")
-        return _cached_composer(str(settings.llm_base_url), settings.llm_model, settings.llm_api_key, timeout)
+        return _cached_composer(str(llm.base_url), llm.model, llm.client_api_key, timeout)
 
     def compose(self, question: str, evidence: Sequence[EvidencePassage]) -> str | None:
         """The model's reply with citation marks normalised to ``[n]``; None for an empty reply."""
@@ -111,7 +108,7 @@ class LLMComposer:
 
 
 @lru_cache(maxsize=4)
-def _cached_composer(base_url: str, model: str, api_key: str | None, timeout: float) -> LLMComposer:
+def _cached_composer(base_url: str, model: str, api_key: str, timeout: float) -> LLMComposer:
     return LLMComposer(base_url, model, api_key, timeout)
 
 
@@ -217,7 +214,7 @@ def facts(text: str, with_phrases: bool = True) -> Facts:
 
 def _phrases(normal: str) -> list[str]:
     quoted = [m.group(1) or m.group(2) for m in _QUOTE.finditer(normal)]
-    names = [m.group(0).removeprefix(CITY) for m in _NAME.finditer(normal)]
+    names = [m.group(0).removeprefix(CITY_NAME) for m in _NAME.finditer(normal)]  # 大阪市北区: 北区
     return quoted + [name for name in names if not _generic(name)]
 
 
@@ -259,14 +256,14 @@ def llm_answer(
     if not enabled(settings) or not evidence:
         return None
     try:
-        answer = LLMComposer.from_settings(settings, timeout=timeout).compose(question, evidence)
+        answer = LLMComposer.from_settings(settings.llm, timeout=timeout).compose(question, evidence)
     except Exception as error:  # noqa: BLE001 - any client, network or server failure: keep the extractive answer
         log.warning("LLM answer failed (%s); keeping the extractive answer", type(error).__name__)
         return None
     if answer is None:
         log.info("LLM returned an empty answer; keeping the extractive answer")
         return None
-    ok, reason = check(answer, evidence, secrets=(settings.admin_token, settings.llm_api_key))
+    ok, reason = check(answer, evidence, secrets=(settings.http.admin_token, settings.llm.api_key))
     if not ok:
         log.info("LLM answer rejected: %s", reason)
         return None

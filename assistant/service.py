@@ -21,8 +21,8 @@ from assistant.record_answers import RecordAnswer, answer_from_records, record_n
 from assistant.schemas import ChatAnswer, ChatRequest, StreamEvent
 from assistant.understanding import Understanding, is_follow_up, understand
 from knowledge.base import KnowledgeBase
+from knowledge.config import Settings
 from knowledge.retriever import hybrid_search, search_within
-from knowledge.settings import Settings
 from records.reference import canonical_ward_name, close_ward_names
 
 RETRIEVAL_K = 8

@@ -67,7 +67,7 @@ class TrashEntry:
 
 
 def _roots(kb: KnowledgeBase) -> list[Path]:
-    return [root.resolve() for root in kb.settings.corpus_dirs]
+    return [root.resolve() for root in kb.settings.storage.corpus_dirs]
 
 
 def _is_upload(document_id: str) -> bool:

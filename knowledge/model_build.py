@@ -21,8 +21,8 @@ import numpy as np
 from filelock import FileLock
 
 from knowledge.atomic_dir import make_readable, replace_dir
+from knowledge.config import Settings
 from knowledge.onnx_export import ONNX_EXPORT_FILES, ONNX_SUBDIR, onnx_dir, write_onnx_export
-from knowledge.settings import Settings
 
 if TYPE_CHECKING:  # tokenizers is imported where a model is built
     from tokenizers import Tokenizer
@@ -562,7 +562,7 @@ def _write_build_info(source: Path, out: Path) -> None:
 
 
 def default_model_dir(settings: Settings | None = None) -> Path:
-    return (settings or Settings()).model_cache_dir / MODEL_DIR_NAME
+    return (settings or Settings()).storage.model_cache_dir / MODEL_DIR_NAME
 
 
 def is_complete_model_dir(path: Path) -> bool:

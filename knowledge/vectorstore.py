@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from knowledge.config import Settings
 from knowledge.index import Filters, filter_values
-from knowledge.settings import Settings
 from knowledge.types import Chunk
 
 if TYPE_CHECKING:
@@ -50,11 +50,11 @@ def chroma_client(settings: Settings) -> ClientAPI:
 
     client_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
     with _OPEN_LOCK:
-        if settings.chroma_url:
-            host, port, ssl = chroma_server_address(settings.chroma_url)
+        if settings.storage.chroma_url:
+            host, port, ssl = chroma_server_address(settings.storage.chroma_url)
             return chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=client_settings)
-        settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=client_settings)
+        settings.storage.chroma_dir.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.storage.chroma_dir), settings=client_settings)
 
 
 def close_client(client: ClientAPI) -> None:
@@ -99,7 +99,7 @@ class VectorIndex:
         self.model_name = model_name
         self.dimension = dimension
         self._embeddings = embeddings
-        self._name = settings.collection
+        self._name = settings.storage.collection
         self._metadata = {"embedding_model": model_name, "dimension": dimension}
         self._store: Chroma | None = None
         with _OPEN_LOCK:

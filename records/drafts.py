@@ -9,7 +9,7 @@ stores the new ones. A proposal is identified by the fingerprint of (document_id
 * proposals that repeat a live record of the same document (same event date and start time, same
   block name, same survey response count) are skipped — the hand-kept record file already has them.
 
-Given settings with an LLM backend, the verified LLM event proposals (``records.extraction_llm``) are
+Given LLM settings naming a server, the verified LLM event proposals (``records.extraction_llm``) are
 added to the rule-based ones, less those repeating a rule-based event (same date and start time).
 """
 
@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
-from knowledge.settings import Settings
+from knowledge.config import LlmSettings
 from records.dates import RecordDateError, parse_date, parse_time_range
 from records.extraction import Proposal, extract_proposals
 from records.extraction_llm import llm_proposals
@@ -139,12 +139,12 @@ def merge_proposals(rule_based: Sequence[Proposal], from_llm: Sequence[Proposal]
     return merged
 
 
-def propose_for_document(engine: Engine, document_id: str, text: str, settings: Settings | None = None) -> int:
+def propose_for_document(engine: Engine, document_id: str, text: str, llm: LlmSettings | None = None) -> int:
     """Extract proposals from a new or changed document and store the new ones; returns how many.
-    With ``settings`` naming an LLM backend, verified LLM event proposals are added too."""
+    With ``llm`` naming a server, verified LLM event proposals are added too."""
     proposals = extract_proposals(document_id, text)
-    if settings is not None:
-        proposals = merge_proposals(proposals, llm_proposals(document_id, text, settings))
+    if llm is not None:
+        proposals = merge_proposals(proposals, llm_proposals(document_id, text, llm))
     with Session(engine) as session:
         added = store_proposals(session, document_id, proposals)
         session.commit()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import difflib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from knowledge.config import StorageSettings
 from knowledge.text import compact
 
 MUNICIPALITY_FILE = Path(__file__).parent / "data" / "municipality.yaml"
@@ -26,8 +26,8 @@ def load_municipality(path: Path) -> Municipality:
 
 
 def _configured_file() -> Path:
-    configured = os.environ.get("RENKEI_MUNICIPALITY_FILE")
-    return Path(configured) if configured else MUNICIPALITY_FILE
+    """``RENKEI_MUNICIPALITY_FILE`` (the storage settings), else the packaged file."""
+    return StorageSettings().municipality_file or MUNICIPALITY_FILE
 
 
 MUNICIPALITY = load_municipality(_configured_file())

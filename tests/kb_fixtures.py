@@ -5,13 +5,14 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.embeddings import Embeddings
 
 from knowledge.base import KnowledgeBase
+from knowledge.config import RetrievalSettings, Settings, StorageSettings
 from knowledge.hashing_embeddings import HashingEmbeddings
-from knowledge.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_CORPUS = REPO / "corpus" / "sample"
@@ -34,8 +35,12 @@ class CountingEmbeddings(Embeddings):
         return self.inner.embed_query(text)
 
 
-def make_settings(data_dir: Path, corpus: Path, **overrides: object) -> Settings:
-    return Settings(data_dir=data_dir, corpus_dirs=[corpus], **overrides)  # type: ignore[arg-type]
+def make_settings(data_dir: Path, corpus: Path, *, embedding_model: str, **storage: Any) -> Settings:
+    """Settings over ``data_dir`` and ``corpus``; ``storage`` sets more of that group (``chroma_url``, ...)."""
+    return Settings(
+        storage=StorageSettings(data_dir=data_dir, corpus_dirs=[corpus], **storage),
+        retrieval=RetrievalSettings(embedding_model=embedding_model),
+    )
 
 
 @pytest.fixture

@@ -336,7 +336,7 @@ def test_a_question_without_an_interrogative_asks_about_its_last_noun() -> None:
 @pytest.mark.parametrize("held_out", ["field-check", "field-check2"])
 def test_the_held_out_sets_are_never_fitted_on(tmp_path, held_out: str) -> None:
     from api.bench.fitting import fit_answer_model
-    from knowledge.settings import Settings
+    from knowledge.config import Settings
 
     with pytest.raises(ValueError, match="never tuned on"):
         fit_answer_model([], tmp_path, Settings(), tune_sets=("field-tune", held_out))

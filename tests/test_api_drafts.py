@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from api.errors import install_error_handlers
 from api.routes import drafts as drafts_routes
+from knowledge.config import HttpSettings, Settings
 from knowledge.database import open_database
-from knowledge.settings import Settings
 from records.drafts import propose_for_document
 from records.models import Event, RecordDraft
 
@@ -58,7 +58,7 @@ def client(engine: Engine) -> Iterator[TestClient]:
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(drafts_routes.router)
-    app.state.renkei = SimpleNamespace(settings=Settings(admin_token=TOKEN), records_engine=engine)
+    app.state.renkei = SimpleNamespace(settings=Settings(http=HttpSettings(admin_token=TOKEN)), records_engine=engine)
     with TestClient(app) as test_client:
         yield test_client
 

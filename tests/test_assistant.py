@@ -17,8 +17,8 @@ from assistant.schemas import ChatRequest
 from assistant.service import Assistant
 from ingest.pipeline import IngestRun
 from knowledge.base import KnowledgeBase
+from knowledge.config import RetrievalSettings, Settings, StorageSettings
 from knowledge.database import open_database
-from knowledge.settings import Settings
 from tests.kb_fixtures import SAMPLE_CORPUS
 
 DEV_SET = DEV_QUESTIONS
@@ -28,11 +28,14 @@ SUITE = SUITE_FILE
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path) -> Assistant:
     data = tmp_path_factory.mktemp("assistant-data")
-    settings = Settings(data_dir=data, corpus_dirs=[SAMPLE_CORPUS], embedding_model=str(e5_model_dir))
+    settings = Settings(
+        storage=StorageSettings(data_dir=data, corpus_dirs=[SAMPLE_CORPUS]),
+        retrieval=RetrievalSettings(embedding_model=str(e5_model_dir)),
+    )
     kb = KnowledgeBase(settings)
     report = IngestRun(kb).run([SAMPLE_CORPUS])
     assert not report.failed, report.failed
-    return Assistant(kb, open_database(settings.resolved_database_url), settings)
+    return Assistant(kb, open_database(settings.storage.resolved_database_url), settings)
 
 
 # The issue's gates (dev ≥ 95 %, field tune ≥ 85 %); the blind sets' floors sit one or two questions below their
@@ -60,7 +63,7 @@ def test_quality_gate(assistant: Assistant, name: str) -> None:
 def field_assistant(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path) -> Assistant:
     """The sample and the field corpus (27 documents of other towns) ingested side by side."""
     field_tune = next(item for item in load_suite(SUITE) if item.name == "field-tune")
-    settings = Settings(embedding_model=str(e5_model_dir))
+    settings = Settings(retrieval=RetrievalSettings(embedding_model=str(e5_model_dir)))
     return suite_assistant(field_tune.corpus, tmp_path_factory.mktemp("field-eval"), settings)
 
 

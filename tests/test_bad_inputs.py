@@ -23,8 +23,8 @@ import pytest
 from ingest.pipeline import IngestRun
 from ingest.report import FileOutcome, IngestReport
 from knowledge.base import KnowledgeBase
+from knowledge.config import RetrievalSettings, Settings, StorageSettings
 from knowledge.hashing_embeddings import HashingEmbeddings
-from knowledge.settings import Settings
 from tests.server_fixture import ADMIN_TOKEN, REPO, Deployment, Server, sample_deployment, sample_server  # noqa: F401
 
 SAMPLE_DOC = "osaka_r5_zaitaku_renkei_progress.txt"
@@ -516,16 +516,19 @@ def bad_ingest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BadIngest]:
     root = tmp_path_factory.mktemp("ingest-bad")
     corpus = root / "corpus"
     shutil.copytree(REPO / "corpus" / "sample", corpus)
-    settings = Settings(data_dir=root / "data", corpus_dirs=[corpus], embedding_model="hashing")
+    settings = Settings(
+        storage=StorageSettings(data_dir=root / "data", corpus_dirs=[corpus]),
+        retrieval=RetrievalSettings(embedding_model="hashing"),
+    )
     kb = KnowledgeBase(settings, embeddings=HashingEmbeddings())
     assert not IngestRun(kb).run([corpus]).failed
-    before = data_snapshot(settings.data_dir)
+    before = data_snapshot(settings.storage.data_dir)
     for case in INGEST_CASES:
         case.make(corpus / case.filename)
     read_before = _bytes_read()
     report = IngestRun(kb).run([corpus])
     bytes_read = _bytes_read() - read_before
-    yield BadIngest(kb, corpus, before, data_snapshot(settings.data_dir), report, bytes_read)
+    yield BadIngest(kb, corpus, before, data_snapshot(settings.storage.data_dir), report, bytes_read)
 
 
 def _outcome(report: IngestReport, filename: str) -> FileOutcome:
@@ -551,7 +554,7 @@ def test_ingest_refuses_a_200mb_file_without_reading_it(bad_ingest: BadIngest) -
 def test_ingest_path_with_dotdot_that_does_not_exist(bad_ingest: BadIngest) -> None:
     with pytest.raises(FileNotFoundError, match="no such file or directory"):
         IngestRun(bad_ingest.kb).run([bad_ingest.corpus / ".." / "no-such-corpus"])
-    assert_unchanged(bad_ingest.after, data_snapshot(bad_ingest.kb.settings.data_dir))
+    assert_unchanged(bad_ingest.after, data_snapshot(bad_ingest.kb.settings.storage.data_dir))
 
 
 def test_bad_input_case_count() -> None:

@@ -10,7 +10,7 @@ from api.bench import harness
 from api.bench.harness import percentile, set_assistants, summarise_ms
 from api.bench.paths import REPO_ROOT, SUITE_FILE
 from api.bench.question_sets import EvalSet, load_questions, load_suite
-from knowledge.settings import Settings
+from knowledge.config import Settings
 
 
 def test_the_shipped_suite_names_question_files_that_load_and_corpora_that_exist() -> None:

@@ -185,7 +185,7 @@ def test_list_filters_apply_to_both_sides(corpus_copy, kb_factory) -> None:  # t
 
 def test_reset_dispose_and_lock_path(corpus_copy, kb_factory) -> None:  # type: ignore[no-untyped-def]
     kb, _ = kb_factory(corpus_copy)
-    assert kb.lock_path == kb.settings.data_dir / "ingest.lock"
+    assert kb.lock_path == kb.settings.storage.data_dir / "ingest.lock"
     IngestRun(kb).run([corpus_copy])
     assert kb.counts()["chunks"] > 0 and kb.vectors.count() > 0 and kb.lexical.count() > 0
 
@@ -194,7 +194,7 @@ def test_reset_dispose_and_lock_path(corpus_copy, kb_factory) -> None:  # type: 
 
     kb.reset()
     assert kb.counts()["chunks"] == 0 and kb.vectors.count() == 0 and kb.lexical.count() == 0
-    assert not (kb.settings.lexical_dir / "CURRENT").exists()
+    assert not (kb.settings.storage.lexical_dir / "CURRENT").exists()
     with kb:  # a with block disposes of it at the end, as the server does with an ingest's instance
         IngestRun(kb).run([corpus_copy])
         kb.refresh(force=True)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from knowledge.config import Settings, StorageSettings
 from knowledge.health import RECOVERY_COMMAND, DataDirError, check_data_dir
-from knowledge.settings import Settings
 from tests.server_fixture import REPO, Deployment, free_port, sample_deployment  # noqa: F401
 
 SAMPLE_DOC = "osaka_r5_zaitaku_renkei_progress.txt"
@@ -120,8 +120,10 @@ def test_read_only_data_dir(deployment: Deployment) -> None:
 
 
 def test_check_data_dir_accepts_healthy_and_missing_dirs(deployment: Deployment, tmp_path: Path) -> None:
-    check_data_dir(Settings(data_dir=deployment.data, corpus_dirs=[deployment.corpus]))
-    check_data_dir(Settings(data_dir=tmp_path / "not-yet-created", corpus_dirs=[deployment.corpus]))
+    check_data_dir(Settings(storage=StorageSettings(data_dir=deployment.data, corpus_dirs=[deployment.corpus])))
+    check_data_dir(
+        Settings(storage=StorageSettings(data_dir=tmp_path / "not-yet-created", corpus_dirs=[deployment.corpus]))
+    )
     _garbage("renkei.sqlite3")(deployment.data)
     with pytest.raises(DataDirError, match="renkei ingest --rebuild"):
-        check_data_dir(Settings(data_dir=deployment.data, corpus_dirs=[deployment.corpus]))
+        check_data_dir(Settings(storage=StorageSettings(data_dir=deployment.data, corpus_dirs=[deployment.corpus])))

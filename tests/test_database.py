@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from assistant.memory import ConversationMemory, MemoryBase
 from knowledge.catalog import Catalog, CatalogBase
+from knowledge.config import get_settings
 from knowledge.database import (
     HEAD_REVISION,
     SQLITE_PRAGMAS,
@@ -31,7 +32,6 @@ from knowledge.database import (
     open_database,
     schema_revisions,
 )
-from knowledge.settings import get_settings
 from knowledge.types import Chunk, DocumentInfo
 from records.models import Base, Ward
 from records.queries import count_records

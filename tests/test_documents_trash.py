@@ -22,7 +22,7 @@ def test_delete_moves_file_and_sidecar_and_empties_both_indexes_then_restore_bri
 ) -> None:
     kb, _ = kb_factory(corpus_copy)
     IngestRun(kb).run([corpus_copy])
-    engine = open_database(kb.settings.resolved_database_url)
+    engine = open_database(kb.settings.storage.resolved_database_url)
     result = delete_document(kb, engine, SAMPLE_NAME)
     trash = corpus_copy / TRASH_DIR / str(result["trash_id"])
     assert sorted(p.name for p in trash.iterdir()) == sorted([ENTRY_FILE, SAMPLE_NAME, f"{SAMPLE_NAME}.meta.yaml"])
@@ -40,7 +40,7 @@ def test_delete_moves_file_and_sidecar_and_empties_both_indexes_then_restore_bri
 def test_delete_waits_for_a_running_ingest_and_changes_nothing(corpus_copy, kb_factory) -> None:
     kb, _ = kb_factory(corpus_copy)
     IngestRun(kb).run([corpus_copy])
-    engine = open_database(kb.settings.resolved_database_url)
+    engine = open_database(kb.settings.storage.resolved_database_url)
     live = kb.catalog.live_chunk_ids()
     with FileLock(str(kb.lock_path)), pytest.raises(ActionRefused) as refused:
         delete_document(kb, engine, SAMPLE_NAME)
@@ -52,7 +52,7 @@ def test_delete_waits_for_a_running_ingest_and_changes_nothing(corpus_copy, kb_f
 def test_restore_refuses_a_taken_place_and_a_damaged_entry(corpus_copy, kb_factory) -> None:
     kb, _ = kb_factory(corpus_copy)
     IngestRun(kb).run([corpus_copy])
-    engine = open_database(kb.settings.resolved_database_url)
+    engine = open_database(kb.settings.storage.resolved_database_url)
     trash_id = str(delete_document(kb, engine, SAMPLE_NAME)["trash_id"])
     (corpus_copy / SAMPLE_NAME).write_text("同じ名前の新しい資料", encoding="utf-8")
     with pytest.raises(ActionRefused) as taken:

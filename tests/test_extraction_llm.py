@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from knowledge.config import LlmSettings
 from knowledge.database import open_database
-from knowledge.settings import Settings
 from records.drafts import merge_proposals, propose_for_document
 from records.extraction import extract_proposals
 from records.extraction_llm import LLM_CONFIDENCE, llm_proposals, locate, passages
@@ -65,8 +65,8 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _settings(base_url: str | None) -> Settings:
-    return Settings(llm_base_url=base_url, llm_model="fake-model", llm_api_key=None)
+def _settings(base_url: str | None) -> LlmSettings:
+    return LlmSettings(base_url=base_url, model="fake-model", api_key=None)
 
 
 def _down_url() -> str:

@@ -23,8 +23,8 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from knowledge.base import KnowledgeBase
+from knowledge.config import RetrievalSettings, Settings, StorageSettings
 from knowledge.retriever import hybrid_search
-from knowledge.settings import Settings
 from records.models import RECORD_MODELS, Event
 from records.queries import count_records
 from tests.faults import paused_renkei
@@ -56,7 +56,7 @@ def rename_venue(corpus: Path) -> None:
 
 
 def venue(settings: Settings) -> str | None:
-    engine = create_engine(settings.resolved_database_url)
+    engine = create_engine(settings.storage.resolved_database_url)
     try:
         with Session(engine) as session:
             return session.scalar(select(Event.venue).where(Event.id == NORTH_TRAINING))
@@ -65,7 +65,7 @@ def venue(settings: Settings) -> str | None:
 
 
 def record_counts(settings: Settings) -> dict[str, int]:
-    engine = create_engine(settings.resolved_database_url)
+    engine = create_engine(settings.storage.resolved_database_url)
     try:
         with Session(engine) as session:
             return count_records(session)
@@ -83,7 +83,7 @@ def assert_records_match_documents(settings: Settings) -> None:
     kb = KnowledgeBase(settings)
     try:
         assert_consistent(kb)
-        engine = create_engine(settings.resolved_database_url)
+        engine = create_engine(settings.storage.resolved_database_url)
         with Session(engine) as session:
             for model in RECORD_MODELS.values():
                 for record in session.scalars(select(model)):
@@ -109,7 +109,8 @@ def assert_queries_answer(settings: Settings) -> None:
 
 def settings_of(deployment: Deployment, database_url: str | None) -> Settings:
     return Settings(
-        data_dir=deployment.data, corpus_dirs=[deployment.corpus], embedding_model="hashing", database_url=database_url
+        storage=StorageSettings(data_dir=deployment.data, corpus_dirs=[deployment.corpus], database_url=database_url),
+        retrieval=RetrievalSettings(embedding_model="hashing"),
     )
 
 

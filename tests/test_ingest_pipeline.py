@@ -117,7 +117,7 @@ def test_dry_run_writes_nothing(corpus_copy, kb_factory) -> None:
 
 def test_second_concurrent_ingest_is_refused(corpus_copy, kb_factory) -> None:
     kb, _ = kb_factory(corpus_copy)
-    kb.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    kb.settings.storage.data_dir.mkdir(parents=True, exist_ok=True)
     with (
         FileLock(str(kb.lock_path)),
         pytest.raises(IngestAlreadyRunning, match="already running"),
@@ -173,9 +173,12 @@ def test_kill_9_mid_ingest_leaves_previous_index_answering(stage: str, corpus_co
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
 
-    from knowledge.settings import Settings
+    from knowledge.config import RetrievalSettings, Settings, StorageSettings
 
-    settings = Settings(data_dir=data, corpus_dirs=[corpus_copy], embedding_model="hashing")
+    settings = Settings(
+        storage=StorageSettings(data_dir=data, corpus_dirs=[corpus_copy]),
+        retrieval=RetrievalSettings(embedding_model="hashing"),
+    )
     kb = KnowledgeBase(settings)
     old = kb.document(SAMPLE_NAME)
     assert old is not None and "住吉区民センター" in old.text  # the previous version still answers

@@ -14,11 +14,11 @@ import yaml
 
 from api.bench.paths import DEV_QUESTIONS
 from ingest.chunking import chunk_document
+from knowledge.config import RetrievalSettings, Settings, StorageSettings
 from knowledge.embedding_base import EmbeddingModelError
 from knowledge.embeddings import get_embeddings
 from knowledge.onnx_embeddings import OnnxEmbeddings
 from knowledge.onnx_export import ONNX_FILE, onnx_dir
-from knowledge.settings import Settings
 from tests.conftest_model import SAMPLE, e5_embeddings, e5_model_dir, sample_paragraphs  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,9 +84,17 @@ def test_batching_and_windowing_do_not_change_a_vector(onnx_embeddings, e5_embed
 
 
 def test_backend_is_a_setting_and_torch_stays_available(e5_model_dir, tmp_path):
-    onnx = get_embeddings(Settings(data_dir=tmp_path, embedding_model=str(e5_model_dir)))
+    onnx = get_embeddings(
+        Settings(
+            storage=StorageSettings(data_dir=tmp_path),
+            retrieval=RetrievalSettings(embedding_model=str(e5_model_dir)),
+        )
+    )
     torch_backend = get_embeddings(
-        Settings(data_dir=tmp_path, embedding_model=str(e5_model_dir), embedding_backend="torch")
+        Settings(
+            storage=StorageSettings(data_dir=tmp_path),
+            retrieval=RetrievalSettings(embedding_model=str(e5_model_dir), embedding_backend="torch"),
+        )
     )
     assert isinstance(onnx, OnnxEmbeddings) and not isinstance(torch_backend, OnnxEmbeddings)
     assert onnx.model_name == torch_backend.model_name  # same vectors: an index built with one serves the other
@@ -110,14 +118,14 @@ from assistant.service import Assistant
 from assistant.schemas import ChatRequest
 from ingest.pipeline import IngestRun
 from knowledge.base import KnowledgeBase
-from knowledge.settings import Settings
+from knowledge.config import Settings
 from knowledge.database import open_database
 
 settings = Settings()
-assert settings.embedding_model is None and settings.embedding_backend == "onnx", settings
+assert settings.retrieval.embedding_model is None and settings.retrieval.embedding_backend == "onnx", settings
 IngestRun(KnowledgeBase(settings)).run()
 kb = KnowledgeBase(settings)  # a fresh one, as in a new process: nothing loaded yet
-assistant = Assistant(kb, open_database(settings.resolved_database_url), settings)
+assistant = Assistant(kb, open_database(settings.storage.resolved_database_url), settings)
 record = assistant.answer(ChatRequest(message="新任コーディネーター向けの説明は何月何日にありましたか"))
 assert "4月24日" in record.answer, record
 assert not kb.embeddings_loaded, "a record question loaded the embedding model"

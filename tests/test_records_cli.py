@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli_records import app
+from knowledge.config import get_settings
 from knowledge.database import open_database
-from knowledge.settings import get_settings
 from records.loader import sync_record_files
 from tests.test_records_fixtures import copy_sample_corpus
 

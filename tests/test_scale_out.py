@@ -91,7 +91,9 @@ def test_the_catalog_and_vectors_really_live_on_the_shared_services(
     IngestRun(kb).run([corpus_copy])
     live = assert_consistent(kb)
     assert kb.engine.dialect.name == "postgresql"
-    assert not (kb.settings.data_dir / "chroma").exists() and not list(kb.settings.data_dir.glob("*.sqlite3"))
+    assert not (kb.settings.storage.data_dir / "chroma").exists() and not list(
+        kb.settings.storage.data_dir.glob("*.sqlite3")
+    )
     import chromadb
 
     port = int(shared_services.chroma_url.rsplit(":", 1)[1])

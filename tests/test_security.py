@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 import api.deps
 from api.app import create_app
 from api.schemas import IngestRequest
-from knowledge.settings import Settings
+from knowledge.config import HttpSettings, RetrievalSettings, Settings, StorageSettings
 from tests.server_fixture import (  # noqa: F401 - fixtures
     ADMIN_TOKEN,
     REPO,
@@ -91,7 +91,11 @@ def test_admin_with_the_token_is_allowed(sample_server: Server) -> None:
 @pytest.fixture(scope="module")
 def tokenless_client(sample_deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     copy = sample_deployment.copy_to(tmp_path_factory.mktemp("tokenless") / "copy")
-    settings = Settings(data_dir=copy.data, corpus_dirs=[copy.corpus], embedding_model="hashing", admin_token=None)
+    settings = Settings(
+        storage=StorageSettings(data_dir=copy.data, corpus_dirs=[copy.corpus]),
+        retrieval=RetrievalSettings(embedding_model="hashing"),
+        http=HttpSettings(admin_token=None),
+    )
     with TestClient(create_app(settings)) as client:
         yield client
 

@@ -26,7 +26,7 @@ from api.bench.harness import confined_settings, percentile, renkei_env, sample_
 from api.bench.ingest import run_ingest_benchmark
 from api.bench.paths import REPO_ROOT, SAMPLE_DIR, SUITE_FILE
 from api.bench.question_sets import dev_questions
-from knowledge.settings import Settings
+from knowledge.config import RetrievalSettings, Settings
 
 RECORD_QUESTION = "新任コーディネーター向けの説明は何月何日にありましたか"
 PASSAGE_QUESTION = "新任のコーディネーターは採用されたらまず何をしてもらえますか"
@@ -219,7 +219,7 @@ def _grow(data: Path, model_dir: Path, backend: str, size: int) -> int:
     from api.bench.retrieval import grow_to
     from knowledge.base import KnowledgeBase
 
-    base = Settings(embedding_model=str(model_dir), embedding_backend=backend)  # as the sample was ingested
+    base = Settings(retrieval=RetrievalSettings(embedding_model=str(model_dir), embedding_backend=backend))
     grown = grow_to(KnowledgeBase(confined_settings(base, data, [SAMPLE_DIR])), size, sample_lines(), seed=size)
     return int(grown["total_chunks"])
 
@@ -257,7 +257,7 @@ def _retrieval(work_dir: Path, model_dir: Path, backend: str) -> dict[str, Any]:
     from api.bench.evaluation import evaluate_retrieval
     from api.bench.question_sets import load_questions, load_suite
 
-    settings = Settings(embedding_model=str(model_dir), embedding_backend=backend)
+    settings = Settings(retrieval=RetrievalSettings(embedding_model=str(model_dir), embedding_backend=backend))
     result: dict[str, Any] = {}
     for item, assistant in set_assistants(load_suite(SUITE_FILE), work_dir, settings):
         report = evaluate_retrieval(assistant.kb, load_questions(item.questions))
@@ -274,14 +274,15 @@ def _server_at_size(root: Path, model_dir: Path, backends: list[str], size: int)
     from ingest.pipeline import IngestRun
     from knowledge.base import KnowledgeBase
 
-    settings = confined_settings(Settings(embedding_model=str(model_dir)), root / "data", [SAMPLE_DIR])
+    base = Settings(retrieval=RetrievalSettings(embedding_model=str(model_dir)))
+    settings = confined_settings(base, root / "data", [SAMPLE_DIR])
     kb = KnowledgeBase(settings)
     IngestRun(kb).run([SAMPLE_DIR])
     grown = grow_to(kb, size, sample_lines(), seed=size)
     questions = tuple(q.question for q in dev_questions())
     result: dict[str, Any] = {"chunks": grown["total_chunks"]}
     for backend in backends:
-        result[backend] = _serve_start(_env(settings.data_dir, model_dir, backend), questions)
+        result[backend] = _serve_start(_env(settings.storage.data_dir, model_dir, backend), questions)
     return result
 
 

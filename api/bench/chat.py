@@ -33,7 +33,7 @@ from api.bench.question_sets import Question, dev_questions
 from api.bench.retrieval import grow_to, time_retrieval
 from assistant.schemas import ChatRequest
 from ingest.pipeline import IngestRun
-from knowledge.settings import Settings
+from knowledge.config import Settings
 
 DEFAULT_SIZES = (1_000, 10_000)
 LARGE_SIZE = 100_000
@@ -102,7 +102,7 @@ def cold_first_answer(settings: Settings, question: Question) -> dict[str, Any]:
     """Run :func:`first_answer_main` in a new interpreter against ``settings``' data; its timings + wall time."""
     env = {
         **os.environ,
-        **renkei_env(settings.data_dir, settings.corpus_dirs, settings.embedding_model),
+        **renkei_env(settings.storage.data_dir, settings.storage.corpus_dirs, settings.retrieval.embedding_model),
         "RENKEI_BENCH_QUESTION": question.question,
         "RENKEI_BENCH_WARD": question.ward or "",
     }
@@ -124,7 +124,7 @@ def first_answer_main() -> None:
     started = time.perf_counter()
     from assistant.service import Assistant
     from knowledge.base import KnowledgeBase
-    from knowledge.settings import get_settings
+    from knowledge.config import get_settings
 
     imported = time.perf_counter()
     kb = KnowledgeBase(get_settings())

@@ -8,7 +8,6 @@ The commands only parse options and print; the measuring is in the sibling modul
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -80,8 +79,8 @@ def _scaling(sizes: list[int], model: str | None, queries: int, *, retrieval: bo
 
 def _embed() -> dict[str, Any]:
     from api.bench.embed import embed_on_sample
+    from knowledge.config import Settings
     from knowledge.embeddings import resolve_model_dir
-    from knowledge.settings import Settings
 
     return embed_on_sample(resolve_model_dir(Settings()))
 
@@ -257,8 +256,9 @@ def load(
 ) -> None:
     """Post chat questions from CLIENTS threads for SECONDS (or MAX_REQUESTS); report p50/p95/max and errors."""
     from api.bench.load import LoadTargetRefused, run_load
+    from knowledge.config import get_settings
 
-    token = admin_token or os.environ.get("RENKEI_ADMIN_TOKEN")
+    token = admin_token or get_settings().http.admin_token  # the option, else the settings (.env too)
     try:
         report = run_load(
             url,

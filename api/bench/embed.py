@@ -18,8 +18,8 @@ import numpy as np
 from api.bench.harness import percentile, sample_lines, timed
 from api.bench.paths import SAMPLE_REPORT
 from api.bench.question_sets import dev_questions
+from knowledge.config import Settings
 from knowledge.embedding_base import PASSAGE, QUERY, WindowedEmbeddings
-from knowledge.settings import Settings
 
 REFERENCE = "torch"
 BACKENDS = ("torch", "onnx", "onnx-int8")
@@ -34,10 +34,13 @@ def load_backend(backend: str, model_dir: Path, settings: Settings | None = None
     settings = settings or Settings()
     quiet_openmp()
     if backend == "torch":
-        return E5Embeddings(model_dir, batch_size=settings.embedding_batch_size)
+        return E5Embeddings(model_dir, batch_size=settings.retrieval.embedding_batch_size)
     onnx_file = INT8_FILE if backend == "onnx-int8" else ONNX_FILE
     return OnnxEmbeddings(
-        model_dir, onnx_file=onnx_file, batch_size=settings.embedding_batch_size, threads=settings.embedding_threads
+        model_dir,
+        onnx_file=onnx_file,
+        batch_size=settings.retrieval.embedding_batch_size,
+        threads=settings.retrieval.embedding_threads,
     )
 
 

@@ -16,8 +16,8 @@ from api.bench.question_sets import EvalSet, Question, load_questions
 from assistant.schemas import ChatAnswer, ChatRequest
 from assistant.service import Assistant
 from knowledge.base import KnowledgeBase
+from knowledge.config import Settings
 from knowledge.retriever import hybrid_search
-from knowledge.settings import Settings
 from knowledge.text import compact
 
 MAX_ANSWER_CHARS = 600

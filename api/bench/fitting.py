@@ -35,7 +35,7 @@ from assistant.extractive import LINE_FEATURES, Candidate, Evidence, Selection, 
 from assistant.grounding import SUPPORT_FEATURES, support_features, unknown_proper_nouns
 from assistant.service import Assistant
 from assistant.vocabulary import AnswerType, vocabulary
-from knowledge.settings import Settings
+from knowledge.config import Settings
 
 # The sets the weights are fitted on. The held-out sets (field-check, field-check2) are never read here.
 TUNE_SETS: tuple[str, ...] = ("dev", "blind1", "blind2", "blind3", "blind4", "blind5", "field-tune", "field-tune2")

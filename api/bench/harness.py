@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from api.bench.paths import SAMPLE_REPORT
-from knowledge.settings import Settings
+from knowledge.config import RetrievalSettings, Settings, StorageSettings
 
 if TYPE_CHECKING:
     from api.bench.question_sets import EvalSet
@@ -119,17 +119,18 @@ def embedding_setting(model: str | None) -> str | None:
 
 
 def confined_settings(base: Settings, data_dir: Path, corpus: Sequence[Path]) -> Settings:
-    """``base`` with its data dir and corpora replaced and its stores local to that data dir (SQLite and embedded
-    Chroma), so that a measurement never writes to a configured database or Chroma server."""
-    return base.model_copy(
-        update={"data_dir": data_dir, "corpus_dirs": list(corpus), "database_url": None, "chroma_url": None}
-    )
+    """``base`` with its storage local to ``data_dir`` over ``corpus`` (SQLite and embedded Chroma there), so that
+    a measurement never writes to a configured database or Chroma server."""
+    return base.model_copy(update={"storage": StorageSettings.local(data_dir, list(corpus))})
 
 
 def bench_settings(root: Path, model: str | None, corpus: Path | None = None, backend: str | None = None) -> Settings:
     """Settings confined to ``root`` (a temporary directory); ``model`` as from :func:`embedding_setting`."""
     chosen: dict[str, Any] = {"embedding_backend": backend} if backend else {}  # the settings validate the name
-    return confined_settings(Settings(embedding_model=model, **chosen), root / "data", [corpus or root / "corpus"])
+    return Settings(
+        storage=StorageSettings.local(root / "data", [corpus or root / "corpus"]),
+        retrieval=RetrievalSettings(embedding_model=model, **chosen),
+    )
 
 
 def assistant_over(kb: KnowledgeBase) -> Assistant:

@@ -50,7 +50,7 @@ def run_ingest_benchmark(docs: int = 200, model: str | None = None, backend: str
         raw_s = max(raw_seconds, 1e-9)
         return {
             "model": kb.model_name,
-            "backend": settings.embedding_backend if setting != HASHING else HASHING,
+            "backend": settings.retrieval.embedding_backend if setting != HASHING else HASHING,
             "docs": docs,
             "chunks": full.chunks_embedded,
             "model_load_seconds": round(load_seconds, 3),

@@ -32,8 +32,10 @@ router = APIRouter(prefix="/api/admin/documents", tags=["admin"], dependencies=[
 async def upload(file: UploadFile, state: StateDep) -> DocumentUploaded:
     state.ingest_jobs.ensure_idle()  # before anything is written
     settings = state.settings
-    data = await file.read(settings.upload_max_bytes + 1)
-    stored = await run_in_threadpool(store_upload, settings.corpus_dirs, file.filename, data, settings.upload_max_bytes)
+    data = await file.read(settings.http.upload_max_bytes + 1)
+    stored = await run_in_threadpool(
+        store_upload, settings.storage.corpus_dirs, file.filename, data, settings.http.upload_max_bytes
+    )
     job = state.ingest_jobs.start()
     return DocumentUploaded(
         document_id=stored.document_id, kind=stored.kind, size=stored.size, sha256=stored.sha256, run_id=job.run_id

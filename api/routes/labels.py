@@ -1,4 +1,5 @@
-"""``GET /api/labels``: the Japanese labels of the codes the API returns, from where each is defined."""
+"""What the page loads at start, each defined once on the server: ``GET /api/labels``, the Japanese labels of the
+codes the API returns (from where each is defined), and ``GET /api/limits``, what a request may hold."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from assistant.feedback import VOCABULARY
+from assistant.schemas import max_message_chars
 from ingest.report import LABELS
 from records.event_kinds import EVENT_KINDS
 from records.models import DRAFT_STATUSES, EVENT_STATUSES
@@ -25,3 +27,8 @@ def labels() -> dict[str, Any]:
         "feedback_reasons": VOCABULARY.reasons,
         "gap_kinds": VOCABULARY.item_kinds,
     }
+
+
+@router.get("/limits", summary="入力の上限 / the limits on what a request may hold")
+def limits() -> dict[str, int]:
+    return {"max_message_chars": max_message_chars()}

@@ -49,6 +49,22 @@ async function loadLabels() {
   }
 }
 
+// The longest message the server takes (GET /api/limits, the setting RENKEI_MAX_MESSAGE_CHARS).
+async function loadLimits() {
+  try {
+    const response = await fetch("/api/limits");
+    if (response.ok) $("message-input").maxLength = (await response.json()).max_message_chars;
+  } catch (error) {
+    console.warn("limits:", error);
+  }
+  showCharCount();
+}
+
+function showCharCount() {
+  const input = $("message-input");
+  $("char-count").textContent = input.maxLength > 0 ? `${input.value.length} / ${input.maxLength}` : `${input.value.length}`;
+}
+
 // Say something to screen readers once (the visible text may be built up piece by piece).
 function announce(text) {
   $("live-status").textContent = text;
@@ -745,12 +761,13 @@ async function acceptAll(event) {
 // --- start ------------------------------------------------------------------------------------------
 function start() {
   loadLabels();
+  loadLimits();
   renderPersonas();
   loadWards();
   startConversations();
   startAdmin();
   const input = $("message-input");
-  input.addEventListener("input", () => { $("char-count").textContent = `${input.value.length} / 2000`; });
+  input.addEventListener("input", showCharCount);
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
@@ -761,7 +778,7 @@ function start() {
     event.preventDefault();
     const message = input.value;
     input.value = "";
-    $("char-count").textContent = "0 / 2000";
+    showCharCount();
     ask(message);
   });
   $("new-chat").addEventListener("click", () => {
