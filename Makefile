@@ -48,7 +48,7 @@ lint: setup
 	$(VENV)/bin/mypy
 
 eval: setup
-	$(VENV)/bin/renkei eval tests/dev.yaml
+	$(VENV)/bin/renkei eval api/bench/questions/dev.yaml
 
 bench: setup
 	$(VENV)/bin/renkei bench --json

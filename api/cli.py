@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from api.bench.paths import SUITE_FILE
 from knowledge.config import ConfigError, get_settings
 
 if TYPE_CHECKING:  # imported where used, to keep the command line's start-up light
@@ -205,14 +206,14 @@ def _extraction_scores(corpus_dir: Path, ner: bool) -> dict[str, Any]:
         raise _fail(f"{corpus_dir} is not a directory of documents with record files", 2)
     try:
         if ner:
-            from records.extraction_compare import compare
+            from api.bench.extraction_ner import compare
             from records.ner import NerUnavailable
 
             try:
                 return compare(corpus_dir)
             except NerUnavailable as exc:
                 raise _fail(str(exc), 2) from None
-        from records.extraction_eval import run_extraction_eval
+        from api.bench.extraction_eval import run_extraction_eval
 
         return run_extraction_eval(corpus_dir)
     except ValueError as exc:  # a malformed split file
@@ -228,7 +229,7 @@ def _print_ner_comparison(result: dict[str, Any]) -> None:
 
 
 def _mount_subcommands() -> None:
-    from api.cli_bench import app as bench_app
+    from api.bench.cli import app as bench_app
     from api.cli_db import app as db_app
     from api.cli_feedback import app as feedback_app
     from api.cli_model import app as model_app
@@ -239,9 +240,6 @@ def _mount_subcommands() -> None:
     app.add_typer(records_app, name="records", help="structured records")
     app.add_typer(feedback_app, name="feedback", help="readers' ratings and refused questions (CSV export)")
     app.add_typer(db_app, name="db", help="the database's schema: renkei db upgrade")
-    from api.cli_load import load
-
-    bench_app.command("load", help="bounded load test of a running server (loopback only)")(load)
     app.add_typer(bench_app, name="bench", help="benchmarks (JSON report; see docs/benchmarks.md)")
     app.command(help="serve the chat page and API (uvicorn)")(serve)
 
@@ -294,16 +292,18 @@ def ask(
 
 @app.command()
 def fit(
-    suite: Annotated[Path, typer.Option(help="the suite of question sets")] = Path("tests/eval_sets.yaml"),
+    suite: Annotated[
+        Path, typer.Option(help="the suite of question sets", show_default="api/bench/questions/eval_sets.yaml")
+    ] = SUITE_FILE,
     out: Annotated[Path | None, typer.Option(help="where to write the weights (default: the packaged model)")] = None,
     work_dir: Annotated[Path, typer.Option(help="data dirs of the suite's corpora (kept between runs)")] = Path(
         "var/eval"
     ),
 ) -> None:
     """Fit the answer layer's weights on the tune sets (never field-check) and write them to a data file."""
+    from api.bench.fitting import fit_answer_model, write_answer_model
+    from api.bench.question_sets import load_suite
     from assistant.answer_model import MODEL_FILE
-    from assistant.evaluation import load_suite
-    from assistant.fitting import fit_answer_model, write_answer_model
 
     model, provenance = fit_answer_model(load_suite(suite), work_dir, get_settings())
     path = write_answer_model(model, provenance, out or MODEL_FILE)
@@ -336,7 +336,8 @@ def evaluate(
     """Score answers (pass rate, citation validity, refusals, latency) or retrieval on a question file."""
     import yaml
 
-    from assistant.evaluation import evaluate_answers, evaluate_retrieval, load_questions
+    from api.bench.evaluation import evaluate_answers, evaluate_retrieval
+    from api.bench.question_sets import load_questions
 
     if suite:
         _evaluate_suite(questions, only or [], work_dir, as_json)
@@ -400,7 +401,8 @@ SUITE_COLUMNS = ("questions", "pass_rate", "citation_validity", "unanswerable_re
 
 
 def _evaluate_suite(path: Path, only: list[str], work_dir: Path, as_json: bool) -> None:
-    from assistant.evaluation import evaluate_suite, load_suite
+    from api.bench.evaluation import evaluate_suite
+    from api.bench.question_sets import load_suite
 
     reports = evaluate_suite(load_suite(path), work_dir, get_settings(), only)
     if as_json:

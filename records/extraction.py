@@ -251,7 +251,7 @@ def parse_lecturer(value: str) -> dict[str, str]:
     return result
 
 
-def _group_name(raw: str | None) -> str:
+def group_name(raw: str | None) -> str:
     """The group of a head count as the report names it: ``当日は医師会等`` → 医師会等, ``…の計`` → 計,
     ``居宅介護支援事業所などから`` (not a group) or nothing → 参加者."""
     group = (raw or "").strip().lstrip("・･").removeprefix("参加者").strip()
@@ -289,7 +289,7 @@ def parse_participants(text: str) -> list[dict[str, Any]]:
             if any(cue in raw for cue in _VOCAB.not_participant_cues):
                 continue
             subset = raw.startswith("うち")
-            group = _group_name(raw.removeprefix("うち"))
+            group = group_name(raw.removeprefix("うち"))
             row: dict[str, Any] = {"group": group, "count": int(unicodedata.normalize("NFKC", match["n"]))}
             breakdown = "内訳" in line or _inside_brackets(line, match.start())
             total = canonical_group(group) == "合計"

@@ -16,12 +16,13 @@ import pytest
 import yaml
 from filelock import FileLock
 
+from api.bench.paths import DEV_QUESTIONS as DEV_QUESTIONS_FILE
 from api.schemas import Health, IngestStatus, RecordList, SourcePassage
 from assistant.schemas import ChatAnswer
 from records.reference import WARDS
 from tests.support.server import ADMIN_TOKEN, Deployment, Server, start_server
 
-DEV_QUESTIONS = yaml.safe_load((Path(__file__).parents[1] / "dev.yaml").read_text(encoding="utf-8"))
+DEV_QUESTIONS = yaml.safe_load(DEV_QUESTIONS_FILE.read_text(encoding="utf-8"))
 CITE = re.compile(r"\[(\d+)\]")
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 

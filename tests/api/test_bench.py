@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from api.cli_bench import app
+from api.bench.cli import app
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -53,7 +53,7 @@ def test_retrieval_bench_at_1k_reports_latency_and_memory() -> None:
 def test_synthetic_chunks_are_slices_of_their_document() -> None:
     import random
 
-    from knowledge.bench_retrieval import CHUNKS_PER_DOCUMENT, synthetic_document
+    from api.bench.retrieval import CHUNKS_PER_DOCUMENT, synthetic_document
 
     info, chunks = synthetic_document(7, [f"行{n}の文章です。" for n in range(20)], random.Random(1))
     assert len(chunks) == CHUNKS_PER_DOCUMENT

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from api.loadtest import LoadTargetRefused, check_loopback, ingest_via_api, run_load
+from api.bench.load import LoadTargetRefused, check_loopback, ingest_via_api, run_load
 from tests.support.paths import REPO
 from tests.support.server import ADMIN_TOKEN, Deployment, start_server
 
@@ -71,7 +71,7 @@ def test_chat_load_while_an_ingest_replaces_a_document_has_no_errors(
 
 def test_cli_refuses_a_remote_target() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "api.cli_load", "--url", "http://192.0.2.1:8000", "--seconds", "1"],
+        [sys.executable, "-m", "api.bench.cli", "load", "--url", "http://192.0.2.1:8000", "--seconds", "1"],
         cwd=REPO,
         capture_output=True,
         text=True,

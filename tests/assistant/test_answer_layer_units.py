@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from api.bench.fitting import fit_logistic, middle_of_best_run
 from assistant.answer_model import AnswerModel, Composition, LinearModel, load_answer_model
 from assistant.evidence import units_of
 from assistant.extractive import (
@@ -20,7 +21,6 @@ from assistant.extractive import (
     select,
     without_places,
 )
-from assistant.fitting import fit_logistic, middle_of_best_run
 from assistant.service import refusal
 from assistant.understanding import proper_nouns
 from assistant.vocabulary import vocabulary
@@ -335,7 +335,7 @@ def test_a_question_without_an_interrogative_asks_about_its_last_noun() -> None:
 
 @pytest.mark.parametrize("held_out", ["field-check", "field-check2"])
 def test_the_held_out_sets_are_never_fitted_on(tmp_path, held_out: str) -> None:
-    from assistant.fitting import fit_answer_model
+    from api.bench.fitting import fit_answer_model
     from knowledge.config import Settings
 
     with pytest.raises(ValueError, match="never tuned on"):

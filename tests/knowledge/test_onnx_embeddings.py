@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
+from api.bench.paths import DEV_QUESTIONS
 from ingest.chunking import chunk_document
 from knowledge.config import RetrievalSettings, Settings, StorageSettings
 from knowledge.embedding_base import EmbeddingModelError
@@ -22,7 +23,7 @@ from tests.support.paths import SAMPLE
 from tests.support.texts import EDGE_CASES
 
 ROOT = Path(__file__).resolve().parents[2]
-DEV = ROOT / "tests" / "dev.yaml"
+DEV = DEV_QUESTIONS
 SAME_VECTOR = 0.999  # the bar for the default backend: min cosine to the torch fp32 vectors
 
 

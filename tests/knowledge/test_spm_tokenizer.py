@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
-from assistant.evaluation import load_questions, load_suite
+from api.bench.paths import EXTRACTION_SET, SUITE_FILE
+from api.bench.question_sets import load_questions, load_suite
 from ingest.chunking import chunk_document
 from ingest.parsers import SUPPORTED_EXTENSIONS, parse_file
 from knowledge.onnx_embeddings import OnnxEmbeddings
@@ -37,7 +38,7 @@ from knowledge.spm_tokenizer import (
 from tests.support.texts import EDGE_CASES
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCUMENT_DIRS = (ROOT / "corpus", ROOT / "tests" / "field" / "sources", ROOT / "tests" / "extraction" / "documents")
+DOCUMENT_DIRS = (ROOT / "corpus", ROOT / "tests" / "field" / "sources", EXTRACTION_SET / "documents")
 
 
 def _document_texts() -> list[str]:
@@ -50,7 +51,7 @@ def _document_texts() -> list[str]:
 
 
 def _questions() -> list[str]:
-    files = {item.questions for item in load_suite(ROOT / "tests" / "eval_sets.yaml")}
+    files = {item.questions for item in load_suite(SUITE_FILE)}
     return [question.question for path in sorted(files) for question in load_questions(path)]
 
 

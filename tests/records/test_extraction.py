@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from api.bench.extraction_eval import run_extraction_eval
 from api.cli_records import app as records_cli
 from api.errors import install_error_handlers
 from api.routes import drafts as drafts_routes
@@ -22,7 +23,6 @@ from knowledge.config import HttpSettings, Settings, get_settings
 from knowledge.database import open_database
 from records.drafts import propose_for_document
 from records.extraction import Proposal, extract_proposals, parse_lecturer, parse_participants
-from records.extraction_eval import run_extraction_eval
 from records.loader import sync_record_files
 from records.models import Event, RecordDraft
 from records.review import ReviewError, accept_draft, dump_record_file, export_records, reject_draft

@@ -12,16 +12,17 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from api.bench.extraction_eval import run_extraction_eval
+from api.bench.paths import EXTRACTION_SET
 from knowledge.database import open_database
 from records.drafts import propose_for_document
 from records.extraction import Proposal, extract_proposals, parse_participants
-from records.extraction_eval import run_extraction_eval
 from records.models import Block, Event, RecordDraft
 from records.review import ReviewError, accept_draft
 from records.vocab import parse_vocabulary
 
 REPO = Path(__file__).resolve().parents[2]
-SET_DIR = REPO / "tests" / "extraction"
+SET_DIR = EXTRACTION_SET
 HAS_GINZA = importlib.util.find_spec("ja_ginza") is not None
 
 
@@ -190,7 +191,7 @@ def test_the_model_names_a_lecturer_the_rules_leave_unsplit() -> None:
 
 @pytest.mark.skipif(not HAS_GINZA, reason="ja_ginza is installed by `make setup`")
 def test_the_comparison_keeps_the_rules_where_they_win() -> None:
-    from records.extraction_compare import compare
+    from api.bench.extraction_ner import compare
 
     tune = compare(SET_DIR)["tune"]
     for field, readings in tune.items():

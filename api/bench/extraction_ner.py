@@ -1,7 +1,7 @@
 """The NER model (GiNZA, ``records.ner``) against the rules, field by field, on a labelled extraction set.
 
 Three readings of the same event units (the proposals the extractor makes) are scored with
-``records.extraction_eval``:
+:mod:`api.bench.extraction_eval`:
 
 * ``rules``: the extractor with the model switched off;
 * ``model``: every field re-read from the model's entities inside the proposal's quote — Date (plus the era
@@ -21,10 +21,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from api.bench.extraction_eval import evaluate_extraction, labelled_documents, load_split
 from records import ner
 from records.dates import RecordDateError, parse_date, parse_time_range
-from records.extraction import Proposal, _group_name, extract_proposals
-from records.extraction_eval import evaluate_extraction, labelled_documents, load_split
+from records.extraction import Proposal, extract_proposals, group_name
 from records.vocab import vocabulary
 
 COMPARED_FIELDS = ("date", "time", "venue", "lecturer", "participants")
@@ -73,7 +73,7 @@ def model_values(quote: str, found: list[ner.Entity]) -> dict[str, Any]:
         digits = re.search(r"[0-9０-９]+", entity.text)
         if digits:
             before = re.split(r"[、，,。\s（(）)：:]", quote[: entity.start])[-1] + entity.text[: digits.start()]
-            rows.append({"group": _group_name(before), "count": int(unicodedata.normalize("NFKC", digits[0]))})
+            rows.append({"group": group_name(before), "count": int(unicodedata.normalize("NFKC", digits[0]))})
     if rows:
         values["participants"] = rows
     return values

@@ -22,6 +22,8 @@ from urllib.parse import urlparse
 
 import httpx
 
+from api.bench.harness import percentile
+
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_CLIENTS = 100
 MAX_SECONDS = 600.0
@@ -109,14 +111,6 @@ def _client_loop(base_url: str, questions: Sequence[str], tally: _Tally, client_
             tally.record(time.perf_counter() - started, error)
 
 
-def _percentile(sorted_values: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile of already sorted values (0 for none)."""
-    if not sorted_values:
-        return 0.0
-    rank = max(1, min(len(sorted_values), round(fraction * len(sorted_values) + 0.5)))
-    return sorted_values[rank - 1]
-
-
 def _run_background(task: Callable[[], Any], out: dict[str, Any]) -> None:
     started = time.perf_counter()
     try:
@@ -175,8 +169,8 @@ def _report(tally: _Tally, clients: int, elapsed: float, background: dict[str, A
         "error_samples": tally.error_samples,
         "requests_per_second": round(len(latencies) / elapsed, 2) if elapsed > 0 else 0.0,
         "latency_ms": {
-            "p50": round(_percentile(latencies, 0.50) * 1000, 1),
-            "p95": round(_percentile(latencies, 0.95) * 1000, 1),
+            "p50": round(percentile(latencies, 0.50) * 1000, 1),
+            "p95": round(percentile(latencies, 0.95) * 1000, 1),
             "max": round((latencies[-1] if latencies else 0.0) * 1000, 1),
             "mean": round(sum(latencies) / len(latencies) * 1000, 1) if latencies else 0.0,
         },

@@ -5,51 +5,17 @@ Numbers for ``renkei bench ingest``, not for tests. Everything happens in a temp
 
 from __future__ import annotations
 
-import os
-import platform
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
+from api.bench.harness import bench_settings, embedding_setting, timed
+from api.bench.paths import SAMPLE_REPORT
 from ingest.pipeline import IngestRun
 from knowledge.base import KnowledgeBase
-from knowledge.config import RetrievalSettings, Settings, StorageSettings
 from knowledge.embedders import HASHING
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_DIR = REPO_ROOT / "corpus" / "sample"
-SAMPLE_REPORT = SAMPLE_DIR / "osaka_r5_zaitaku_renkei_progress.txt"
-DEV_QUESTIONS = REPO_ROOT / "tests" / "dev.yaml"
 NOOP_TARGET = 0.02
-
-
-def machine_info() -> dict[str, Any]:
-    return {
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-
-
-def embedding_setting(model: str | None) -> str | None:
-    """``"hashing"`` stays as is; otherwise the real model's directory (built once under ./var if missing)."""
-    if model == HASHING:
-        return HASHING
-    if model:
-        return model
-    from knowledge.embeddings import resolve_model_dir
-
-    return str(resolve_model_dir(Settings()))
-
-
-def bench_settings(root: Path, model: str | None, corpus: Path | None = None, backend: str | None = None) -> Settings:
-    """Settings confined to ``root`` (a temporary directory); ``model`` as from :func:`embedding_setting`."""
-    chosen: dict[str, Any] = {"embedding_backend": backend} if backend else {}  # the settings validate the name
-    return Settings(
-        storage=StorageSettings.local(root / "data", [corpus or root / "corpus"]),
-        retrieval=RetrievalSettings(embedding_model=model, **chosen),
-    )
 
 
 def write_copies(target: Path, docs: int, source: Path = SAMPLE_REPORT) -> list[Path]:
@@ -75,16 +41,13 @@ def run_ingest_benchmark(docs: int = 200, model: str | None = None, backend: str
         write_copies(root / "corpus", docs)
         settings = bench_settings(root, setting, backend=backend)
         kb = KnowledgeBase(settings)
-        started = time.perf_counter()
-        kb.embeddings.embed_query("読み込み")
-        load_seconds = time.perf_counter() - started
+        _, load_seconds = timed(lambda: kb.embeddings.embed_query("読み込み"))
         full = IngestRun(kb).run()
         noop = IngestRun(kb).run()
         full_s, noop_s = max(full.seconds, 1e-9), noop.seconds
         texts = [chunk.text for chunk in kb.chunks(sorted(kb.catalog.live_chunk_ids())).values()]
-        started = time.perf_counter()
-        kb.embeddings.embed_documents(texts)
-        raw_s = max(time.perf_counter() - started, 1e-9)
+        _, raw_seconds = timed(lambda: kb.embeddings.embed_documents(texts))
+        raw_s = max(raw_seconds, 1e-9)
         return {
             "model": kb.model_name,
             "backend": settings.retrieval.embedding_backend if setting != HASHING else HASHING,

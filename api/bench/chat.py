@@ -1,7 +1,7 @@
 """Retrieval + chat benchmark at growing knowledge-base sizes (1k, 10k, optionally 100k chunks).
 
 One temporary data dir: the sample is ingested, then synthetic chunks are added size by size
-(:mod:`knowledge.bench_retrieval`); at each size ``hybrid_search`` and ``Assistant.answer`` are timed over the
+(:mod:`api.bench.retrieval`); at each size ``hybrid_search`` and ``Assistant.answer`` are timed over the
 dev questions and the process RSS is recorded. Time to first answer is measured at the first size in a fresh
 Python process (imports, a new KnowledgeBase + Assistant, one answer).
 """
@@ -18,11 +18,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from assistant.evaluation import Question, load_questions
+from api.bench.harness import (
+    assistant_over,
+    bench_settings,
+    embedding_setting,
+    latencies_ms,
+    renkei_env,
+    rss_mb,
+    sample_lines,
+    timed,
+)
+from api.bench.paths import REPO_ROOT, SAMPLE_DIR
+from api.bench.question_sets import Question, dev_questions
+from api.bench.retrieval import grow_to, time_retrieval
 from assistant.schemas import ChatRequest
-from ingest.bench import DEV_QUESTIONS, REPO_ROOT, SAMPLE_DIR, bench_settings, embedding_setting
 from ingest.pipeline import IngestRun
-from knowledge.bench_retrieval import grow_to, latencies_ms, rss_mb, sample_lines, time_retrieval
 from knowledge.config import Settings
 
 DEFAULT_SIZES = (1_000, 10_000)
@@ -42,20 +52,18 @@ def run_scaling_benchmark(
     queries: int = 50,
     first_answer: bool = True,
 ) -> dict[str, Any]:
-    from assistant.service import Assistant
     from knowledge.base import KnowledgeBase
-    from knowledge.database import open_database
 
-    questions = load_questions(DEV_QUESTIONS)
+    questions = dev_questions()
     texts = [q.question for q in questions]
     by_text = {q.question: q for q in questions}
-    lines = sample_lines((SAMPLE_DIR / "osaka_r5_zaitaku_renkei_progress.txt").read_text(encoding="utf-8"))
+    lines = sample_lines()
     setting = embedding_setting(model)
     with tempfile.TemporaryDirectory(prefix="renkei-bench-scale-") as tmp:
         settings = bench_settings(Path(tmp), setting, corpus=SAMPLE_DIR)
         kb = KnowledgeBase(settings)
         sample = IngestRun(kb).run([SAMPLE_DIR])
-        assistant = Assistant(kb, open_database(settings.storage.resolved_database_url), settings)
+        assistant = assistant_over(kb)
         results: list[dict[str, Any]] = []
         for index, size in enumerate(sorted(sizes)):
             entry: dict[str, Any] = {"target_chunks": size, **grow_to(kb, size, lines, seed=size)}
@@ -94,24 +102,20 @@ def cold_first_answer(settings: Settings, question: Question) -> dict[str, Any]:
     """Run :func:`first_answer_main` in a new interpreter against ``settings``' data; its timings + wall time."""
     env = {
         **os.environ,
-        "RENKEI_DATA_DIR": str(settings.storage.data_dir),
-        "RENKEI_CORPUS_DIRS": json.dumps([str(p) for p in settings.storage.corpus_dirs]),
-        "RENKEI_EMBEDDING_MODEL": settings.retrieval.embedding_model or "",
+        **renkei_env(settings.storage.data_dir, settings.storage.corpus_dirs, settings.retrieval.embedding_model),
         "RENKEI_BENCH_QUESTION": question.question,
         "RENKEI_BENCH_WARD": question.ward or "",
     }
-    if not settings.retrieval.embedding_model:
-        env.pop("RENKEI_EMBEDDING_MODEL")
-    started = time.perf_counter()
-    completed = subprocess.run(
-        [sys.executable, "-c", "from assistant.bench_chat import first_answer_main; first_answer_main()"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
+    completed, wall = timed(
+        lambda: subprocess.run(
+            [sys.executable, "-c", "from api.bench.chat import first_answer_main; first_answer_main()"],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     )
-    wall = time.perf_counter() - started
     return {**json.loads(completed.stdout.strip().splitlines()[-1]), "process_wall_seconds": round(wall, 3)}
 
 
@@ -121,12 +125,10 @@ def first_answer_main() -> None:
     from assistant.service import Assistant
     from knowledge.base import KnowledgeBase
     from knowledge.config import get_settings
-    from knowledge.database import open_database
 
     imported = time.perf_counter()
-    settings = get_settings()
-    kb = KnowledgeBase(settings)
-    assistant = Assistant(kb, open_database(settings.storage.resolved_database_url), settings)
+    kb = KnowledgeBase(get_settings())
+    assistant: Assistant = assistant_over(kb)
     built = time.perf_counter()
     ward = os.environ.get("RENKEI_BENCH_WARD") or None
     answer = assistant.answer(ChatRequest(message=os.environ["RENKEI_BENCH_QUESTION"], ward=ward))

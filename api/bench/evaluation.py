@@ -1,60 +1,28 @@
-"""Scoring the assistant (and the retriever) on a question file in the format of ``tests/dev.yaml``."""
+"""Scoring the assistant (and the retriever) on a question set (``renkei eval``; the format: ``question_sets``)."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import statistics
 import time
 from collections import defaultdict
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, Field, field_validator
-
+from api.bench.harness import percentile, set_assistants
+from api.bench.question_sets import EvalSet, Question, load_questions
 from assistant.schemas import ChatAnswer, ChatRequest
 from assistant.service import Assistant
 from knowledge.base import KnowledgeBase
-from knowledge.config import Settings, StorageSettings
+from knowledge.config import Settings
 from knowledge.retriever import hybrid_search
 from knowledge.text import compact
 
 MAX_ANSWER_CHARS = 600
 READ_BUDGET_CHARS = 1000
 CITATION_MARK = re.compile(r"\[(\d+)\]")
-
-
-class Question(BaseModel):
-    id: str
-    persona: str = "staff"
-    kind: str
-    question: str
-    ward: str | None = None
-    as_of: date | None = None
-    must: list[list[str]] = Field(default_factory=list)
-    must_not: list[str] = Field(default_factory=list)
-    document: str | None = None  # field sets: the document that holds the answer (the split is by document)
-
-    @field_validator("must", mode="before")
-    @classmethod
-    def _texts(cls, groups: list[list[object]]) -> list[list[str]]:
-        return [[str(alternative) for alternative in group] for group in groups]
-
-    @field_validator("must_not", mode="before")
-    @classmethod
-    def _forbidden_texts(cls, values: list[object]) -> list[str]:
-        return [str(value) for value in values]
-
-    source: str | None = None
-
-
-def load_questions(path: Path) -> list[Question]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    return [Question.model_validate(item) for item in data]
 
 
 def matches_group(text: str, group: list[str]) -> bool:
@@ -165,18 +133,11 @@ def summarise(results: list[QuestionResult]) -> dict[str, Any]:
         "by_kind": {kind: _rate(items) for kind, items in sorted(by_kind.items())},
         "by_persona": {persona: _rate(items) for persona, items in sorted(by_persona.items())},
         "answer_chars_mean": round(statistics.mean(r.chars for r in results), 1) if results else 0,
-        "latency_p50_ms": round(1000 * _percentile(latencies, 0.5), 1),
-        "latency_p95_ms": round(1000 * _percentile(latencies, 0.95), 1),
+        "latency_p50_ms": round(1000 * percentile(latencies, 0.5), 1),
+        "latency_p95_ms": round(1000 * percentile(latencies, 0.95), 1),
         "failures": [asdict(r) for r in results if not r.passed],
         "results": [asdict(r) for r in results],
     }
-
-
-def _percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return 0.0
-    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
-    return sorted_values[index]
 
 
 # --- retrieval ---------------------------------------------------------------------------------
@@ -209,56 +170,18 @@ def evaluate_retrieval(kb: KnowledgeBase, questions: list[Question], k: int = 5)
             "recall@5": round(sum(1 for r in ranks if r and r <= 5) / n, 4),
             "mrr": round(sum(1 / r for r in ranks if r) / n, 4),
             "read_1000_chars": f"{read_hits}/{len(scored)}",
-            "p95_ms": round(1000 * _percentile(sorted(latencies), 0.95), 1),
+            "p95_ms": round(1000 * percentile(sorted(latencies), 0.95), 1),
             "misses": [q.id for q, r in zip(scored, ranks, strict=True) if not r or r > 5],
         }
     return report
 
 
 # --- suites: several question sets, each over its own corpus ----------------------------------------
-class EvalSet(BaseModel):
-    name: str
-    questions: Path
-    corpus: list[Path]
-
-
-def load_suite(path: Path) -> list[EvalSet]:
-    """The sets of a suite file; relative paths are relative to the repository (the suite's parent's parent)."""
-    root = path.resolve().parent.parent
-    sets = [EvalSet.model_validate(item) for item in yaml.safe_load(path.read_text(encoding="utf-8")) or []]
-    for item in sets:
-        item.questions = root / item.questions
-        item.corpus = [root / corpus for corpus in item.corpus]
-    return sets
-
-
-def suite_assistant(corpus: list[Path], work_dir: Path, settings: Settings) -> Assistant:
-    """An assistant over ``corpus`` with its own data dir under ``work_dir`` (kept between runs: a second run
-    re-ingests only what changed)."""
-    from ingest.pipeline import IngestRun
-    from knowledge.base import KnowledgeBase
-    from knowledge.database import open_database
-
-    key = hashlib.sha256("\n".join(str(path) for path in corpus).encode()).hexdigest()[:12]
-    scoped = settings.model_copy(update={"storage": StorageSettings.local(work_dir / key, corpus)})
-    kb = KnowledgeBase(scoped)
-    report = IngestRun(kb).run(corpus)
-    if report.failed:
-        raise RuntimeError(f"ingest of {corpus} failed: {report.failed}")
-    return Assistant(kb, open_database(scoped.storage.resolved_database_url), scoped)
-
-
 def evaluate_suite(
     sets: list[EvalSet], work_dir: Path, settings: Settings, only: Collection[str] = ()
 ) -> dict[str, dict[str, Any]]:
-    """Answer reports per set name, each set scored over its own corpus."""
-    assistants: dict[tuple[Path, ...], Assistant] = {}
-    reports: dict[str, dict[str, Any]] = {}
-    for item in sets:
-        if only and item.name not in only:
-            continue
-        key = tuple(item.corpus)
-        if key not in assistants:
-            assistants[key] = suite_assistant(item.corpus, work_dir, settings)
-        reports[item.name] = evaluate_answers(assistants[key], load_questions(item.questions))
-    return reports
+    """Answer reports per set name (of ``only``, when given), each set scored over its own corpus."""
+    return {
+        item.name: evaluate_answers(assistant, load_questions(item.questions))
+        for item, assistant in set_assistants(sets, work_dir, settings, only or None)
+    }

@@ -8,18 +8,19 @@ lecturer's name needs it) and warm, with and without the model.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
+from api.bench.harness import timed
+from api.bench.paths import EXTRACTION_SET, SAMPLE_REPORT
 from records import ner
 from records.extraction import extract_proposals
 
 PAGE_CHARS = 1500  # characters of Japanese text on a printed A4 report page, roughly
-SET_DIR = Path(__file__).resolve().parents[1] / "tests" / "extraction" / "documents"
+SET_DIR = EXTRACTION_SET / "documents"
 
 
-def build_report(pages: int, sample: Path) -> str:
+def build_report(pages: int, sample: Path = SAMPLE_REPORT) -> str:
     """About ``pages`` pages of text: the sample and the labelled documents, repeated, page numbers between."""
     parts = [sample.read_text(encoding="utf-8")]
     parts += [path.read_text(encoding="utf-8") for path in sorted(SET_DIR.glob("*.txt")) + sorted(SET_DIR.glob("*.md"))]
@@ -33,27 +34,22 @@ def build_report(pages: int, sample: Path) -> str:
     return text
 
 
-def _timed(text: str) -> tuple[float, int]:
-    started = time.perf_counter()
-    proposals = extract_proposals("bench/report.txt", text)
-    return time.perf_counter() - started, len(proposals)
-
-
-def run_extraction_benchmark(pages: int, sample: Path) -> dict[str, Any]:
+def run_extraction_benchmark(pages: int, sample: Path = SAMPLE_REPORT) -> dict[str, Any]:
     text = build_report(pages, sample)
-    cold_s, proposals = _timed(text)
-    warm_s, _ = _timed(text)
+
+    def extract() -> int:
+        return len(extract_proposals("bench/report.txt", text))
+
+    proposals, cold_s = timed(extract)
+    _, warm_s = timed(extract)
     with ner.disabled():
-        rules_s, rules_proposals = _timed(text)
+        rules_proposals, rules_s = timed(extract)
     loaded_by_extraction = ner.loaded()
-    started = time.perf_counter()
-    model_ready = ner.available()
-    load_s = time.perf_counter() - started
+    model_ready, load_s = timed(ner.available)
     events = [p for p in extract_proposals("bench/report.txt", text) if p.kind == "event"]
-    started = time.perf_counter()
-    if model_ready:
-        ner.entities([p.quote for p in events])  # the worst case: every event's passage through the model
-    all_quotes_s = time.perf_counter() - started
+    all_quotes_s = 0.0
+    if model_ready:  # the worst case: every event's passage through the model
+        _, all_quotes_s = timed(lambda: ner.entities([p.quote for p in events]))
     return {
         "pages": pages,
         "chars": len(text),

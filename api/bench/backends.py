@@ -3,13 +3,12 @@
 For each backend (torch = the reference and the old default, onnx = the default, onnx-int8 when exported):
 cold ``renkei ask`` on a record and on a passage question (fresh interpreter, wall time and peak RSS),
 ``renkei serve`` until healthy and until its model is loaded, the embedding numbers of
-:mod:`knowledge.bench_embed`, ingest chunks/s against the raw backend on the same chunks, retrieval R@5/MRR on
+:mod:`api.bench.embed`, ingest chunks/s against the raw backend on the same chunks, retrieval R@5/MRR on
 every question set of the eval suite, and (``--large``) a real server's RSS over 100k chunks.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import statistics
@@ -17,17 +16,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from ingest.bench import REPO_ROOT, SAMPLE_DIR, SAMPLE_REPORT, run_ingest_benchmark
-from knowledge.config import RetrievalSettings, Settings, StorageSettings
+from api.bench.harness import confined_settings, percentile, renkei_env, sample_lines, set_assistants, timed
+from api.bench.ingest import run_ingest_benchmark
+from api.bench.paths import REPO_ROOT, SAMPLE_DIR, SUITE_FILE
+from api.bench.question_sets import dev_questions
+from knowledge.config import RetrievalSettings, Settings
 
 RECORD_QUESTION = "新任コーディネーター向けの説明は何月何日にありましたか"
 PASSAGE_QUESTION = "新任のコーディネーターは採用されたらまず何をしてもらえますか"
-SUITE = REPO_ROOT / "tests" / "eval_sets.yaml"
 COLD_RUNS = 3
 TARGETS = {
     "ask_record_s": 2.0,
@@ -40,13 +42,13 @@ TARGETS = {
 
 
 def run_backends_benchmark(docs: int = 30, *, large: bool = False, backends: list[str] | None = None) -> dict[str, Any]:
-    from knowledge.bench_embed import available_backends
+    from api.bench.embed import available_backends, embed_on_sample
     from knowledge.embeddings import resolve_model_dir
 
     model_dir = resolve_model_dir(Settings())
     chosen = backends or available_backends(model_dir)
     report: dict[str, Any] = {"model_dir": str(model_dir), "backends": chosen}
-    report["embed"] = embed_section(model_dir, chosen)
+    report["embed"] = embed_on_sample(model_dir, chosen)
     with tempfile.TemporaryDirectory(prefix="renkei-bench-backends-") as tmp:
         report["cold"] = {b: _cold(_sample_data_dir(Path(tmp) / b, model_dir, b), model_dir, b) for b in chosen}
         report["retrieval"] = {b: _retrieval(Path(tmp) / f"suite-{b}", model_dir, b) for b in chosen}
@@ -58,30 +60,11 @@ def run_backends_benchmark(docs: int = 30, *, large: bool = False, backends: lis
 
 
 # --- pieces ------------------------------------------------------------------------------------------
-def embed_section(model_dir: Path, backends: list[str] | None = None) -> dict[str, Any]:
-    import yaml
-
-    from ingest.chunking import chunk_document
-    from knowledge.bench_embed import run_embed_benchmark
-    from knowledge.bench_retrieval import sample_lines
-
-    text = SAMPLE_REPORT.read_text(encoding="utf-8")
-    questions = [item["question"] for item in yaml.safe_load((REPO_ROOT / "tests" / "dev.yaml").read_text("utf-8"))]
-    chunks = [chunk.text for chunk in chunk_document(SAMPLE_REPORT.name, text)]
-    return run_embed_benchmark(sample_lines(text), chunks, questions, model_dir=model_dir, backends=backends)
-
-
-def _env(data: Path, model_dir: Path, backend: str, corpus: Path = SAMPLE_DIR) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RENKEI_")}
-    return env | {
-        "RENKEI_DATA_DIR": str(data),
-        "RENKEI_CORPUS_DIRS": json.dumps([str(corpus)]),
-        "RENKEI_EMBEDDING_MODEL": str(model_dir),
-        "RENKEI_EMBEDDING_BACKEND": backend,
-        "RENKEI_RATE_LIMIT_PER_MINUTE": "100000",
-        "HF_HUB_OFFLINE": "1",
-        "ANONYMIZED_TELEMETRY": "False",
-    }
+def _env(data: Path, model_dir: Path, backend: str) -> dict[str, str]:
+    """A fresh process over ``data`` (the sample's) with none of this process's ``RENKEI_*`` settings."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("RENKEI_")}
+    quiet = {"RENKEI_RATE_LIMIT_PER_MINUTE": "100000", "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
+    return inherited | renkei_env(data, [SAMPLE_DIR], str(model_dir), backend) | quiet
 
 
 def _sample_data_dir(root: Path, model_dir: Path, backend: str) -> Path:
@@ -119,15 +102,27 @@ def _run_measured(args: list[str], env: dict[str, str], code: Path = REPO_ROOT) 
     return wall, peak / 1e6
 
 
-def _cold(data: Path, model_dir: Path, backend: str) -> dict[str, Any]:
-    env = _env(data, model_dir, backend)
-    result: dict[str, Any] = {}
+def _asks(env: dict[str, str], code: Path = REPO_ROOT) -> dict[str, float]:
+    """One cold ``renkei ask`` of the checkout ``code`` per question kind: its wall seconds and peak RSS."""
+    row: dict[str, float] = {}
     for kind, question in (("record", RECORD_QUESTION), ("passage", PASSAGE_QUESTION)):
-        runs = [_run_measured([sys.executable, "-m", "api.cli", "ask", question], env) for _ in range(COLD_RUNS)]
-        result[f"ask_{kind}_s"] = round(statistics.median(w for w, _ in runs), 2)
-        result[f"ask_{kind}_rss_mb"] = round(max(r for _, r in runs))
-    result.update(_serve_start(env))
-    return result
+        row[f"ask_{kind}_s"], row[f"ask_{kind}_rss_mb"] = _run_measured(
+            [sys.executable, "-m", "api.cli", "ask", question], env, code
+        )
+    return row
+
+
+def _cold(data: Path, model_dir: Path, backend: str) -> dict[str, Any]:
+    """:data:`COLD_RUNS` rounds of cold asks (median seconds, highest RSS), then one server start."""
+    env = _env(data, model_dir, backend)
+    runs = [_asks(env) for _ in range(COLD_RUNS)]
+    result: dict[str, Any] = {
+        key: round(statistics.median(run[key] for run in runs), 2)
+        if key.endswith("_s")
+        else round(max(run[key] for run in runs))
+        for key in runs[0]
+    }
+    return result | _serve_start(env)
 
 
 def _serve_start(env: dict[str, str], questions: tuple[str, ...] = (), code: Path = REPO_ROOT) -> dict[str, Any]:
@@ -155,16 +150,16 @@ def _serve_start(env: dict[str, str], questions: tuple[str, ...] = (), code: Pat
                 result["serve_model_ready_s"] = round(time.perf_counter() - started, 2)
             answer_ms = []
             for question in questions:
-                asked = time.perf_counter()
-                response = client.post("/api/chat", json={"message": question})
+                response, seconds = timed(partial(client.post, "/api/chat", json={"message": question}))
                 if response.status_code != 200:
                     raise RuntimeError(
                         f"chat {question!r}: {response.status_code} {response.text[:300]}; see {log.name}"
                     )
-                answer_ms.append((time.perf_counter() - asked) * 1000)
+                answer_ms.append(seconds * 1000)
             if answer_ms:
-                result["chat_ms_p50"] = round(statistics.median(answer_ms), 1)
-                result["chat_ms_max"] = round(max(answer_ms), 1)
+                answer_ms.sort()
+                result["chat_ms_p50"] = round(percentile(answer_ms, 0.5), 1)
+                result["chat_ms_max"] = round(answer_ms[-1], 1)
             import psutil
 
             result["server_rss_mb"] = round(psutil.Process(process.pid).memory_info().rss / 1e6)
@@ -187,12 +182,11 @@ def run_cold_comparison(
     this checkout and, when given, of another checkout of the code (``before``, e.g. ``git worktree add /tmp/before
     main``) over one data dir: the sample, grown with synthetic chunks to ``size`` when given. The checkouts take
     turns run by run, so both see the same machine load; medians, peak RSS, before/after."""
-    from assistant.evaluation import load_questions
     from knowledge.embeddings import resolve_model_dir
 
     model_dir = resolve_model_dir(Settings())
     checkouts = {"after": REPO_ROOT} | ({"before": before.resolve()} if before else {})
-    questions = tuple(q.question for q in load_questions(REPO_ROOT / "tests" / "dev.yaml"))
+    questions = tuple(q.question for q in dev_questions())
     samples: dict[str, list[dict[str, Any]]] = {name: [] for name in checkouts}
     with tempfile.TemporaryDirectory(prefix="renkei-bench-cold-") as tmp:
         data = _sample_data_dir(Path(tmp), model_dir, backend)
@@ -217,24 +211,16 @@ def run_cold_comparison(
 
 
 def _cold_once(env: dict[str, str], code: Path, questions: tuple[str, ...]) -> dict[str, Any]:
-    row: dict[str, Any] = {}
-    for kind, question in (("record", RECORD_QUESTION), ("passage", PASSAGE_QUESTION)):
-        row[f"ask_{kind}_s"], row[f"ask_{kind}_rss_mb"] = _run_measured(
-            [sys.executable, "-m", "api.cli", "ask", question], env, code
-        )
-    return row | _serve_start(env, questions, code)
+    return _asks(env, code) | _serve_start(env, questions, code)
 
 
 def _grow(data: Path, model_dir: Path, backend: str, size: int) -> int:
     """Synthetic chunks (random vectors, real lexical entries) added to the ingested sample up to ``size``."""
+    from api.bench.retrieval import grow_to
     from knowledge.base import KnowledgeBase
-    from knowledge.bench_retrieval import grow_to, sample_lines
 
-    settings = Settings(
-        storage=StorageSettings(data_dir=data, corpus_dirs=[SAMPLE_DIR]),
-        retrieval=RetrievalSettings(embedding_model=str(model_dir), embedding_backend=backend),
-    )
-    grown = grow_to(KnowledgeBase(settings), size, sample_lines(SAMPLE_REPORT.read_text(encoding="utf-8")), seed=size)
+    base = Settings(retrieval=RetrievalSettings(embedding_model=str(model_dir), embedding_backend=backend))
+    grown = grow_to(KnowledgeBase(confined_settings(base, data, [SAMPLE_DIR])), size, sample_lines(), seed=size)
     return int(grown["total_chunks"])
 
 
@@ -268,16 +254,13 @@ def _free_port() -> int:
 
 def _retrieval(work_dir: Path, model_dir: Path, backend: str) -> dict[str, Any]:
     """Retrieval R@5 and MRR (dense and hybrid) on every set of the eval suite, each over its own corpus."""
-    from assistant.evaluation import evaluate_retrieval, load_questions, load_suite, suite_assistant
+    from api.bench.evaluation import evaluate_retrieval
+    from api.bench.question_sets import load_questions, load_suite
 
     settings = Settings(retrieval=RetrievalSettings(embedding_model=str(model_dir), embedding_backend=backend))
     result: dict[str, Any] = {}
-    assistants: dict[tuple[Path, ...], Any] = {}
-    for item in load_suite(SUITE):
-        key = tuple(item.corpus)
-        if key not in assistants:
-            assistants[key] = suite_assistant(item.corpus, work_dir, settings)
-        report = evaluate_retrieval(assistants[key].kb, load_questions(item.questions))
+    for item, assistant in set_assistants(load_suite(SUITE_FILE), work_dir, settings):
+        report = evaluate_retrieval(assistant.kb, load_questions(item.questions))
         result[item.name] = {
             mode: {"recall@5": report[mode]["recall@5"], "mrr": report[mode]["mrr"]} for mode in ("dense", "hybrid")
         }
@@ -287,19 +270,16 @@ def _retrieval(work_dir: Path, model_dir: Path, backend: str) -> dict[str, Any]:
 def _server_at_size(root: Path, model_dir: Path, backends: list[str], size: int) -> dict[str, Any]:
     """A data dir of the sample plus synthetic chunks up to ``size``; a real server per backend answers the
     dev questions over HTTP; its RSS afterwards."""
-    from assistant.evaluation import load_questions
+    from api.bench.retrieval import grow_to
     from ingest.pipeline import IngestRun
     from knowledge.base import KnowledgeBase
-    from knowledge.bench_retrieval import grow_to, sample_lines
 
-    settings = Settings(
-        storage=StorageSettings(data_dir=root / "data", corpus_dirs=[SAMPLE_DIR]),
-        retrieval=RetrievalSettings(embedding_model=str(model_dir)),
-    )
+    base = Settings(retrieval=RetrievalSettings(embedding_model=str(model_dir)))
+    settings = confined_settings(base, root / "data", [SAMPLE_DIR])
     kb = KnowledgeBase(settings)
     IngestRun(kb).run([SAMPLE_DIR])
-    grown = grow_to(kb, size, sample_lines(SAMPLE_REPORT.read_text(encoding="utf-8")), seed=size)
-    questions = tuple(q.question for q in load_questions(REPO_ROOT / "tests" / "dev.yaml"))
+    grown = grow_to(kb, size, sample_lines(), seed=size)
+    questions = tuple(q.question for q in dev_questions())
     result: dict[str, Any] = {"chunks": grown["total_chunks"]}
     for backend in backends:
         result[backend] = _serve_start(_env(settings.storage.data_dir, model_dir, backend), questions)

@@ -27,8 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from api.bench.evaluation import matches_group
+from api.bench.harness import set_assistants
+from api.bench.question_sets import EvalSet, Question, load_questions
 from assistant.answer_model import MODEL_FILE, AnswerModel, Composition, LinearModel
-from assistant.evaluation import EvalSet, Question, load_questions, matches_group, suite_assistant
 from assistant.extractive import LINE_FEATURES, Candidate, Evidence, Selection, rank_candidates, select
 from assistant.grounding import SUPPORT_FEATURES, support_features, unknown_proper_nouns
 from assistant.service import Assistant
@@ -238,14 +240,8 @@ def fit_answer_model(
     if held_out := [name for name in tune_sets if name.startswith("field-check")]:
         raise ValueError(f"{', '.join(held_out)}: the held-out sets are never tuned on")
     cases: list[Case] = []
-    assistants: dict[tuple[Path, ...], Assistant] = {}
-    for item in suite:
-        if item.name not in tune_sets:
-            continue
-        key = tuple(item.corpus)
-        if key not in assistants:
-            assistants[key] = suite_assistant(item.corpus, work_dir, settings)
-        cases += collect_cases(assistants[key], item.name, load_questions(item.questions))
+    for item, assistant in set_assistants(suite, work_dir, settings, only=tune_sets):
+        cases += collect_cases(assistant, item.name, load_questions(item.questions))
     lines = [c for c in cases if c.answerable and c.labels.any()]
     rows = np.vstack([c.candidates[i].features for c in lines for i in range(len(c.candidates))])
     labels = np.concatenate([c.labels for c in lines])
@@ -256,7 +252,7 @@ def fit_answer_model(
     support, threshold, strict, support_stats = fit_support(cases, line, composition, lists)
     model = AnswerModel(line, support, threshold, composition, lists, strict)
     provenance = {
-        "command": "renkei fit --suite tests/eval_sets.yaml",
+        "command": "renkei fit --suite api/bench/questions/eval_sets.yaml",
         "fitted": date.today().isoformat(),
         "tune_sets": [name for name in tune_sets if any(item.name == name for item in suite)],
         "questions": len(cases),

@@ -8,15 +8,16 @@ token ids.
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from api.bench.harness import percentile, sample_lines, timed
+from api.bench.paths import SAMPLE_REPORT
+from api.bench.question_sets import dev_questions
 from knowledge.config import Settings
 from knowledge.embedding_base import PASSAGE, QUERY, WindowedEmbeddings
 
@@ -49,6 +50,16 @@ def available_backends(model_dir: Path) -> list[str]:
     return [b for b in BACKENDS if b != "onnx-int8" or (onnx_dir(model_dir) / INT8_FILE).is_file()]
 
 
+def embed_on_sample(model_dir: Path, backends: Sequence[str] | None = None) -> dict[str, Any]:
+    """:func:`run_embed_benchmark` on the sample report (its lines and its chunks) and the dev questions."""
+    from ingest.chunking import chunk_document
+
+    text = SAMPLE_REPORT.read_text(encoding="utf-8")
+    chunks = [chunk.text for chunk in chunk_document(SAMPLE_REPORT.name, text)]
+    questions = [q.question for q in dev_questions()]
+    return run_embed_benchmark(sample_lines(text), chunks, questions, model_dir=model_dir, backends=backends)
+
+
 def run_embed_benchmark(
     lines: Sequence[str],
     chunks: Sequence[str],
@@ -66,7 +77,7 @@ def run_embed_benchmark(
     results: dict[str, dict[str, Any]] = {}
     reference: dict[str, Any] = {}
     for backend in sorted(backends, key=lambda b: b != REFERENCE):  # the reference first
-        model, load_s = _timed(partial(load_backend, backend, model_dir))
+        model, load_s = timed(partial(load_backend, backend, model_dir))
         vectors = np.concatenate([model.encode(chunks, PASSAGE), model.encode(questions, QUERY)])
         ids = model.token_ids(chunks, PASSAGE) + model.token_ids(questions, QUERY)
         entry: dict[str, Any] = {"load_s": round(load_s, 3), **_speed(model, lines, questions)}
@@ -96,22 +107,17 @@ def run_embed_benchmark(
     }
 
 
-def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    started = time.perf_counter()
-    value = fn()
-    return value, time.perf_counter() - started
-
-
 def _speed(model: WindowedEmbeddings, lines: Sequence[str], questions: Sequence[str]) -> dict[str, float]:
     model.encode(list(lines[:16]), PASSAGE)  # warm-up
-    _, seconds = _timed(lambda: model.encode(list(lines), PASSAGE))
+    _, seconds = timed(lambda: model.encode(list(lines), PASSAGE))
     model.encode([questions[0]], QUERY)
     latencies = []
     for question in questions:
-        _, s = _timed(partial(model.encode, [question], QUERY))
+        _, s = timed(partial(model.encode, [question], QUERY))
         latencies.append(s * 1000)
+    latencies.sort()
     return {
         "passages_per_s": round(len(lines) / seconds, 1),
-        "query_ms_p50": round(statistics.median(latencies), 2),
-        "query_ms_max": round(max(latencies), 2),
+        "query_ms_p50": round(percentile(latencies, 0.5), 2),
+        "query_ms_max": round(latencies[-1], 2),
     }
