@@ -133,7 +133,7 @@ def _serve_start(env: dict[str, str], questions: tuple[str, ...] = (), code: Pat
     log = (Path(env["RENKEI_DATA_DIR"]) / f"serve-{port}.log").open("wb")
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli_serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "api.cli.serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=code,
         env=_code_env(env, code),
         stdout=log,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from api.bench.cli import app
+from api.cli.bench import app
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -26,7 +26,7 @@ NOT_FOR_RECORDS = ("torch", "onnxruntime", "tokenizers", "chromadb", "langchain_
 
 RECORD_ANSWER = """
 import json, sys
-from api.cli import _assistant
+from api.cli.main import _assistant
 from assistant.schemas import ChatRequest
 
 answer = _assistant().answer(ChatRequest(message={question!r}))
@@ -104,7 +104,7 @@ class Probe:
 probe = Probe()  # a global of __main__: finalised only by the interpreter's teardown
 atexit.register(lambda: sys.stderr.write("exit handlers ran\\n"))
 sys.argv = ["renkei", "ask", *{args!r}]
-from api.cli import app
+from api.cli.main import app
 app()
 """
 

@@ -71,7 +71,7 @@ def test_chat_load_while_an_ingest_replaces_a_document_has_no_errors(
 
 def test_cli_refuses_a_remote_target() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "api.bench.cli", "load", "--url", "http://192.0.2.1:8000", "--seconds", "1"],
+        [sys.executable, "-m", "api.cli.bench", "load", "--url", "http://192.0.2.1:8000", "--seconds", "1"],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.cli_records import app
+from api.cli.records import app
 from knowledge.config import get_settings
 from knowledge.database import open_database
 from records.loader import sync_record_files

@@ -269,7 +269,7 @@ def test_tables_made_by_create_all_are_adopted_on_each_backend(backend: str, tmp
 
 # --- renkei db upgrade --------------------------------------------------------------------------------------
 def test_renkei_db_upgrade_brings_a_database_to_head_and_says_so(made_by_4ce9afb: Path) -> None:
-    from api.cli import app
+    from api.cli.main import app
 
     env = {"RENKEI_DATABASE_URL": f"sqlite:///{made_by_4ce9afb}", "RENKEI_DATA_DIR": str(made_by_4ce9afb.parent)}
     runner = CliRunner()

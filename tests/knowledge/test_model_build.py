@@ -183,7 +183,7 @@ def test_loads_offline_without_network(e5_model_dir):
 
 
 def test_cli_build_reports_existing_model(e5_model_dir):
-    from api.cli_model import app
+    from api.cli.model import app
 
     result = CliRunner().invoke(app, ["build", "--out", str(e5_model_dir)])
     assert result.exit_code == 0, result.output
@@ -191,7 +191,7 @@ def test_cli_build_reports_existing_model(e5_model_dir):
 
 
 def test_cli_build_help_names_the_options():
-    from api.cli_model import app
+    from api.cli.model import app
 
     result = CliRunner().invoke(app, ["build", "--help"])
     assert result.exit_code == 0
@@ -199,7 +199,7 @@ def test_cli_build_help_names_the_options():
 
 
 def test_int8_variant_is_an_option_next_to_the_default_export(e5_model_dir, e5_embeddings, sample_paragraphs):
-    from api.cli_model import app
+    from api.cli.model import app
     from knowledge.onnx_embeddings import OnnxEmbeddings
     from knowledge.onnx_export import INT8_FILE, onnx_dir
 
@@ -214,7 +214,7 @@ def test_int8_variant_is_an_option_next_to_the_default_export(e5_model_dir, e5_e
 
 
 def test_export_of_a_directory_that_is_not_a_model_is_refused(tmp_path):
-    from api.cli_model import app
+    from api.cli.model import app
 
     result = CliRunner().invoke(app, ["export", str(tmp_path)])
     assert result.exit_code == 1

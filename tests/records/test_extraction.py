@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from api.bench.extraction_eval import run_extraction_eval
-from api.cli_records import app as records_cli
+from api.cli.records import app as records_cli
 from api.errors import install_error_handlers
 from api.routes import drafts as drafts_routes
 from knowledge.config import HttpSettings, Settings, get_settings

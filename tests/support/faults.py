@@ -45,7 +45,7 @@ def paused_renkei(stage: str, marker: Path, *args: str) -> list[str]:
 
 
 def main(argv: list[str]) -> None:
-    from api.cli import app
+    from api.cli.main import app
 
     stage, marker, *args = argv
     app(args, obj=PauseAt(stage, Path(marker)), prog_name="renkei")

@@ -2,7 +2,7 @@
 
 The fixture ``sample_server`` (tests/api/conftest.py) is ONE server per pytest run: the sample corpus is
 copied to a temp dir, ingested with ``renkei ingest`` in a subprocess, and served by ``renkei serve``
-(``python -m api.cli_serve``) on 127.0.0.1 and a free port. It is stopped by its PID when the run ends.
+(``python -m api.cli.serve``) on 127.0.0.1 and a free port. It is stopped by its PID when the run ends.
 Tests that need different settings start their own with :func:`start_server`.
 
 The tests use the model-free ``hashing`` embedding (``RENKEI_TEST_EMBEDDING_MODEL`` overrides it) so a
@@ -91,7 +91,7 @@ def new_deployment(root: Path, corpus_files: dict[str, str] | None = None) -> De
 def ingest(deployment: Deployment) -> dict[str, Any]:
     """``renkei ingest --json`` in a subprocess; returns the report."""
     result = subprocess.run(
-        [sys.executable, "-c", "from api.cli import app; app()", "ingest", "--json"],
+        [sys.executable, "-c", "from api.cli.main import app; app()", "ingest", "--json"],
         cwd=REPO,
         env=deployment.env(),
         capture_output=True,
@@ -148,7 +148,7 @@ def start_server(
     command = (
         paused_renkei(*paused_at, "serve", *arguments)
         if paused_at
-        else [sys.executable, "-m", "api.cli_serve", *arguments]
+        else [sys.executable, "-m", "api.cli.serve", *arguments]
     )
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)

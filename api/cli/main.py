@@ -99,7 +99,7 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="print the run report as JSON")] = False,
 ) -> None:
     """Ingest documents and record files; a re-run only touches what changed."""
-    from api.progress import RichProgress
+    from api.cli.progress import RichProgress
     from ingest.locking import IngestAlreadyRunning
     from ingest.pipeline import NO_HOOKS, IngestHooks, IngestRun
     from knowledge.base import IndexUnreadable, KnowledgeBase
@@ -229,12 +229,12 @@ def _print_ner_comparison(result: dict[str, Any]) -> None:
 
 
 def _mount_subcommands() -> None:
-    from api.bench.cli import app as bench_app
-    from api.cli_db import app as db_app
-    from api.cli_feedback import app as feedback_app
-    from api.cli_model import app as model_app
-    from api.cli_records import app as records_app
-    from api.cli_serve import serve
+    from api.cli.bench import app as bench_app
+    from api.cli.db import app as db_app
+    from api.cli.feedback import app as feedback_app
+    from api.cli.model import app as model_app
+    from api.cli.records import app as records_app
+    from api.cli.serve import serve
 
     app.add_typer(model_app, name="model", help="build or inspect the embedding model")
     app.add_typer(records_app, name="records", help="structured records")
