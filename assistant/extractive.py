@@ -185,7 +185,7 @@ def key_concepts(kb: KnowledgeBase, question: str, proper_nouns: Sequence[str]) 
     keys: list[Concept] = []
     for word in default_tokenizer().noun_words(question):
         term = compact(word.term)
-        if len(term) < MIN_KEY_CHARS or term in names or term.startswith(("何", "なに", "なん")):
+        if len(term) < MIN_KEY_CHARS or made_of(term, names) or term.startswith(("何", "なに", "なん")):
             continue
         if any(c.term == word.term for c in keys):
             continue
@@ -194,6 +194,14 @@ def key_concepts(kb: KnowledgeBase, question: str, proper_nouns: Sequence[str]) 
         parts = tuple(p for p in word.parts if p not in vocab.question_words)
         keys.append(Concept(word.term, parts, kb.lexical.rarity(word.term), word.synonyms))
     return keys
+
+
+def made_of(term: str, names: set[str]) -> bool:
+    """Whether ``term`` is one name or names one after another (横浜市港北区: 横浜市 + 港北区, an address the
+    question's proper nouns give as its parts)."""
+    if term in names:
+        return True
+    return any(term.startswith(name) and made_of(term[len(name) :], names) for name in names if name)
 
 
 def line_label(text: str) -> str | None:

@@ -18,6 +18,7 @@ from assistant.extractive import (
     counted_numbers,
     label_answers,
     line_label,
+    made_of,
     select,
     without_places,
 )
@@ -92,6 +93,12 @@ def test_the_model_file_round_trips(tmp_path) -> None:
     assert again.composition_for("参加費はいくら") == Composition(1, 0.8, 2, 300)
     assert again.composition_for("どんな取組みをしていますか") == Composition(0, 0.9, 3, 420, 2)
     assert again.strict_answer_types == frozenset({"amount"})
+
+
+def test_an_address_the_question_names_in_parts_is_no_key_word() -> None:
+    names = {"横浜市", "港北区"}
+    assert made_of("横浜市港北区", names) and made_of("港北区", names)
+    assert not made_of("港北区役所", names) and not made_of("研修会", names)
 
 
 def test_the_support_threshold_sits_in_the_middle_of_the_best_run() -> None:
