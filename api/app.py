@@ -19,6 +19,7 @@ from api.errors import error_response, install_error_handlers
 from api.routes import admin, chat, conversations, documents, drafts, feedback, health, labels, records, sources
 from knowledge.config import Settings, get_settings
 from knowledge.health import check_data_dir
+from records.reference import CITY_NAME
 
 if TYPE_CHECKING:
     from ingest.pipeline import IngestHooks
@@ -39,10 +40,9 @@ PAGE_SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"referrer-policy", b"no-referrer"),
 ]
 
-DESCRIPTION = """
-大阪市 在宅医療・介護連携推進事業の資料に、引用付きで答えるアシスタントの API です。
-
-* `POST /api/chat` — 質問に答える（回答中の `[n]` はすべて `citations` に対応）
+DESCRIPTION = (
+    f"\n{CITY_NAME} 在宅医療・介護連携推進事業の資料に、引用付きで答えるアシスタントの API です。\n\n"
+    + """* `POST /api/chat` — 質問に答える（回答中の `[n]` はすべて `citations` に対応）
 * `POST /api/chat/stream` — 同じ回答を Server-Sent Events で（`delta` → `citations` → `records` → `done`）
 * `GET /api/sources/{document_id}?chunk=` — 引用元の箇所と前後の文
 * `GET /api/records/...` — 研修・説明会などの記録、区・ブロック、アンケート
@@ -54,6 +54,7 @@ DESCRIPTION = """
 
 エラーはすべて `{"error": {"code", "message"}}` の JSON です。
 """
+)
 
 
 def _is_json(content_type: str) -> bool:

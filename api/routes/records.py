@@ -11,6 +11,7 @@ from api.deps import RecordsSessionDep
 from api.errors import ApiError
 from api.schemas import ERROR_RESPONSES, RecordList
 from records import queries
+from records.reference import CITY_NAME
 
 router = APIRouter(prefix="/api/records", tags=["records"], responses=ERROR_RESPONSES)
 
@@ -65,7 +66,7 @@ def events(
     return _items(found)
 
 
-@router.get("/wards", response_model=RecordList, summary="大阪市の24区とブロック / the 24 wards")
+@router.get("/wards", response_model=RecordList, summary=f"{CITY_NAME}の区とブロック / the wards and their blocks")
 def wards(session: RecordsSessionDep) -> RecordList:
     return _items(queries.list_wards(session))
 
