@@ -67,7 +67,7 @@ class Vocabulary:
     interrogatives: frozenset[str]
     interrogative_pattern: re.Pattern[str]
     determiners: frozenset[str]
-    list_cues: tuple[str, ...]
+    list_cues: re.Pattern[str]
     attribute_nouns: frozenset[str]
     answer_types: tuple[AnswerType, ...]
     facility_heads: frozenset[str] = frozenset()
@@ -119,8 +119,7 @@ class Vocabulary:
         return _head(content)
 
     def wants_list(self, question: str) -> bool:
-        text = compact(question)
-        return any(cue in text for cue in self.list_cues)
+        return bool(self.list_cues.search(compact(question)))
 
 
 @lru_cache(maxsize=50_000)
@@ -160,7 +159,7 @@ def load_vocabulary(path: Path = VOCABULARY_FILE) -> Vocabulary:
         interrogatives=frozenset(_words(data["interrogatives"])),
         interrogative_pattern=re.compile("|".join(data["interrogative_patterns"])),
         determiners=frozenset(_words(data["determiners"])),
-        list_cues=_words(data["list_cues"]),
+        list_cues=re.compile("|".join(data["list_cues"])),
         attribute_nouns=frozenset(_words(data["attribute_nouns"])),
         facility_heads=frozenset(_words(data.get("facility_heads"))),
         fact_predicates=frozenset(_words(data.get("fact_predicates"))),

@@ -252,6 +252,7 @@ def test_a_refusal_names_where_it_looked_not_a_stray_section() -> None:
         ("相談窓口はいつ開いていますか", False),
         ("補助金はいつもらえますか", False),
         ("駐車場はいつも空いていますか", True),
+        ("窓口はどうぞ自由にお使いくださいと書いてありますか", True),  # どうぞ is no どう: not a list either
     ],
 )
 def test_yes_or_no_questions(question: str, yes_no: bool) -> None:
