@@ -11,7 +11,7 @@ up to the HTTP server. Modules, lightest first:
 * ``evaluation`` (``renkei eval``), ``fitting`` (``renkei fit``), ``extraction_eval`` and ``extraction_ner``
   (``renkei eval --extraction [--ner]``);
 * ``ingest``, ``retrieval``, ``chat``, ``embed``, ``extraction``, ``backends``, ``load``: the benchmarks of
-  ``renkei bench``, whose commands are in ``cli``.
+  ``renkei bench``, whose commands are in :mod:`api.cli.bench`.
 
-Importing this package imports nothing else (the command line mounts ``cli`` at start-up).
+Importing this package imports nothing else (:mod:`api.cli.bench` imports these modules when a command runs).
 """

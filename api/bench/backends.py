@@ -125,6 +125,12 @@ def _cold(data: Path, model_dir: Path, backend: str) -> dict[str, Any]:
     return result | _serve_start(env)
 
 
+def _serve_module(code: Path) -> str:
+    """The module that starts ``renkei serve`` alone in the checkout ``code``: ``api.cli.serve``, or, in a checkout
+    from before the command line became a package (``--before`` an older commit), ``api.cli_serve``."""
+    return "api.cli.serve" if (code / "api" / "cli" / "serve.py").exists() else "api.cli_serve"
+
+
 def _serve_start(env: dict[str, str], questions: tuple[str, ...] = (), code: Path = REPO_ROOT) -> dict[str, Any]:
     """Start ``renkei serve`` (of the checkout ``code``): seconds until /api/health is 200 and until the model is
     loaded; answer ``questions`` and report the server's RSS after them. The server is stopped by its PID; its log
@@ -133,7 +139,7 @@ def _serve_start(env: dict[str, str], questions: tuple[str, ...] = (), code: Pat
     log = (Path(env["RENKEI_DATA_DIR"]) / f"serve-{port}.log").open("wb")
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli.serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", _serve_module(code), "--host", "127.0.0.1", "--port", str(port)],
         cwd=code,
         env=_code_env(env, code),
         stdout=log,

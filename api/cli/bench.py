@@ -1,7 +1,7 @@
 """``renkei bench``: a JSON benchmark report (ingest, retrieval, chat, embeddings) measured in temp data dirs, and
 ``renkei bench load``, a bounded chat load test against a running ``renkei serve`` on this machine.
 
-The commands only parse options and print; the measuring is in the sibling modules, imported when a command runs
+The commands only parse options and print; the measuring is in the modules of :mod:`api.bench`, imported when a command runs
 (the command line imports this module at start-up).
 """
 
@@ -213,7 +213,7 @@ def _background(with_ingest: bool, base_url: str, token: str | None) -> Callable
 
 
 def _print_load(report: dict[str, Any]) -> None:
-    table = Table("measure", "value", title="renkei load")
+    table = Table("measure", "value", title="renkei bench load")
     latency = report["latency_ms"]
     rows = [
         ("clients", report["clients"]),

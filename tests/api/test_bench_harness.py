@@ -64,3 +64,13 @@ def test_sets_over_the_same_corpora_share_one_assistant_and_only_filters(
     assert made == [tuple(sample), tuple(field)]
     assert [item.name for item, _ in set_assistants(sets, tmp_path, Settings(), only=["c"])] == ["c"]
     assert list(set_assistants(sets, tmp_path, Settings(), only=())) == []  # no names: no set (never all of them)
+
+
+def test_the_cold_bench_starts_the_server_of_either_layout(tmp_path: Path) -> None:
+    """``renkei bench cold --before`` may point at a checkout from before the command line became a package."""
+    from api.bench.backends import _serve_module
+
+    assert _serve_module(REPO_ROOT) == "api.cli.serve"
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "cli_serve.py").write_text("", encoding="utf-8")
+    assert _serve_module(tmp_path) == "api.cli_serve"
