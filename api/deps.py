@@ -177,13 +177,16 @@ class AppState:
     def __init__(self, settings: Settings, ingest_hooks: IngestHooks | None = None) -> None:
         self.settings = settings
         self.kb = KnowledgeBase(settings)
-        # one database, one engine: records and conversations share the knowledge base's (its pool and pragmas)
-        self.records_engine: Engine = self.kb.engine
         self.rate_limiter = RateLimiter(settings.http.rate_limit_per_minute)
         self.feedback_limiter = RateLimiter(settings.http.feedback_per_minute)
         self.ingest_jobs = IngestJobs(self.writer_kb, self.kb.refresh, self._probe_ingest_lock, hooks=ingest_hooks)
         self.assistant = Assistant(self.kb, self.records_engine, settings)
         self.warm_up_error: str | None = None  # why the background load of the indexes or the model failed
+
+    @property
+    def records_engine(self) -> Engine:
+        """One database, one engine: records and conversations use the knowledge base's (its pool and pragmas)."""
+        return self.kb.engine
 
     def _probe_ingest_lock(self) -> None:
         """Raise IngestAlreadyRunning when another process (e.g. ``renkei ingest``) holds the ingest lock."""
