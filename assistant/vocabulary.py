@@ -64,7 +64,6 @@ class Vocabulary:
     follow_up_starts: tuple[str, ...]
     follow_up_max_chars: int
     question_words: frozenset[str]
-    interrogatives: frozenset[str]
     interrogative_pattern: re.Pattern[str]
     determiners: frozenset[str]
     list_cues: re.Pattern[str]
@@ -105,7 +104,7 @@ class Vocabulary:
         tokenizer = default_tokenizer()
         words = [word.term for word in tokenizer.words(question)]
         for index, term in enumerate(words):
-            if term in self.interrogatives:
+            if self.interrogative_pattern.fullmatch(term):
                 after = words[index + 1] if index + 1 < len(words) else None
                 if term in self.determiners and after and after not in self.question_words:
                     return after
@@ -156,7 +155,6 @@ def load_vocabulary(path: Path = VOCABULARY_FILE) -> Vocabulary:
         follow_up_starts=_words(data["follow_up_starts"]),
         follow_up_max_chars=int(data["follow_up_max_chars"]),
         question_words=frozenset(_words(data["question_words"])),
-        interrogatives=frozenset(_words(data["interrogatives"])),
         interrogative_pattern=re.compile("|".join(data["interrogative_patterns"])),
         determiners=frozenset(_words(data["determiners"])),
         list_cues=re.compile("|".join(data["list_cues"])),
