@@ -46,6 +46,9 @@ LENGTH_SCALE = 80.0
 # 「会場：…」, 「■日時：…」, 「【講師】…」: a short label, then the value.
 _LABEL = re.compile(r"^[\s・■●○◆□◇\-*#]*(?:【([^】]{1,12})】|([^：:\s【]{1,12})\s*[：:])")
 _COUNTED_NUMBER = re.compile(r"([0-9]+)\s*(年度|年|月|日|回|号|条|期|区|部|章|節|項)")
+# A year with its month names a fiscal year too (April–March): 令和7年3月8日 is in 令和6年度, not 令和7年度.
+_YEAR_MONTH = re.compile(r"([0-9]+)\s*年\s*([0-9]{1,2})\s*月")
+FISCAL_YEAR_START_MONTH = 4
 
 LINE_FEATURES: tuple[str, ...] = (
     # Similarity in meaning, in the question's own scale: every embedding model spreads its cosines
@@ -56,7 +59,9 @@ LINE_FEATURES: tuple[str, ...] = (
     "lexical",  # IDF-weighted share of the question's words the line holds
     "lexical_gap",  # lexical minus the best candidate's lexical
     "key",  # share of the question's key words (weighted by rarity in the corpus) the line holds
-    "context",  # share held only by the line's context (lines just above, section path)
+    # share held only by the line's context: the lines just above, the heading it stands under, its section path
+    # and its document's title
+    "context",
     "focus",  # the word the question asks about is in the line
     "type_match",  # a type of answer is expected (date, count, place …) and the line has an instance
     "type_missing",  # a type is expected and the line has none
@@ -154,6 +159,7 @@ class Evidence:
     answer_type: AnswerType | None = None  # the kind of fact the question asks for, if its words say
     yes_no: bool = False  # the question asks whether, not what (no interrogative word)
     titles: list[str] = field(default_factory=list)  # of the passages' documents, best-ranked first
+    asked_numbers: frozenset[str] = frozenset()  # the question's counted numbers (令和7年度, 第2回)
 
     def key_share(self, terms: frozenset[str] | set[str]) -> float:
         total = sum(c.weight for c in self.keys)
@@ -221,9 +227,11 @@ def label_answers(label: str | None, wanted: Sequence[str]) -> bool:
 @lru_cache(maxsize=50_000)
 def counted_numbers(text: str) -> frozenset[str]:
     """The numbers of ``text`` with their counters (5年度, 2回), NFKC so ５ is 5, separators dropped."""
-    return frozenset(
-        f"{int(number)}{counter}" for number, counter in _COUNTED_NUMBER.findall(nfkc(text).replace(",", ""))
-    )
+    text = nfkc(text).replace(",", "")
+    fiscal_years = {
+        f"{int(year) - (int(month) < FISCAL_YEAR_START_MONTH)}年度" for year, month in _YEAR_MONTH.findall(text)
+    }
+    return frozenset(f"{int(number)}{counter}" for number, counter in _COUNTED_NUMBER.findall(text)) | fiscal_years
 
 
 def beyond_titles(found: list[Concept], titles: Sequence[str]) -> list[Concept]:
@@ -272,6 +280,7 @@ def gather_evidence(
         vocab.answer_type(question, focus),
         vocab.asks_yes_or_no(question, focus),
         titles,
+        counted_numbers(question),
     )
     units = [unit for rank, item in enumerate(results) for unit in units_of(item.chunk, rank) if not unit.is_noise]
     if not units:
@@ -279,11 +288,16 @@ def gather_evidence(
     unit_terms = [terms_of(unit.text) for unit in units]
     weighted = beyond_titles(concepts(question, unit_terms), titles)
     total_weight = sum(c.weight for c in weighted) or 1.0
-    section_terms = {item.chunk.chunk_id: terms_of(" ".join(item.chunk.section_path)) for item in results}
+    # a line's context: its section path and its document's title (the 日時 / 会場 / 参加者 block of a training
+    # report is about the training its title names, though no line of the block repeats it)
+    section_terms = {
+        item.chunk.chunk_id: terms_of(" ".join((*item.chunk.section_path, _title(documents, item.chunk.document_id))))
+        for item in results
+    }
     by_chunk = {item.chunk.chunk_id: item for item in results}
     query_terms = set(question_terms(question))
     answer_type = evidence.answer_type
-    asked_numbers = counted_numbers(question)
+    asked_numbers = evidence.asked_numbers
     wanted_labels = [
         compact(word) for word in (focus or "", *(c.term for c in keys)) if len(compact(word)) >= MIN_KEY_CHARS
     ]
@@ -295,13 +309,21 @@ def gather_evidence(
     dense = kb.passage_vectors([unit.text for unit in units]) @ kb.query_vectors([question])[0]
     rows: list[list[float]] = []
     contexts: list[frozenset[str]] = []
+    heading_above: int | None = None  # the nearest heading or section title above the line, in its chunk
     for index, (unit, found) in enumerate(zip(units, unit_terms, strict=True)):
+        if heading_above is not None and units[heading_above].chunk.chunk_id != unit.chunk.chunk_id:
+            heading_above = None
         context = set(section_terms[unit.chunk.chunk_id])
         numbers = set(section_numbers[unit.chunk.chunk_id]) | counted_numbers(unit.text)
-        for previous in range(max(0, index - CONTEXT_LINES), index):
+        above = set(range(max(0, index - CONTEXT_LINES), index)) | (
+            {heading_above} if heading_above is not None else set()
+        )
+        for previous in above:
             if units[previous].chunk.chunk_id == unit.chunk.chunk_id:
                 context |= unit_terms[previous]
                 numbers |= counted_numbers(units[previous].text)
+        if unit.is_heading or _is_title_line(unit):
+            heading_above = index
         own = [c.match(found) for c in weighted]
         lexical = sum(c.weight * m for c, m in zip(weighted, own, strict=True)) / total_weight
         in_context = sum(c.weight * max(0.0, c.match(context) - m) for c, m in zip(weighted, own, strict=True))
@@ -375,6 +397,11 @@ def document_texts(kb: KnowledgeBase, results: Sequence[ScoredChunk]) -> dict[st
         document = kb.document(document_id)
         texts[document_id] = None if document is None else DocumentText(document.title, _compacted(document))
     return texts
+
+
+def _title(documents: dict[str, DocumentText | None], document_id: str) -> str:
+    document = documents.get(document_id)
+    return document.title if document is not None else ""
 
 
 def _compacted(document: DocumentInfo) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,15 @@ class AnswerType:
     cue_pattern: re.Pattern[str] | None = None
     # a person is also found as a surname with a given name or with one of these titles (藤田先生, 大野委員)
     name_titles: tuple[str, ...] = ()
+    # the unit the question counts in narrows what answers (何回 is not answered by 14名): pairs of a pattern
+    # over the compacted question and the instance pattern it asks for instead of ``pattern``
+    counters: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = ()
+
+    def for_question(self, question: str) -> AnswerType:
+        """This type as the question asks for it: narrowed to the unit it counts in, if it names one."""
+        text = compact(question)
+        narrowed = next((pattern for asked, pattern in self.counters if asked.search(text)), None)
+        return self if narrowed is None else replace(self, pattern=narrowed)
 
     def cued_by(self, question: str) -> bool:
         """The question holds a word that asks for this type (いつ, 何人, メールアドレス) wherever it stands."""
@@ -79,7 +88,7 @@ class Vocabulary:
         # a word that asks (いつ) says more than the noun it asks about (補助金はいつもらえる asks for a date)
         cued = next((kind for kind in self.answer_types if kind.cued_by(question)), None)
         if cued is not None:
-            return cued
+            return cued.for_question(question)
         focus = focus if focus is not None else self.focus(question)  # tokenises the question: only when needed
         return next((kind for kind in self.answer_types if kind.named_by(focus)), None)
 
@@ -171,6 +180,10 @@ def load_vocabulary(path: Path = VOCABULARY_FILE) -> Vocabulary:
                 labels=_words(item.get("focus_nouns")) + _words(item.get("labels")),
                 cue_pattern=re.compile(item["cue_pattern"]) if item.get("cue_pattern") else None,
                 name_titles=_words(item.get("name_titles")),
+                counters=tuple(
+                    (re.compile(counter["asked"]), re.compile(counter["pattern"]))
+                    for counter in item.get("counters", ())
+                ),
             )
             for item in data["answer_types"]
         ),

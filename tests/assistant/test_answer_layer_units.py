@@ -57,6 +57,11 @@ from knowledge.types import Chunk
             "procedure",
             "傍聴は当日先着10名まで、受付でお申し出ください。",
         ),
+        (  # どこ asks for an organisation as well as a site
+            "相談の仕事はどこに任せているのですか",
+            "place",
+            "市長は、事業の全部又は一部を、一般社団法人○○市医師会に委託することができる。",
+        ),
         (
             "救急のときに持っていくシートは何という名前ですか",
             "name",
@@ -195,6 +200,13 @@ def test_counted_numbers_tell_rows_apart() -> None:
     assert counted_numbers("令和５年度は何冊配ったの？") == {"5年度"}
     assert counted_numbers("令和6年度2回目はいつ") == counted_numbers("令和6年度 第2回 推進会議") == {"6年度", "2回"}
     assert counted_numbers("1,975冊") == frozenset()
+
+
+def test_a_date_names_its_fiscal_year() -> None:
+    # April–March: the report meeting of 令和7年3月 belongs to 令和6年度, not to the 令和7年度 asked about
+    assert "6年度" in counted_numbers("日時：令和7年3月8日（土）") and "7年度" not in counted_numbers("令和7年3月8日")
+    assert "7年度" in counted_numbers("令和７年４月１日から施行する")
+    assert not any(n.endswith("年度") for n in counted_numbers("4月24日"))  # no year, no fiscal year
 
 
 def test_label_lines() -> None:
@@ -341,10 +353,27 @@ def test_a_question_without_an_interrogative_asks_about_its_last_noun() -> None:
     assert fee is not None and fee.name == "amount"
 
 
-@pytest.mark.parametrize("held_out", ["field-check", "field-check2"])
+@pytest.mark.parametrize("held_out", ["field-check", "field-check2", "field-check3"])
 def test_the_held_out_sets_are_never_fitted_on(tmp_path, held_out: str) -> None:
     from api.bench.fitting import fit_answer_model
     from knowledge.config import Settings
 
     with pytest.raises(ValueError, match="never tuned on"):
         fit_answer_model([], tmp_path, Settings(), tune_sets=("field-tune", held_out))
+
+
+def test_the_unit_a_question_counts_in_narrows_its_answer_type() -> None:
+    times = vocabulary().answer_type("協議会は1年に何回集まりますか")
+    assert times is not None and times.name == "count"
+    assert times.found_in("会議は年3回開く。") and not times.found_in("出席委員：14名")
+    people = vocabulary().answer_type("研修会には何人来ましたか")
+    assert people is not None and people.found_in("参加者：86名") and not people.found_in("第2回を開いた。")
+    places = vocabulary().answer_type("何か所の病院で試すのですか")
+    assert places is not None and places.found_in("区内の2病院で試行する。")
+    anything = vocabulary().answer_type("配ったのは何部ですか")  # no narrowing: the type's own pattern
+    assert anything is not None and anything.found_in("1,200部を配布した。")
+
+
+def test_how_many_yen_asks_for_an_amount() -> None:
+    amount = vocabulary().answer_type("訪問診療を受けると、1か月に何円くらい払いますか")
+    assert amount is not None and amount.name == "amount" and not amount.found_in("訪問診療は月2回です。")

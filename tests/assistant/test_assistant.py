@@ -67,11 +67,21 @@ def field_assistant(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path
     return suite_assistant(field_tune.corpus, tmp_path_factory.mktemp("field-eval"), settings)
 
 
-def test_field_tune_gate(field_assistant: Assistant) -> None:
-    """Questions written blind about documents the code was not shaped on (the tune split; check is only
-    reported, by `renkei eval --suite`)."""
-    field_tune = next(item for item in load_suite(SUITE) if item.name == "field-tune")
-    report = evaluate_answers(field_assistant, load_questions(field_tune.questions))
+@pytest.fixture(scope="module")
+def field4_assistant(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path) -> Assistant:
+    """The corpus of field-tune3: the sample, the field corpus and ten more towns' documents (corpus/field4)."""
+    field_tune3 = next(item for item in load_suite(SUITE) if item.name == "field-tune3")
+    settings = Settings(retrieval=RetrievalSettings(embedding_model=str(e5_model_dir)))
+    return suite_assistant(field_tune3.corpus, tmp_path_factory.mktemp("field4-eval"), settings)
+
+
+@pytest.mark.parametrize("name", ["field-tune", "field-tune3"])
+def test_field_tune_gate(request: pytest.FixtureRequest, name: str) -> None:
+    """Questions written blind about documents the code was not shaped on (the tune splits; the check sets are
+    only reported, by `renkei eval --suite`)."""
+    field_tune = next(item for item in load_suite(SUITE) if item.name == name)
+    fixture = "field4_assistant" if name == "field-tune3" else "field_assistant"
+    report = evaluate_answers(request.getfixturevalue(fixture), load_questions(field_tune.questions))
     failures = {f["id"]: f["reasons"] for f in report["failures"]}
     print(
         {key: report[key] for key in ("pass_rate", "citation_validity", "unanswerable_refused", "answerable_refused")}
