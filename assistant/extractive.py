@@ -159,7 +159,6 @@ class Evidence:
     answer_type: AnswerType | None = None  # the kind of fact the question asks for, if its words say
     yes_no: bool = False  # the question asks whether, not what (no interrogative word)
     titles: list[str] = field(default_factory=list)  # of the passages' documents, best-ranked first
-    asked_numbers: frozenset[str] = frozenset()  # the question's counted numbers (令和7年度, 第2回)
 
     def key_share(self, terms: frozenset[str] | set[str]) -> float:
         total = sum(c.weight for c in self.keys)
@@ -280,7 +279,6 @@ def gather_evidence(
         vocab.answer_type(question, focus),
         vocab.asks_yes_or_no(question, focus),
         titles,
-        counted_numbers(question),
     )
     units = [unit for rank, item in enumerate(results) for unit in units_of(item.chunk, rank) if not unit.is_noise]
     if not units:
@@ -297,7 +295,7 @@ def gather_evidence(
     by_chunk = {item.chunk.chunk_id: item for item in results}
     query_terms = set(question_terms(question))
     answer_type = evidence.answer_type
-    asked_numbers = evidence.asked_numbers
+    asked_numbers = counted_numbers(question)
     wanted_labels = [
         compact(word) for word in (focus or "", *(c.term for c in keys)) if len(compact(word)) >= MIN_KEY_CHARS
     ]

@@ -11,15 +11,19 @@ import pytest
 from api.bench.fitting import fit_logistic, middle_of_best_run
 from assistant.answer_model import AnswerModel, Composition, LinearModel, load_answer_model
 from assistant.evidence import units_of
+from ingest.pipeline import IngestRun
+from knowledge.retriever import hybrid_search
 from assistant.extractive import (
     LINE_FEATURES,
     Candidate,
     _asked_above,
     counted_numbers,
+    gather_evidence,
     label_answers,
     line_label,
     made_of,
     select,
+    terms_of,
     without_places,
 )
 from assistant.service import refusal
@@ -377,3 +381,29 @@ def test_the_unit_a_question_counts_in_narrows_its_answer_type() -> None:
 def test_how_many_yen_asks_for_an_amount() -> None:
     amount = vocabulary().answer_type("訪問診療を受けると、1か月に何円くらい払いますか")
     assert amount is not None and amount.name == "amount" and not amount.found_in("訪問診療は月2回です。")
+
+
+REPORT = """令和6年度 みなと市 看取り多職種研修会 実施報告
+
+【開催概要】
+本研修は、看取りに関わる職種が互いの役割を知ることをねらいとした。
+日時：令和6年9月7日（土）13時30分～16時30分
+会場：みなと市保健センター 3階 大会議室
+講師：訪問看護ステーションあかね 所長 藤原 美樹 氏
+参加者：86名
+"""
+
+
+def test_a_line_reads_the_heading_above_it_and_its_documents_title(tmp_path, kb_factory) -> None:
+    """The 参加者 line of a labelled block repeats neither the training nor its heading: both are its context."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "minato_kenshu.txt").write_text(REPORT, encoding="utf-8")
+    kb, _ = kb_factory(corpus)
+    IngestRun(kb).run([corpus])
+    question = "看取りの研修会の開催概要で、参加者は何人でしたか"
+    evidence = gather_evidence(kb, question, hybrid_search(kb, question, k=5))
+    count = next(c for c in evidence.candidates if c.unit.text == "参加者：86名")
+    assert terms_of("看取り") <= count.evidence_terms  # from the document's title only
+    assert terms_of("概要") <= count.evidence_terms  # from 【開催概要】, five lines above
+    assert count.feature("context") > 0
