@@ -11,8 +11,6 @@ import pytest
 from api.bench.fitting import fit_logistic, middle_of_best_run
 from assistant.answer_model import AnswerModel, Composition, LinearModel, load_answer_model
 from assistant.evidence import units_of
-from ingest.pipeline import IngestRun
-from knowledge.retriever import hybrid_search
 from assistant.extractive import (
     LINE_FEATURES,
     Candidate,
@@ -29,6 +27,8 @@ from assistant.extractive import (
 from assistant.service import refusal
 from assistant.understanding import proper_nouns
 from assistant.vocabulary import vocabulary
+from ingest.pipeline import IngestRun
+from knowledge.retriever import hybrid_search
 from knowledge.types import Chunk
 
 
