@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from functools import lru_cache
 from typing import Any
 
@@ -27,6 +28,17 @@ DEFAULT_TIMEOUT_SECONDS = 20.0
 MAX_ANSWER_CHARS = 600
 MAX_OUTPUT_TOKENS = 700
 NO_ANSWER = "資料には記載がありません"
+
+
+class Verdict(Enum):
+    """The model's word that the evidence it was shown does not answer the question (its reply was
+    ``NO_ANSWER``): it reads whether a passage answers better than the extractive support model, which sees a
+    near miss — the right document, not the detail asked — as support."""
+
+    DECLINED = "declined"
+
+
+DECLINED = Verdict.DECLINED
 EVIDENCE_OPEN = "<資料>"
 EVIDENCE_CLOSE = "</資料>"
 
@@ -179,6 +191,11 @@ def check(answer: str, evidence: Sequence[EvidencePassage], secrets: Iterable[st
     return True, ""
 
 
+def is_no_answer(reply: str) -> bool:
+    """The reply is the prompt's 「資料には記載がありません」 and nothing else (full stop and spaces aside)."""
+    return compact(nfkc(reply)).rstrip("。.") == compact(NO_ANSWER)
+
+
 def sentences(answer: str) -> list[str]:
     return [s for s in _SENTENCE_BREAK.split(answer) if s.strip()]
 
@@ -251,8 +268,9 @@ def llm_answer(
     settings: Settings,
     *,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
-) -> str | None:
-    """A checked LLM answer, or None (disabled, no evidence, error, timeout or failed check)."""
+) -> str | Verdict | None:
+    """A checked LLM answer; :data:`DECLINED` when the model says the evidence does not answer; None otherwise
+    (disabled, no evidence, error, timeout or failed check)."""
     if not enabled(settings) or not evidence:
         return None
     try:
@@ -263,6 +281,8 @@ def llm_answer(
     if answer is None:
         log.info("LLM returned an empty answer; keeping the extractive answer")
         return None
+    if is_no_answer(answer):
+        return DECLINED
     ok, reason = check(answer, evidence, secrets=(settings.http.admin_token, settings.llm.api_key))
     if not ok:
         log.info("LLM answer rejected: %s", reason)

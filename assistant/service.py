@@ -14,7 +14,7 @@ from assistant.errors import UnknownWardError
 from assistant.evidence import Unit
 from assistant.extractive import Evidence, document_texts, gather_evidence, rank_candidates, select, subject_documents
 from assistant.grounding import is_supported, unknown_proper_nouns
-from assistant.llm import cited_numbers, evidence_for, llm_answer
+from assistant.llm import DECLINED, cited_numbers, evidence_for, llm_answer
 from assistant.llm import enabled as llm_enabled
 from assistant.memory import ConversationMemory
 from assistant.record_answers import RecordAnswer, answer_from_records, record_names
@@ -131,10 +131,16 @@ class Assistant:
     def _with_llm(self, question: str, answer: ChatAnswer) -> ChatAnswer:
         """With an LLM backend configured, let it phrase the answer from the same evidence; its reply is
         checked (citations exist, facts appear in the cited evidence) and the extractive answer stays
-        when the check fails."""
+        when the check fails. When the model says the passages do not answer, the question is refused."""
         if not llm_enabled(self.settings) or not answer.grounded or not answer.citations:
             return answer
         text = llm_answer(question, evidence_for(answer.answer, answer.citations), self.settings)
+        if text is DECLINED:
+            # a passage answer the model read as not answering (a near miss) is refused; a record answer stays,
+            # its facts come from the reviewed records, not from reading the passage
+            if answer.intent == "record":
+                return answer
+            return _refusal_answer((), list(dict.fromkeys(c.title for c in answer.citations)))
         if text is None:
             return answer
         cited = cited_numbers(text)

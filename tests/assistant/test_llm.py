@@ -4,10 +4,15 @@ OpenAI-compatible server on 127.0.0.1 whose replies each test chooses."""
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from assistant.llm import (
+    DECLINED,
     EVIDENCE_CLOSE,
     EVIDENCE_OPEN,
     EvidencePassage,
@@ -19,7 +24,9 @@ from assistant.llm import (
     llm_answer,
     normalise_marks,
 )
-from assistant.schemas import Citation
+from assistant.schemas import ChatRequest, Citation
+from assistant.service import Assistant
+from ingest.pipeline import IngestRun
 from knowledge.config import HttpSettings, LlmSettings, Settings
 from tests.support.fake_llm import FakeChatServer
 
@@ -197,3 +204,52 @@ def test_timeout_gives_none(fake: FakeChatServer) -> None:
 
 def test_a_server_error_gives_none(fake: FakeChatServer) -> None:
     assert llm_answer("研修会はいつ？", EVIDENCE, _settings(fake.base_url.removesuffix("/v1") + "/wrong")) is None
+
+
+# --- the model's word that the evidence does not answer -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "reply", ["資料には記載がありません", "資料には記載がありません。", " 資料には 記載がありません。\n"]
+)
+def test_the_prompts_no_answer_is_a_declined_verdict(fake: FakeChatServer, reply: str) -> None:
+    fake.reply = reply
+    assert llm_answer("北ブロックの研修会の駐車場は？", EVIDENCE, _settings(fake.base_url)) is DECLINED
+
+
+def test_a_reply_that_only_starts_like_no_answer_is_checked_as_an_answer(fake: FakeChatServer) -> None:
+    fake.reply = "資料には記載がありませんが、研修会は10月12日です[1]。"  # an invented date: fails the check
+    assert llm_answer("北ブロックの研修会はいつ？", EVIDENCE, _settings(fake.base_url)) is None
+
+
+def _assistant_with_llm(corpus: Path, kb_factory: Callable[..., Any], base_url: str) -> Assistant:
+    kb, _ = kb_factory(corpus)
+    assert not IngestRun(kb).run([corpus]).failed
+    settings = kb.settings.model_copy(update={"llm": LlmSettings(base_url=base_url, model="fake-model", api_key=None)})
+    return Assistant(kb, kb.engine, settings)
+
+
+def test_a_passage_answer_the_model_declines_is_refused(fake: FakeChatServer, tmp_path: Path, kb_factory) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "minato_center.txt").write_text(
+        "みなと市在宅医療・介護連携支援センターのご案内\n\n"
+        "センターは、医療と介護の関係者からの相談を受け付けます。\n"
+        "受付時間は平日の9時から17時までです。\n",
+        encoding="utf-8",
+    )
+    assistant = _assistant_with_llm(corpus, kb_factory, fake.base_url)
+    question = "みなと市の支援センターは土曜日も相談を受け付けていますか"
+    fake.reply = "資料には記載がありません。"
+    answer = assistant.answer(ChatRequest(message=question))
+    assert len(fake.requests) == 1, "the extractive answer was grounded, so the model was asked"
+    assert not answer.grounded and not answer.citations and answer.intent == "out_of_scope"
+    assert "見つかりません" in answer.answer and "『minato_center』" in answer.answer  # where it looked
+
+
+def test_a_record_answer_stays_when_the_model_declines(fake: FakeChatServer, corpus_copy: Path, kb_factory) -> None:
+    """Record answers come from reviewed records, not from reading the passage: the model's verdict is not theirs."""
+    assistant = _assistant_with_llm(corpus_copy, kb_factory, fake.base_url)
+    fake.reply = "資料には記載がありません。"
+    answer = assistant.answer(ChatRequest(message="北ブロックの研修会はいつですか", as_of=date(2023, 9, 1)))
+    assert answer.intent == "record" and answer.grounded and "9月19日" in answer.answer
