@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -25,6 +24,7 @@ from ingest.report import FileOutcome, IngestReport
 from knowledge.base import KnowledgeBase
 from knowledge.config import RetrievalSettings, Settings, StorageSettings
 from knowledge.hashing_embeddings import HashingEmbeddings
+from tests.support.cli import run_renkei
 from tests.support.paths import REPO
 from tests.support.server import ADMIN_TOKEN, Deployment, Server
 
@@ -465,15 +465,7 @@ def cli_deployment(sample_deployment: Deployment, tmp_path_factory: pytest.TempP
 
 
 def run_cli(deployment: Deployment, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "api.cli", *args],
-        cwd=REPO,
-        env=deployment.env(COLUMNS="80", **env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_renkei(deployment.env(COLUMNS="80", **env), *args)
 
 
 @pytest.mark.parametrize("case", CLI_CASES, ids=lambda c: c.name)

@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.paths import REPO
+from tests.support.cli import run_python, run_renkei
 from tests.support.server import new_deployment
 
 RECORD_QUESTION = "新任コーディネーター向けの説明は何月何日にありましたか"
@@ -39,23 +38,13 @@ def env(tmp_path_factory: pytest.TempPathFactory, e5_model_dir: Path) -> dict[st
     """The environment of a sample deployment ingested with the real model (the records database at head)."""
     deployment = new_deployment(tmp_path_factory.mktemp("cold-imports"))
     environment = deployment.env(RENKEI_EMBEDDING_MODEL=str(e5_model_dir))
-    done = subprocess.run(
-        [sys.executable, "-m", "api.cli", "ingest", "--json"],
-        cwd=REPO,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    done = run_renkei(environment, "ingest", "--json", timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return environment
 
 
 def _run(env: dict[str, str], code: str) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False
-    )
+    done = run_python(["-c", code], env, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -110,15 +99,7 @@ app()
 
 
 def _run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", EXIT_PROBE.format(args=args)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    return run_python(["-c", EXIT_PROBE.format(args=args)], env, timeout=600)
 
 
 @pytest.mark.parametrize("question, expected", [(RECORD_QUESTION, "4月24日"), (PASSAGE_QUESTION, "コーディネーター")])

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 
 from knowledge.config import Settings, StorageSettings
 from knowledge.health import RECOVERY_COMMAND, DataDirError, check_data_dir
+from tests.support.cli import run_renkei
 from tests.support.paths import REPO
 from tests.support.server import Deployment, free_port
 
@@ -51,15 +51,7 @@ CORRUPTIONS: dict[str, Callable[[Path], None]] = {
 
 
 def run_cli(deployment: Deployment, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "api.cli", *args],
-        cwd=REPO,
-        env=deployment.env(COLUMNS="80"),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_renkei(deployment.env(COLUMNS="80"), *args, timeout=timeout)
 
 
 def assert_clear_refusal(result: subprocess.CompletedProcess[str]) -> str:

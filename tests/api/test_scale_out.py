@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from langchain_core.embeddings import Embeddings
 from knowledge.base import KnowledgeBase
 from knowledge.hashing_embeddings import HashingEmbeddings
 from knowledge.vectorstore import chroma_server_address
+from tests.support.cli import run_renkei
 from tests.support.faults import paused_renkei
 from tests.support.ingest_checks import SAMPLE_NAME, assert_consistent
 from tests.support.ingest_checks import check_broken_files_fail_alone_with_reasons as check_broken_files
@@ -103,15 +103,7 @@ def test_the_catalog_and_vectors_really_live_on_the_shared_services(
 
 # --- processes sharing the services ------------------------------------------------------------------------
 def cli(deployment: Deployment, services: SharedServices, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "api.cli", *args],
-        cwd=REPO,
-        env=deployment.env(**services.env(), **env),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_renkei(deployment.env(**services.env(), **env), *args, timeout=300)
 
 
 def start_paused_ingest(

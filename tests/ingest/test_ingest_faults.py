@@ -27,6 +27,7 @@ from knowledge.config import RetrievalSettings, Settings, StorageSettings
 from knowledge.retriever import hybrid_search
 from records.models import RECORD_MODELS, Event
 from records.queries import count_records
+from tests.support.cli import run_renkei
 from tests.support.faults import paused_renkei
 from tests.support.ingest_checks import SAMPLE_NAME, assert_consistent
 from tests.support.paths import REPO
@@ -42,9 +43,7 @@ def ingest_command() -> list[str]:
 
 
 def run_ingest(env: dict[str, str]) -> None:
-    result = subprocess.run(
-        ingest_command(), cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False
-    )
+    result = run_renkei(env, "ingest", "--json", timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
 
 

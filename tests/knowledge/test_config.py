@@ -4,8 +4,6 @@ be used names its variable, and the message limit comes from the one setting."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,7 @@ from knowledge.config import (
     StorageSettings,
     get_settings,
 )
-from tests.support.paths import REPO
+from tests.support.cli import run_renkei
 
 # (variable, value as the environment gives it, group, field, value the group holds)
 ENVIRONMENT: list[tuple[str, str, str, str, Any]] = [
@@ -140,15 +138,7 @@ def test_unknown_settings_in_code_are_refused(tmp_path: Path) -> None:
 
 def test_the_cli_prints_a_bad_setting_on_one_line(environment: pytest.MonkeyPatch) -> None:
     env = dict(os.environ, RENKEI_EMBEDDING_BACKEND="cuda", COLUMNS="200")
-    done = subprocess.run(
-        [sys.executable, "-m", "api.cli", "ask", "研修はいつ？"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_renkei(env, "ask", "研修はいつ？")
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines() == [
         "error: RENKEI_EMBEDDING_BACKEND (retrieval.embedding_backend): Input should be 'onnx', 'torch' or "
