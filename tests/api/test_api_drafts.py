@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from api.errors import install_error_handlers
-from api.routes import drafts as drafts_routes
-from knowledge.config import HttpSettings, Settings
 from knowledge.database import open_database
 from records.drafts import propose_for_document
 from records.models import Event, RecordDraft
+from tests.support.drafts_app import drafts_app
 
 TOKEN = "accept-all-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -55,11 +51,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 @pytest.fixture
 def client(engine: Engine) -> Iterator[TestClient]:
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(drafts_routes.router)
-    app.state.renkei = SimpleNamespace(settings=Settings(http=HttpSettings(admin_token=TOKEN)), records_engine=engine)
-    with TestClient(app) as test_client:
+    with TestClient(drafts_app(engine, TOKEN)) as test_client:
         yield test_client
 
 

@@ -125,6 +125,20 @@ def kill(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
+def assert_killed_run_kept_the_old_records_and_a_rerun_applies(
+    settings: Settings, env: dict[str, str], before: dict[str, int]
+) -> None:
+    """After a killed ingest: the records are those of before (nothing lost, nothing duplicated) and answer; the
+    next ingest applies the renamed venue and leaves the records matching the documents."""
+    assert record_counts(settings) == before
+    assert venue(settings) == OLD_VENUE
+    assert_queries_answer(settings)
+    run_ingest(env)
+    assert record_counts(settings) == before
+    assert venue(settings) == NEW_VENUE
+    assert_records_match_documents(settings)
+
+
 def test_kill_9_before_the_records_transaction_keeps_the_previous_records(tmp_path: Path) -> None:
     deployment = new_deployment(tmp_path)
     env = deployment.env()
@@ -145,14 +159,7 @@ def test_kill_9_before_the_records_transaction_keeps_the_previous_records(tmp_pa
     assert marker.exists(), "the ingest never reached the records stage"
     kill(process)
 
-    assert record_counts(settings) == before  # nothing lost, nothing duplicated
-    assert venue(settings) == OLD_VENUE
-    assert_queries_answer(settings)
-
-    run_ingest(env)
-    assert record_counts(settings) == before
-    assert venue(settings) == NEW_VENUE
-    assert_records_match_documents(settings)
+    assert_killed_run_kept_the_old_records_and_a_rerun_applies(settings, env, before)
 
 
 @pytest.fixture
@@ -205,10 +212,4 @@ def test_kill_9_inside_the_records_transaction_on_postgres(postgres_deployment: 
     finally:
         blocker.dispose()
 
-    assert record_counts(settings) == before
-    assert venue(settings) == OLD_VENUE
-    assert_queries_answer(settings)
-    run_ingest(env)
-    assert record_counts(settings) == before
-    assert venue(settings) == NEW_VENUE
-    assert_records_match_documents(settings)
+    assert_killed_run_kept_the_old_records_and_a_rerun_applies(settings, env, before)

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import yaml
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -17,9 +15,7 @@ from typer.testing import CliRunner
 
 from api.bench.extraction_eval import run_extraction_eval
 from api.cli.records import app as records_cli
-from api.errors import install_error_handlers
-from api.routes import drafts as drafts_routes
-from knowledge.config import HttpSettings, Settings, get_settings
+from knowledge.config import get_settings
 from knowledge.database import open_database
 from records.drafts import propose_for_document
 from records.extraction import Proposal, extract_proposals, parse_lecturer, parse_participants
@@ -27,6 +23,7 @@ from records.loader import sync_record_files
 from records.models import Event, RecordDraft
 from records.review import ReviewError, accept_draft, dump_record_file, export_records, reject_draft
 from tests.support.databases import SAMPLE_TEXT, copy_sample_corpus
+from tests.support.drafts_app import drafts_app
 
 SAMPLE = SAMPLE_TEXT.read_text(encoding="utf-8")
 DOC_ID = "sample/osaka_r5_zaitaku_renkei_progress.txt"
@@ -415,13 +412,8 @@ def test_cli_accept_all_above_a_confidence(cli_database: Engine) -> None:
 
 @pytest.fixture
 def client(engine: Engine) -> Iterator[TestClient]:
-    """The drafts router on a bare app whose state holds only the records engine and settings."""
-    app = FastAPI()
-    install_error_handlers(app)
-    app.include_router(drafts_routes.router)
-    app.state.renkei = SimpleNamespace(settings=Settings(http=HttpSettings(admin_token=TOKEN)), records_engine=engine)
     propose_for_document(engine, "reports/naniwa.md", MARKDOWN_REPORT)
-    with TestClient(app) as test_client:
+    with TestClient(drafts_app(engine, TOKEN)) as test_client:
         yield test_client
 
 
