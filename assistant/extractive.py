@@ -15,6 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 
 import numpy as np
@@ -27,6 +28,7 @@ from knowledge.retriever import ScoredChunk
 from knowledge.text import compact, nfkc
 from knowledge.tokenizer import default_tokenizer, tokenize
 from knowledge.types import DocumentInfo
+from records.dates import fiscal_year_of
 
 # Answers stay short: a dump of passages is not an answer (the evaluation fails answers over 600 characters,
 # citation marks and line breaks included); the fitted composition sets the budget below this bound.
@@ -48,7 +50,6 @@ _LABEL = re.compile(r"^[\s・■●○◆□◇\-*#]*(?:【([^】]{1,12})】|([^
 _COUNTED_NUMBER = re.compile(r"([0-9]+)\s*(年度|年|月|日|回|号|条|期|区|部|章|節|項)")
 # A year with its month names a fiscal year too (April–March): 令和7年3月8日 is in 令和6年度, not 令和7年度.
 _YEAR_MONTH = re.compile(r"([0-9]+)\s*年\s*([0-9]{1,2})\s*月")
-FISCAL_YEAR_START_MONTH = 4
 
 LINE_FEATURES: tuple[str, ...] = (
     # Similarity in meaning, in the question's own scale: every embedding model spreads its cosines
@@ -227,8 +228,11 @@ def label_answers(label: str | None, wanted: Sequence[str]) -> bool:
 def counted_numbers(text: str) -> frozenset[str]:
     """The numbers of ``text`` with their counters (5年度, 2回), NFKC so ５ is 5, separators dropped."""
     text = nfkc(text).replace(",", "")
+    # an era's year counts like a Western one here: only the month decides which fiscal year it is in
     fiscal_years = {
-        f"{int(year) - (int(month) < FISCAL_YEAR_START_MONTH)}年度" for year, month in _YEAR_MONTH.findall(text)
+        f"{fiscal_year_of(date(int(year), int(month), 1))}年度"
+        for year, month in _YEAR_MONTH.findall(text)
+        if int(year) >= 1 and 1 <= int(month) <= 12
     }
     return frozenset(f"{int(number)}{counter}" for number, counter in _COUNTED_NUMBER.findall(text)) | fiscal_years
 

@@ -193,7 +193,7 @@ def check(answer: str, evidence: Sequence[EvidencePassage], secrets: Iterable[st
 
 def is_no_answer(reply: str) -> bool:
     """The reply is the prompt's 「資料には記載がありません」 and nothing else (full stop and spaces aside)."""
-    return compact(nfkc(reply)).rstrip("。.") == compact(NO_ANSWER)
+    return compact(reply).rstrip("。.") == compact(NO_ANSWER)
 
 
 def sentences(answer: str) -> list[str]:
